@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * Benchmark of cached decisions against the running service (`npm run bench`).
+ *
+ * Starts the built service (`dist/main.js`) as its own process, beside a minimal local issuer
+ * (discovery, JWKS, UMA decision endpoint) that exists only so the service can start and warm
+ * its cache: every measured request is a cache hit, so the issuer is off the measured path.
+ * Then: autocannon with keep-alive connections over a mix of tokens and MLflow routes;
+ * handler p50/p99 from the service's own latency histogram; RSS after 100,000 cached decisions.
+ *
+ * Options (env): BENCH_CONNECTIONS (50), BENCH_SECONDS (15), BENCH_TOKENS (200), BENCH_FILL (100000).
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import autocannon from 'autocannon';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const seconds = Number(process.env.BENCH_SECONDS ?? 15);
+const tokenCount = Number(process.env.BENCH_TOKENS ?? 200);
+const fillCount = Number(process.env.BENCH_FILL ?? 100_000);
+
+const ROUTES = [
+  ['GET', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=1'],
+  ['POST', '/ajax-api/2.0/mlflow/runs/search'],
+  ['GET', '/api/2.0/mlflow/runs/get?run_id=abc'],
+  ['POST', '/api/2.0/mlflow/runs/log-metric'],
+  ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/model.pkl'],
+  ['POST', '/api/2.0/mlflow/registered-models/search'],
+];
+
+// --- a minimal issuer: just enough for the service to start and fill its cache --------------
+const { privateKey, publicKey } = await generateKeyPair('ES256');
+const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+let umaCalls = 0;
+const issuerServer = createServer((req, res) => {
+  const base = `http://127.0.0.1:${issuerServer.address().port}/realms/bench`;
+  res.setHeader('content-type', 'application/json');
+  if (req.url.endsWith('/.well-known/openid-configuration')) {
+    res.end(JSON.stringify({ issuer: base, token_endpoint: `${base}/token`, jwks_uri: `${base}/certs`, authorization_endpoint: `${base}/auth`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['ES256'] }));
+  } else if (req.url.endsWith('/certs')) {
+    res.end(JSON.stringify({ keys: [jwk] }));
+  } else if (req.url.endsWith('/token')) {
+    umaCalls++;
+    req.resume();
+    req.on('end', () => res.end('{"result":true}'));
+  } else {
+    res.statusCode = 404;
+    res.end('{}');
+  }
+});
+issuerServer.listen(0, '127.0.0.1');
+await once(issuerServer, 'listening');
+const issuer = `http://127.0.0.1:${issuerServer.address().port}/realms/bench`;
+
+async function token(i) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: issuer, aud: 'nginx-authz', sub: `user-${i}`, typ: 'Bearer', preferred_username: `user${i}`, email: `user${i}@bench.test`, groups: ['mlflow-editors'], iat: now, exp: now + 3600 })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+    .sign(privateKey);
+}
+
+// --- the service, as its own process ---------------------------------------------------------
+const port = 20_000 + Math.floor(Math.random() * 20_000);
+const service = spawn(process.execPath, ['dist/main.js'], {
+  env: {
+    ...process.env,
+    AUTHZ_ISSUER_URL: issuer, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'bench-only', AUTHZ_PORT: String(port),
+    AUTHZ_LOG_LEVEL: 'warn', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600', AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 50_000),
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const stop = () => { service.kill('SIGTERM'); issuerServer.close(); };
+process.on('exit', () => service.kill('SIGKILL'));
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+  if (i > 100) throw new Error('service did not become ready');
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+async function metric(name, labels = '') {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return text.split('\n').filter((line) => line.startsWith(name) && line.includes(labels));
+}
+
+function quantileFromHistogram(lines, q) {
+  const buckets = lines.filter((l) => l.includes('_bucket')).map((l) => [Number(/le="([^"]+)"/.exec(l)[1]), Number(l.split(' ').pop())]);
+  const total = buckets[buckets.length - 1][1];
+  const hit = buckets.find(([, count]) => count >= q * total);
+  return hit[0];
+}
+
+// --- warm the cache, then measure --------------------------------------------------------------
+const tokens = await Promise.all(Array.from({ length: tokenCount }, (_, i) => token(i)));
+const requests = [];
+for (const t of tokens) for (const [method, uri] of ROUTES) requests.push({ method: 'GET', path: '/auth', headers: { 'x-original-method': method, 'x-original-uri': uri, authorization: `Bearer ${t}` } });
+for (const r of requests) {
+  const res = await fetch(base + r.path, { headers: r.headers });
+  if (res.status !== 200) throw new Error(`warm-up got ${res.status}`);
+}
+const warmCalls = umaCalls;
+const histogramBefore = await metric('authz_decision_duration_seconds_bucket', 'source="cache"');
+
+const result = await autocannon({ url: base, connections, duration: seconds, pipelining: 1, requests, idReplacement: false });
+const cacheLines = (await metric('authz_decision_duration_seconds_bucket', 'source="cache"'))
+  .map((line, i) => line.replace(/ (\d+)$/, (_, n) => ` ${Number(n) - Number(histogramBefore[i].split(' ').pop())}`));
+const p50 = quantileFromHistogram(cacheLines, 0.5);
+const p99 = quantileFromHistogram(cacheLines, 0.99);
+const non2xx = result.non2xx + result.errors + result.timeouts;
+
+// --- fill 100,000 cached decisions and read the RSS --------------------------------------------
+let filled = 0;
+const fillTokens = [];
+const fillStarted = Date.now();
+const FILL_BATCH = 2_000;
+while (filled < fillCount) {
+  const batch = await Promise.all(Array.from({ length: Math.min(FILL_BATCH, fillCount - filled) }, (_, i) => token(tokenCount + filled + i)));
+  fillTokens.length = 0;
+  const fillResult = await autocannon({
+    url: base, connections: 50, amount: batch.length, idReplacement: false,
+    requests: batch.map((t) => ({ method: 'GET', path: '/auth', headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/get', authorization: `Bearer ${t}` } })),
+  });
+  if (fillResult.non2xx > 0) throw new Error('fill got non-2xx answers');
+  filled += batch.length;
+}
+const entries = (await metric('authz_cache_entries', 'cache="decision"'))[0];
+const rssLine = (await metric('process_resident_memory_bytes'))[0];
+const rssMb = Number(rssLine.split(' ').pop()) / 1024 / 1024;
+
+console.log(JSON.stringify({
+  connections, seconds, tokens: tokenCount, routes: ROUTES.length,
+  requests_per_second: Math.round(result.requests.average),
+  latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
+  handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },
+  non_2xx_or_errors: non2xx,
+  idp_calls_during_run: umaCalls - warmCalls,
+  decision_cache_entries: Number(entries.split(' ').pop()),
+  rss_mb_after_fill: Math.round(rssMb),
+  fill_seconds: Math.round((Date.now() - fillStarted) / 1000),
+}, null, 2));
+console.log(`bench: ${Math.round(result.requests.average)} decisions/s, handler p99 <= ${p99 * 1000} ms, RSS ${Math.round(rssMb)} MB with ${Number(entries.split(' ').pop())} cached decisions`);
+stop();
+process.exit(non2xx === 0 && umaCalls === warmCalls ? 0 : 1);

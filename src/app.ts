@@ -1,0 +1,65 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { createAuthHandler } from './auth/pipeline.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/schema.js';
+import { DecisionCache } from './decide/cache.js';
+import { UmaDecisionClient } from './decide/uma.js';
+import { IdentityProvider } from './idp/provider.js';
+import type { Logger } from './log.js';
+import { healthz, readyz } from './ops/health.js';
+import { Metrics } from './ops/metrics.js';
+import { loadRoutes } from './routes/load.js';
+import { TokenVerifier } from './tokens/verify.js';
+
+export interface Service {
+  app: Express;
+  provider: IdentityProvider;
+  metrics: Metrics;
+  decisions: DecisionCache;
+  tokens: TokenVerifier;
+}
+
+export interface ServiceOptions {
+  clock?: Clock;
+  /** Process metrics off in tests that build many services. */
+  defaultMetrics?: boolean;
+}
+
+/** Wires the service together. Call `provider.start()` to begin discovery. */
+export function createService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
+  const clock = options.clock ?? systemClock;
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const { matcher } = loadRoutes(config.routes);
+  const provider = new IdentityProvider(config, metrics, log);
+  const tokens = new TokenVerifier(config, provider, metrics, clock);
+  const decisions = new DecisionCache(
+    config.cache.maxEntries,
+    { allowTtlMs: config.cache.allowTtlSeconds * 1000, denyTtlMs: config.cache.denyTtlSeconds * 1000 },
+    metrics,
+    clock,
+  );
+  const uma = new UmaDecisionClient(config, provider, metrics, log);
+  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false);
+
+  // /auth first and bare: it answers NGINX only (bodies and most headers never reach anyone),
+  // and it runs for every request NGINX serves, so it skips the browser-facing middleware.
+  app.all('/auth', createAuthHandler({ config, matcher, verifier: tokens, cache: decisions, uma, metrics, log }));
+
+  app.use(helmet());
+  app.get('/healthz', healthz);
+  app.get('/readyz', readyz(provider));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+  return { app, provider, metrics, decisions, tokens };
+}

@@ -1,0 +1,125 @@
+import type { Request, Response } from 'express';
+import type { Config } from '../config/schema.js';
+import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
+import type { DecisionCache } from '../decide/cache.js';
+import type { UmaDecisionClient } from '../decide/uma.js';
+import type { Logger } from '../log.js';
+import type { DecisionSource, Metrics } from '../ops/metrics.js';
+import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
+import type { RouteMatch, RouteMatcher } from '../routes/match.js';
+import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
+import { extractCredentials } from './credentials.js';
+import { sendAllow, sendRefusal } from './respond.js';
+
+export interface AuthDependencies {
+  config: Config;
+  matcher: RouteMatcher;
+  verifier: TokenVerifier;
+  cache: DecisionCache;
+  uma: UmaDecisionClient;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** What is known about one decision so far; each step adds to it. */
+interface DecisionState {
+  startedAt: number;
+  method: string | undefined;
+  uri: NormalizedUri | undefined;
+  route: RouteMatch | undefined;
+  identity: Identity | undefined;
+  source: DecisionSource;
+}
+
+/**
+ * The /auth handler: read original request → match route → extract credentials → verify
+ * token → decide (cache, then IdP) → respond. Each step is a named function that either
+ * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
+ * allow except the last step.
+ */
+export function createAuthHandler(deps: AuthDependencies) {
+  const { config, log, metrics } = deps;
+  const audit = config.log.audit ? log.child({ audit: true }) : undefined;
+
+  return async function authHandler(req: Request, res: Response): Promise<void> {
+    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
+    try {
+      readOriginalRequest(req, config, state);
+      const route = matchRoute(deps.matcher, state);
+      if (!route.public) {
+        const token = extractBearerToken(req);
+        const tokenHash = hashToken(token);
+        state.identity = await deps.verifier.verify(token, tokenHash);
+        await decide(deps, token, state.identity, route, state);
+      }
+      sendAllow(res, state.identity, config.identity.maxHeaderBytes);
+      finish(state, 'allow', route.public ? 'public' : 'allowed');
+    } catch (thrown) {
+      const error = thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
+      if (!(thrown instanceof AuthzError)) log.error({ err: { message: (thrown as Error).message, stack: (thrown as Error).stack } }, 'unexpected error in /auth; failing closed');
+      sendRefusal(res, error, config.issuer.challengeRealm);
+      finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
+    }
+  };
+
+  function finish(state: DecisionState, decision: 'allow' | 'deny' | 'error', reason: string, error?: AuthzError): void {
+    const seconds = (performance.now() - state.startedAt) / 1000;
+    const route = state.route;
+    metrics.recordDecision(decision, reason, route?.family ?? 'none', route?.scope ?? 'none', state.source, seconds);
+    if (audit === undefined && error?.status !== 400 && error?.status !== 503) return;
+    const line = {
+      user: state.identity === undefined ? undefined : state.identity.username ?? state.identity.subject,
+      token: state.identity?.tokenHash.slice(0, 12), // a fingerprint for correlation, never the token
+      method: state.method,
+      path: state.uri?.path,
+      resource: route?.resource,
+      scope: route?.scope,
+      decision,
+      reason,
+      source: state.source,
+      cache_hit: state.source === 'cache',
+      latency_ms: Math.round(seconds * 1e6) / 1e3,
+      detail: error?.detail,
+    };
+    if (error?.status === 503 || error?.status === 400) log.warn(line, 'decision failed');
+    else audit!.info(line, 'decision');
+  }
+}
+
+/** Step 1: the original method and URI from NGINX, normalised once. */
+function readOriginalRequest(req: Request, config: Config, state: DecisionState): void {
+  const rawMethod = req.headers['x-original-method'];
+  const rawUri = req.headers['x-original-uri'];
+  if (typeof rawMethod !== 'string' || typeof rawUri !== 'string' || rawMethod === '' || rawUri === '') {
+    throw new BadOriginalRequest('missing_original_request', { detail: 'X-Original-Method and X-Original-URI are required (see nginx/snippets)' });
+  }
+  state.method = normalizeMethod(rawMethod);
+  if (state.method === undefined) throw new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
+  state.uri = normalizeUri(rawUri, config.request.maxUriLength);
+}
+
+/** Step 2: which resource and scope the request needs; default deny. */
+function matchRoute(matcher: RouteMatcher, state: DecisionState): RouteMatch {
+  const outcome = matcher.match(state.method!, state.uri!.path);
+  if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
+  if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
+  state.route = outcome.match;
+  return outcome.match;
+}
+
+/** Step 3: the bearer token. Basic credentials need the password grant (not enabled yet). */
+function extractBearerToken(req: Request): string {
+  const credentials = extractCredentials(req.headers.authorization);
+  if (credentials.kind !== 'bearer') throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled' });
+  return credentials.token;
+}
+
+/** Step 5: cached decision, or one single-flight UMA call to the IdP. */
+async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState): Promise<void> {
+  const scope = route.scope!;
+  const key = `${identity.tokenHash}\u0000${route.resource}\u0000${scope}`;
+  state.source = 'idp';
+  const { source, denial } = await deps.cache.check(key, identity.expiresAtMs, () => deps.uma.decide(token, route.resource, scope));
+  state.source = source;
+  if (denial !== undefined) throw denial;
+}

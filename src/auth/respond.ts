@@ -1,0 +1,72 @@
+import type { Response } from 'express';
+import type { AuthzError } from '../errors.js';
+import type { Identity } from '../tokens/verify.js';
+
+/** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
+export const IDENTITY_HEADERS = {
+  user: 'X-Auth-Request-User',
+  email: 'X-Auth-Request-Email',
+  preferredUsername: 'X-Auth-Request-Preferred-Username',
+  groups: 'X-Auth-Request-Groups',
+  subject: 'X-Auth-Request-Subject',
+} as const;
+
+/**
+ * Makes a claim value safe for an HTTP header: printable ASCII stays as it is, and anything
+ * else (non-ASCII, controls, `%`, and the list separator `,`) is percent-encoded as UTF-8, so
+ * no claim can split a header or inject another; the result is cut to `maxBytes` without
+ * breaking an escape.
+ */
+export function headerSafe(value: string, maxBytes: number): string {
+  let out = '';
+  for (const char of value) {
+    const code = char.codePointAt(0)!;
+    const piece = code >= 0x20 && code < 0x7f && char !== '%' && char !== ',' ? char : percentEncode(char);
+    if (out.length + piece.length > maxBytes) break;
+    out += piece;
+  }
+  return out;
+}
+
+function percentEncode(char: string): string {
+  let out = '';
+  for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/** Groups as a comma-separated list, whole groups only, within `maxBytes`. */
+export function groupsHeader(groups: readonly string[], maxBytes: number): string {
+  let out = '';
+  for (const group of groups) {
+    const safe = headerSafe(group.replace(/^\//, ''), maxBytes);
+    const next = out === '' ? safe : `${out},${safe}`;
+    if (next.length > maxBytes) break;
+    out = next;
+  }
+  return out;
+}
+
+/** 200: allowed, with the caller's identity for the upstream. */
+export function sendAllow(res: Response, identity: Identity | undefined, maxBytes: number): void {
+  if (identity !== undefined) {
+    const user = identity.username ?? identity.subject;
+    res.setHeader(IDENTITY_HEADERS.user, headerSafe(user, maxBytes));
+    res.setHeader(IDENTITY_HEADERS.subject, headerSafe(identity.subject, maxBytes));
+    if (identity.username !== undefined) res.setHeader(IDENTITY_HEADERS.preferredUsername, headerSafe(identity.username, maxBytes));
+    if (identity.email !== undefined) res.setHeader(IDENTITY_HEADERS.email, headerSafe(identity.email, maxBytes));
+    if (identity.groups.length > 0) res.setHeader(IDENTITY_HEADERS.groups, groupsHeader(identity.groups, maxBytes));
+  }
+  res.status(200).end();
+}
+
+/**
+ * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent),
+ * 403, 400 or 503 without a body: NGINX reads only the status and WWW-Authenticate.
+ */
+export function sendRefusal(res: Response, error: AuthzError, realm: string): void {
+  if (error.status === 401) {
+    const challenge = error.code === 'invalid_token' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
+    res.setHeader('WWW-Authenticate', challenge);
+  }
+  res.status(error.status).end();
+}

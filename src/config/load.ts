@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config, type ParsedConfig } from './schema.js';
+
+/** Every problem found in the configuration, each naming the option and the bad value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type EnvKind = 'string' | 'number' | 'boolean' | 'list';
+
+/**
+ * `AUTHZ_*` environment overrides: variable → [config path, type]. Explicit rather than
+ * derived from the schema so the README can list them and a typo is not silently ignored.
+ */
+export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
+  AUTHZ_HOST: ['server.host', 'string'],
+  AUTHZ_PORT: ['server.port', 'number'],
+  AUTHZ_ISSUER_URL: ['issuer.url', 'string'],
+  AUTHZ_ALLOW_INSECURE_ISSUER: ['issuer.allowInsecureHttp', 'boolean'],
+  AUTHZ_AUDIENCES: ['issuer.audiences', 'list'],
+  AUTHZ_CHALLENGE_REALM: ['issuer.challengeRealm', 'string'],
+  AUTHZ_CLIENT_ID: ['client.id', 'string'],
+  AUTHZ_CLIENT_SECRET: ['client.secret', 'string'],
+  AUTHZ_CLIENT_SECRET_FILE: ['client.secretFile', 'string'],
+  AUTHZ_DECISION_TIMEOUT_MS: ['decision.timeoutMs', 'number'],
+  AUTHZ_CACHE_MAX_ENTRIES: ['cache.maxEntries', 'number'],
+  AUTHZ_CACHE_ALLOW_TTL_SECONDS: ['cache.allowTtlSeconds', 'number'],
+  AUTHZ_CACHE_DENY_TTL_SECONDS: ['cache.denyTtlSeconds', 'number'],
+  AUTHZ_ROUTES_PRESET: ['routes.preset', 'string'],
+  AUTHZ_ROUTES_FILE: ['routes.file', 'string'],
+  AUTHZ_ROUTES_PREFIX: ['routes.prefix', 'string'],
+  AUTHZ_LOG_LEVEL: ['log.level', 'string'],
+  AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
+};
+
+const SECRET_PATHS = /secret|password/i;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Loads the configuration: the file named by `AUTHZ_CONFIG` (YAML or JSON), then the
+ * `AUTHZ_*` overrides, then validation. Throws {@link ConfigError} listing every problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const raw = readConfigFile(env.AUTHZ_CONFIG, problems);
+  applyEnvOverrides(raw, env, problems);
+
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map(describeIssue));
+    throw new ConfigError(problems);
+  }
+  const config = finish(parsed.data, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function readConfigFile(path: string | undefined, problems: string[]): Record<string, unknown> {
+  if (path === undefined || path === '') return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`AUTHZ_CONFIG: cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    return {};
+  }
+  try {
+    const value: unknown = parseYaml(text); // YAML is a superset of JSON: one parser for both
+    if (value === null || value === undefined) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`AUTHZ_CONFIG: ${JSON.stringify(path)} must hold a mapping at the top level`);
+      return {};
+    }
+    return value as Record<string, unknown>;
+  } catch (error) {
+    problems.push(`AUTHZ_CONFIG: ${JSON.stringify(path)} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('AUTHZ_') || name === 'AUTHZ_CONFIG') continue;
+    const target = ENV_OVERRIDES[name];
+    if (target === undefined) {
+      problems.push(`${name}: unknown AUTHZ_* variable (known: ${Object.keys(ENV_OVERRIDES).join(', ')})`);
+      continue;
+    }
+    const [path, kind] = target;
+    const text = env[name] ?? '';
+    const value = convertEnv(text, kind);
+    if (value === undefined) {
+      problems.push(`${name}: expected a ${kind}, got ${show(path, text)}`);
+      continue;
+    }
+    setPath(raw, path, value);
+  }
+}
+
+function convertEnv(text: string, kind: EnvKind): unknown {
+  switch (kind) {
+    case 'string':
+      return text;
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : undefined;
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      return undefined;
+    case 'list':
+      return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Checks that span options, and reads the secret file. */
+function finish(parsed: ParsedConfig, problems: string[]): Config {
+  const issuer = new URL(parsed.issuer.url);
+  if (issuer.protocol === 'http:' && !LOOPBACK_HOSTS.has(issuer.hostname) && !parsed.issuer.allowInsecureHttp) {
+    problems.push(
+      `issuer.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(parsed.issuer.url)} ` +
+        '(use https, or set issuer.allowInsecureHttp / AUTHZ_ALLOW_INSECURE_ISSUER=true)',
+    );
+  }
+  if (parsed.routes.preset === 'none' && parsed.routes.file === undefined) {
+    problems.push('routes.file: required when routes.preset is "none" (otherwise every route is denied)');
+  }
+
+  const { secretFile, ...client } = parsed.client;
+  let secret = client.secret;
+  if (secretFile !== undefined) {
+    if (secret !== undefined) {
+      problems.push('client.secretFile: set either client.secret or client.secretFile, not both');
+    } else {
+      try {
+        secret = readFileSync(secretFile, 'utf8').trim();
+        if (secret === '') problems.push(`client.secretFile: ${JSON.stringify(secretFile)} is empty`);
+      } catch (error) {
+        problems.push(`client.secretFile: cannot read ${JSON.stringify(secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  }
+  const audiences = parsed.issuer.audiences.length > 0 ? parsed.issuer.audiences : [client.id];
+  return {
+    ...parsed,
+    issuer: { ...parsed.issuer, url: parsed.issuer.url.replace(/\/+$/, ''), audiences },
+    client: { id: client.id, secret },
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  const got = 'input' in issue && issue.input !== undefined ? `, got ${show(path, issue.input)}` : '';
+  return `${path}: ${issue.message}${got}`;
+}
+
+/** Renders a bad value for an error message; secrets are never echoed. */
+function show(path: string, value: unknown): string {
+  if (SECRET_PATHS.test(path)) return '(hidden)';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

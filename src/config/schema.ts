@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * Signature algorithms a token may use. Only asymmetric ones: an HMAC algorithm would let
+ * anyone holding the (public) JWKS forge tokens, and `none` is no signature at all.
+ */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+] as const;
+
+const port = z.number().int().min(0).max(65_535);
+const positiveMs = z.number().int().positive();
+const positiveSeconds = z.number().positive();
+
+/** The whole configuration, with every default in one place (units in the names). */
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(4180), // oauth2-proxy's port: NGINX users already know it
+    keepAliveTimeoutMs: positiveMs.default(65_000), // above NGINX's upstream keepalive_timeout (60 s in our snippet)
+    shutdownGraceMs: positiveMs.default(10_000), // in-flight decisions get this long after SIGTERM
+  }).prefault({}),
+  issuer: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    /** Plain http is accepted for loopback issuers; anything else must opt in here. */
+    allowInsecureHttp: z.boolean().default(false),
+    /** Accepted `aud`/`azp` values; empty means [client.id]. */
+    audiences: z.array(z.string().min(1)).default([]),
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+    /** Realm name in WWW-Authenticate challenges (RFC 6750 §3). */
+    challengeRealm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/, 'printable ASCII without quotes or backslashes').default('mlflow'),
+    httpTimeoutMs: positiveMs.default(5_000), // discovery and JWKS fetches
+    jwksCooldownMs: positiveMs.default(30_000), // unknown kid refetches at most this often
+    jwksCacheMaxAgeMs: positiveMs.default(600_000),
+    /** A failed discovery at start is retried with this backoff until it succeeds. */
+    discoveryRetryMs: positiveMs.default(2_000),
+  }),
+  client: z.strictObject({
+    id: z.string().min(1),
+    secret: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+  }),
+  decision: z.strictObject({
+    mode: z.enum(['decision']).default('decision'),
+    timeoutMs: positiveMs.default(3_000),
+  }).prefault({}),
+  cache: z.strictObject({
+    maxEntries: z.number().int().positive().default(200_000),
+    allowTtlSeconds: positiveSeconds.default(60),
+    denyTtlSeconds: positiveSeconds.default(5),
+    tokenMaxEntries: z.number().int().positive().default(50_000),
+  }).prefault({}),
+  routes: z.strictObject({
+    /** The shipped table; `none` when `file` alone describes every route. */
+    preset: z.enum(['mlflow', 'none']).default('mlflow'),
+    /** Extra table (YAML or JSON, same format); its entries win over the preset's. */
+    file: z.string().min(1).optional(),
+    /** Static prefix MLflow is served under (e.g. `/mlflow`); empty for none. */
+    prefix: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'empty or /segment[/segment...]').default(''),
+  }).prefault({}),
+  request: z.strictObject({
+    maxUriLength: z.number().int().min(256).max(65_536).default(8_192),
+  }).prefault({}),
+  identity: z.strictObject({
+    maxHeaderBytes: z.number().int().min(64).max(8_192).default(1_024),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    audit: z.boolean().default(true),
+  }).prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The validated, frozen configuration the service runs with. */
+export interface Config extends Omit<ParsedConfig, 'client'> {
+  client: { id: string; secret: string | undefined };
+}

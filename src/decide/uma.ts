@@ -1,0 +1,78 @@
+import type { Config } from '../config/schema.js';
+import { Forbidden, IdpUnavailable, Unauthenticated, type AuthzError } from '../errors.js';
+import { idpFetch } from '../idp/http.js';
+import type { IdentityProvider } from '../idp/provider.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+
+/** UMA 2.0 grant type (Keycloak Authorization Services, UMA Grant §3.3.1). */
+const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
+
+/**
+ * Asks Keycloak whether the token's owner holds `resource#scope`: one UMA grant request with
+ * `response_mode=decision`, so Keycloak answers yes/no instead of minting an RPT.
+ */
+export class UmaDecisionClient {
+  constructor(
+    private readonly config: Config,
+    private readonly provider: IdentityProvider,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Resolves when allowed.
+   * @throws {Forbidden} `access_denied`, or `route_misconfigured` when Keycloak does not know
+   *   the resource/scope/audience (a mis-mapped route must never allow)
+   * @throws {Unauthenticated} `invalid_token` when Keycloak rejects the token (revoked, expired)
+   * @throws {IdpUnavailable} on timeout, network error or 5xx (fail closed)
+   */
+  async decide(token: string, resource: string, scope: string): Promise<void> {
+    const endpoints = this.provider.endpoints;
+    if (endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
+
+    // URLSearchParams form-encodes every value: path text can never inject a form field.
+    const form = new URLSearchParams({
+      grant_type: UMA_GRANT,
+      audience: this.config.client.id,
+      permission: `${resource}#${scope}`,
+      response_mode: 'decision',
+      submit_request: 'false',
+    });
+    const response = await idpFetch(this.metrics, 'uma_decision', endpoints.tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form,
+    }, this.config.decision.timeoutMs);
+
+    const body = await readJson(response);
+    if (response.status === 200 && body?.result === true) return;
+    throw this.translate(response.status, body, resource, scope);
+  }
+
+  /** Keycloak's answers become ours here (DESIGN.md, "Keycloak Authorization Services facts"). */
+  private translate(status: number, body: Record<string, unknown> | undefined, resource: string, scope: string): AuthzError {
+    const error = typeof body?.error === 'string' ? body.error : undefined;
+    if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
+    if (status === 401) return new Unauthenticated('invalid_token', { detail: `keycloak: ${error ?? 'unauthorized'}` });
+    if (status >= 500) return new IdpUnavailable({ detail: `keycloak answered ${status}` });
+    if (status === 400) {
+      // invalid_resource / invalid_scope: the route table names something Keycloak lacks;
+      // invalid_request: usually the audience (our client id) is not a resource server.
+      this.metrics.misconfiguredRoutes.labels(resource, scope, error ?? 'unknown').inc();
+      this.log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+      return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
+    }
+    return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });
+  }
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown> | undefined> {
+  try {
+    const value: unknown = await response.json();
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: 'uma_decision: body timed out', cause: error });
+    return undefined;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * One error hierarchy for every way a decision can end other than "allow".
+ *
+ * Each error knows its HTTP status, a stable code (used as the `reason` label in metrics and
+ * the audit log) and what may be shown to the client. Third-party errors (jose, fetch,
+ * openid-client) are translated into these at the module that calls the library, nowhere else.
+ */
+export type ErrorCode =
+  | 'missing_original_request'
+  | 'bad_original_method'
+  | 'bad_request_uri'
+  | 'route_not_mapped'
+  | 'method_not_mapped'
+  | 'no_credentials'
+  | 'unsupported_credentials'
+  | 'invalid_token'
+  | 'access_denied'
+  | 'route_misconfigured'
+  | 'idp_unavailable';
+
+export interface AuthzErrorOptions {
+  /** Detail for the log only; never sent to the client. */
+  detail?: string;
+  cause?: unknown;
+}
+
+export abstract class AuthzError extends Error {
+  abstract readonly status: 400 | 401 | 403 | 503;
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+
+  protected constructor(code: ErrorCode, message: string, options: AuthzErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.detail = options.detail;
+  }
+}
+
+/** NGINX sent something we cannot read: a deployment error, not a client one. */
+export class BadOriginalRequest extends AuthzError {
+  readonly status = 400;
+  constructor(code: 'missing_original_request' | 'bad_original_method', options?: AuthzErrorOptions) {
+    super(code, 'the auth_request subrequest lacks a readable X-Original-Method/X-Original-URI', options);
+  }
+}
+
+/**
+ * The client's URI is malformed or hostile (encoded slash, NUL, escaping root, too long).
+ * 403 rather than 400: NGINX turns any other status from auth_request into a 500.
+ */
+export class RejectedUri extends AuthzError {
+  readonly status = 403;
+  constructor(options?: AuthzErrorOptions) {
+    super('bad_request_uri', 'request URI rejected', options);
+  }
+}
+
+/** Default deny: nobody mapped this route (or this method on it). */
+export class UnmappedRoute extends AuthzError {
+  readonly status = 403;
+  constructor(code: 'route_not_mapped' | 'method_not_mapped', options?: AuthzErrorOptions) {
+    super(code, 'route not permitted', options);
+  }
+}
+
+/** No usable credentials: answered with a Bearer challenge (RFC 6750 §3). */
+export class Unauthenticated extends AuthzError {
+  readonly status = 401;
+  constructor(code: 'no_credentials' | 'unsupported_credentials' | 'invalid_token', options?: AuthzErrorOptions) {
+    super(code, code === 'invalid_token' ? 'the access token is invalid' : 'authentication required', options);
+  }
+}
+
+/** An authenticated caller lacks the permission. */
+export class Forbidden extends AuthzError {
+  readonly status = 403;
+  constructor(code: 'access_denied' | 'route_misconfigured', options?: AuthzErrorOptions) {
+    super(code, 'permission denied', options);
+  }
+}
+
+/** The IdP could not answer (timeout, 5xx, unreachable): fail closed, never open. */
+export class IdpUnavailable extends AuthzError {
+  readonly status = 503;
+  constructor(options?: AuthzErrorOptions) {
+    super('idp_unavailable', 'authorization server unavailable', options);
+  }
+}

@@ -1,0 +1,30 @@
+import { IdpUnavailable } from '../errors.js';
+import type { Metrics } from '../ops/metrics.js';
+
+export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision';
+
+/**
+ * fetch() for IdP calls: a hard timeout, latency and outcome metrics, and network errors
+ * translated once into {@link IdpUnavailable}. HTTP error statuses are returned to the
+ * caller, which knows what they mean for its endpoint.
+ */
+export async function idpFetch(
+  metrics: Metrics,
+  endpoint: IdpEndpoint,
+  url: string | URL,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<Response> {
+  const started = performance.now();
+  try {
+    const response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    metrics.idpRequests.labels(endpoint, response.status < 500 ? `http_${response.status}` : 'server_error').inc();
+    return response;
+  } catch (error) {
+    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+    metrics.idpRequests.labels(endpoint, timedOut ? 'timeout' : 'network_error').inc();
+    throw new IdpUnavailable({ detail: `${endpoint}: ${timedOut ? `no answer in ${timeoutMs} ms` : (error as Error).message}`, cause: error });
+  } finally {
+    metrics.idpDuration.labels(endpoint).observe((performance.now() - started) / 1000);
+  }
+}

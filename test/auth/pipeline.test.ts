@@ -1,0 +1,189 @@
+import request from 'supertest';
+import { createService } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import { FakeIdp } from '../helpers/fake-idp.js';
+import { LogCapture, SMALL_ROUTES, startService, testConfig } from '../helpers/service.js';
+
+let idp: FakeIdp;
+let service: Awaited<ReturnType<typeof startService>>;
+
+beforeAll(async () => {
+  idp = await new FakeIdp().start();
+  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '300' } });
+});
+afterAll(async () => {
+  service.provider.stop();
+  await idp.stop();
+});
+beforeEach(() => {
+  idp.umaCalls = [];
+  idp.uma = () => ({ status: 200, body: { result: true } });
+});
+
+const auth = (method: string, uri: string, token?: string) => {
+  const req = request(service.app).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
+  return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
+};
+
+describe('/auth', () => {
+  it('allows with identity headers for the upstream', async () => {
+    const token = await idp.token({ sub: 'u-42', preferred_username: 'alice', email: 'alice@example.test', groups: ['/mlflow-admins', 'ops'] });
+    const res = await auth('GET', '/api/2.0/mlflow/experiments/get?experiment_id=1', token);
+    expect(res.status).toBe(200);
+    expect(res.headers).toMatchObject({
+      'x-auth-request-user': 'alice',
+      'x-auth-request-preferred-username': 'alice',
+      'x-auth-request-email': 'alice@example.test',
+      'x-auth-request-groups': 'mlflow-admins,ops',
+      'x-auth-request-subject': 'u-42',
+    });
+    expect(idp.umaCalls[0]!.form.get('permission')).toBe('experiments#read');
+  });
+
+  it('makes claim values header-safe and bounded', async () => {
+    const token = await idp.token({ preferred_username: 'eve\r\nX-Auth-Request-Groups: mlflow-admins', email: 'zoë@example.test', groups: ['a,b', 'x'.repeat(5000)] });
+    const res = await auth('GET', '/api/2.0/mlflow/experiments/get', token);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-auth-request-user']).toBe('eve%0D%0AX-Auth-Request-Groups: mlflow-admins');
+    expect(res.headers['x-auth-request-email']).toBe('zo%C3%AB@example.test');
+    expect(res.headers['x-auth-request-groups']).toBe('a%2Cb');
+  });
+
+  it('answers 401 with a Bearer challenge and no error code when no token is sent', async () => {
+    const res = await auth('GET', '/api/2.0/mlflow/experiments/get');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="mlflow"');
+  });
+
+  it('answers 401 invalid_token for a bad or expired token, without asking the IdP', async () => {
+    for (const token of ['garbage', await idp.token({}, { nowSec: Math.floor(Date.now() / 1000) - 3600 })]) {
+      const res = await auth('GET', '/api/2.0/mlflow/experiments/get', token);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="mlflow", error="invalid_token"');
+    }
+    const basic = await request(service.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
+    expect(basic.status).toBe(401);
+    expect(idp.umaCalls).toHaveLength(0);
+  });
+
+  it('answers 403 when the IdP denies, and 401 when it says the token is revoked', async () => {
+    idp.uma = () => ({ status: 403, body: { error: 'access_denied' } });
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: 'viewer' }))).status).toBe(403);
+    idp.uma = () => ({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: 'revoked' }))).status).toBe(401);
+  });
+
+  it('denies an unmapped route or method before looking at credentials', async () => {
+    const token = await idp.token();
+    for (const [method, uri] of [['GET', '/api/2.0/mlflow/unknown'], ['DELETE', '/api/2.0/mlflow/runs/delete'], ['OPTIONS', '/api/2.0/mlflow/experiments/get'], ['GET', '/']]) {
+      expect((await auth(method!, uri!, token)).status).toBe(403);
+    }
+    expect((await auth('GET', '/api/2.0/mlflow/unknown')).status).toBe(403);
+    expect(idp.umaCalls).toHaveLength(0);
+  });
+
+  it('lets public routes through without a token and without identity headers', async () => {
+    const res = await auth('GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-auth-request-user']).toBeUndefined();
+    expect((await auth('POST', '/health')).status).toBe(403);
+  });
+
+  it.each([
+    ['POST', '/api/2.0/mlflow/experiments/get/../../runs/delete'],
+    ['post', '/api/2.0/mlflow/runs/delete'],
+    ['Post', '//api//2.0//mlflow//runs//delete//'],
+    ['POST', '/ajax-api/3.0/mlflow/runs/%64elete'],
+    ['POST', '/api/2.0/mlflow/experiments/get/%2e%2e/%2E%2E/runs/delete'],
+  ])('%s %s reaches the plain path rule, runs#delete', async (method, uri) => {
+    const res = await auth(method, uri, await idp.token({ sub: `${method} ${uri}` })); // a fresh token: no cache hit
+    expect(res.status).toBe(200);
+    expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['runs#delete']);
+  });
+
+  it.each([
+    ['GET', '/api/2.0/mlflow/runs%2Fdelete'],
+    ['POST', '/../api/2.0/mlflow/runs/delete'],
+    ['POST', '/api/2.0/mlflow/runs/delete%00'],
+    ['HEAD', '/api/2.0/mlflow/runs/delete'],
+    ['GET', `/api/2.0/mlflow/experiments/get?${'x'.repeat(9000)}`],
+  ])('refuses %s %.60s with 403 and no IdP call', async (method, uri) => {
+    expect((await auth(method, uri, await idp.token())).status).toBe(403);
+    expect(idp.umaCalls).toHaveLength(0);
+  });
+
+  it('answers 400 when NGINX did not send the original request', async () => {
+    expect((await request(service.app).get('/auth')).status).toBe(400);
+    expect((await request(service.app).get('/auth').set('X-Original-Method', 'GET')).status).toBe(400);
+    expect((await request(service.app).get('/auth').set('X-Original-URI', '/x').set('X-Original-Method', 'GE T')).status).toBe(400);
+  });
+
+  it('fails closed with 503 on an IdP timeout, and never redirects', async () => {
+    idp.uma = () => ({ status: 200, body: { result: true }, delayMs: 1_000 });
+    const res = await auth('GET', '/api/2.0/mlflow/experiments/get', await idp.token({ sub: 'slow' }));
+    expect(res.status).toBe(503);
+    idp.uma = () => ({ status: 302, body: {} });
+    expect((await auth('GET', '/api/2.0/mlflow/experiments/get', await idp.token({ sub: 'redirected' }))).status).toBe(503);
+  });
+
+  it('shares one IdP call between 100 concurrent identical requests, then answers from cache', async () => {
+    const token = await idp.token({ sub: 'concurrent' });
+    idp.uma = () => ({ status: 200, body: { result: true }, delayMs: 50 });
+    const answers = await Promise.all(Array.from({ length: 100 }, () => auth('GET', '/api/3.0/mlflow/experiments/get', token)));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(idp.umaCalls).toHaveLength(1);
+    expect((await auth('GET', '/ajax-api/2.0/mlflow/experiments/get', token)).status).toBe(200);
+    expect(idp.umaCalls).toHaveLength(1); // same resource#scope under another root: same cache entry
+  });
+
+  it('writes one audit line per decision, with no token, password or cookie in any log line', async () => {
+    const token = await idp.token({ sub: 'audited' });
+    service.logs.lines = [];
+    await auth('GET', '/api/2.0/mlflow/experiments/get', token).set('Cookie', '_oauth2_proxy=cookie-value-secret');
+    await request(service.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Basic ${Buffer.from('alice:password-secret').toString('base64')}`);
+    idp.uma = () => ({ status: 500, body: { error: 'boom' } });
+    await auth('POST', '/api/2.0/mlflow/runs/delete', token);
+    await request(service.app).get('/auth').set('X-Original-URI', '/x');
+
+    const records = service.logs.records;
+    const audit = records.filter((r) => r.audit === true);
+    expect(audit[0]).toMatchObject({ user: 'alice', method: 'GET', path: '/api/2.0/mlflow/experiments/get', resource: 'experiments', scope: 'read', decision: 'allow', reason: 'allowed', cache_hit: false, source: 'idp' });
+    expect(audit[0]!.latency_ms).toEqual(expect.any(Number));
+    expect(audit[1]).toMatchObject({ decision: 'deny', reason: 'unsupported_credentials' });
+    expect(records.some((r) => r.decision === 'error' && r.reason === 'idp_unavailable')).toBe(true);
+    expect(records.some((r) => r.reason === 'missing_original_request')).toBe(true);
+
+    const everything = service.logs.lines.join('\n');
+    for (const secret of [token, token.split('.')[2]!, 'cookie-value-secret', 'password-secret', 'test-secret-do-not-log', Buffer.from('alice:password-secret').toString('base64')]) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+
+  it('publishes decision, cache and IdP metrics', async () => {
+    const text = (await request(service.app).get('/metrics')).text;
+    expect(text).toMatch(/authz_decisions_total\{decision="allow",reason="allowed",resource="experiments",scope="read",source="cache"\} \d+/);
+    expect(text).toMatch(/authz_decision_duration_seconds_bucket\{le="0.0005",source="cache"\} \d+/);
+    expect(text).toMatch(/authz_cache_requests_total\{cache="decision",result="hit"\} \d+/);
+    expect(text).toMatch(/authz_idp_requests_total\{endpoint="uma_decision",outcome="http_200"\} \d+/);
+    expect(text).toMatch(/authz_jwks_refreshes_total\{outcome="ok"\} \d+/);
+    expect(text).toMatch(/authz_cache_entries\{cache="token"\} [1-9]/);
+  });
+});
+
+describe('readiness', () => {
+  it('is live at once, ready only after discovery and keys, and fails closed until then', async () => {
+    const down = await new FakeIdp().start();
+    const url = down.url;
+    const token = await down.token();
+    await down.stop(); // the IdP is unreachable at start
+    const logs = new LogCapture();
+    const early = createService(testConfig({ url } as FakeIdp, SMALL_ROUTES), createLogger('info', logs), { defaultMetrics: false });
+    void early.provider.start();
+    expect((await request(early.app).get('/healthz')).status).toBe(200);
+    expect((await request(early.app).get('/readyz')).status).toBe(503);
+    const res = await request(early.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(503);
+    early.provider.stop();
+    expect((await request(service.app).get('/readyz')).status).toBe(200);
+  });
+});

@@ -1,0 +1,97 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+const minimal = { AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow', AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 's3cret-value' };
+const dir = mkdtempSync(join(tmpdir(), 'authz-config-'));
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const problems = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('starts from the three required variables, with documented defaults', () => {
+    const config = loadConfig(minimal);
+    expect(config.server.port).toBe(4180);
+    expect(config.server.keepAliveTimeoutMs).toBe(65_000);
+    expect(config.issuer.audiences).toEqual(['nginx-authz']);
+    expect(config.issuer.algorithms).not.toContain('HS256');
+    expect(config.routes.preset).toBe('mlflow');
+    expect(config.client.secret).toBe('s3cret-value');
+    expect(Object.isFrozen(config.cache)).toBe(true);
+  });
+
+  it('reads YAML or JSON files, with AUTHZ_* overriding the file', () => {
+    const yaml = file('c.yaml', 'server:\n  port: 9000\ncache:\n  denyTtlSeconds: 2\nissuer:\n  url: http://localhost:1/realms/x\nclient:\n  id: from-file\n');
+    const config = loadConfig({ AUTHZ_CONFIG: yaml, AUTHZ_PORT: '9100', AUTHZ_AUDIENCES: 'a, b' });
+    expect(config.server.port).toBe(9100);
+    expect(config.cache.denyTtlSeconds).toBe(2);
+    expect(config.client.id).toBe('from-file');
+    expect(config.issuer.audiences).toEqual(['a', 'b']);
+    const json = file('c.json', JSON.stringify({ issuer: { url: 'https://idp.example/realms/r' }, client: { id: 'j' } }));
+    expect(loadConfig({ AUTHZ_CONFIG: json }).issuer.url).toBe('https://idp.example/realms/r');
+  });
+
+  it('reads the client secret from a file', () => {
+    const secretFile = file('secret', 'from-a-file\n');
+    const { AUTHZ_CLIENT_SECRET: _, ...env } = minimal;
+    expect(loadConfig({ ...env, AUTHZ_CLIENT_SECRET_FILE: secretFile }).client.secret).toBe('from-a-file');
+    expect(problems({ ...minimal, AUTHZ_CLIENT_SECRET_FILE: secretFile })).toEqual([
+      'client.secretFile: set either client.secret or client.secretFile, not both',
+    ]);
+  });
+
+  it('lists every problem at once, naming the option and the bad value', () => {
+    const found = problems({
+      AUTHZ_ISSUER_URL: 'ftp://idp.example',
+      AUTHZ_PORT: 'eighty',
+      AUTHZ_CACHE_DENY_TTL_SECONDS: '-1',
+      AUTHZ_LOG_LEVEL: 'loud',
+      AUTHZ_TYPO: 'x',
+    });
+    expect(found).toEqual(expect.arrayContaining([
+      'AUTHZ_PORT: expected a number, got "eighty"',
+      expect.stringMatching(/^AUTHZ_TYPO: unknown AUTHZ_\* variable/),
+      expect.stringMatching(/^issuer\.url: must be an http\(s\) URL, got "ftp:\/\/idp.example"/),
+      expect.stringMatching(/^client: .*/),
+      expect.stringMatching(/^cache\.denyTtlSeconds: .*got -1/),
+      expect.stringMatching(/^log\.level: .*got "loud"/),
+    ]));
+  });
+
+  it('accepts plain http only for loopback issuers unless opted in', () => {
+    expect(problems({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow' })[0]).toMatch(/^issuer\.url: plain http is only accepted for loopback/);
+    expect(loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow', AUTHZ_ALLOW_INSECURE_ISSUER: 'true' }).issuer.allowInsecureHttp).toBe(true);
+    expect(loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://localhost:8080/realms/mlflow' }).issuer.url).toBe('http://localhost:8080/realms/mlflow');
+  });
+
+  it('refuses HMAC and none as token algorithms', () => {
+    const yaml = file('alg.yaml', 'issuer:\n  url: https://idp.example\n  algorithms: [RS256, HS256, none]\nclient:\n  id: c\n');
+    const found = problems({ AUTHZ_CONFIG: yaml });
+    expect(found.filter((p) => p.startsWith('issuer.algorithms.'))).toHaveLength(2);
+  });
+
+  it('never echoes a secret in a problem', () => {
+    const yaml = file('s.yaml', 'issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: 12345\n');
+    const found = problems({ AUTHZ_CONFIG: yaml });
+    expect(found.join('\n')).toContain('client.secret');
+    expect(found.join('\n')).not.toContain('12345');
+  });
+
+  it('reports an unreadable or malformed file', () => {
+    expect(problems({ ...minimal, AUTHZ_CONFIG: join(dir, 'missing.yaml') })[0]).toMatch(/^AUTHZ_CONFIG: cannot read .*ENOENT/);
+    expect(problems({ ...minimal, AUTHZ_CONFIG: file('bad.yaml', 'a: [') })[0]).toMatch(/^AUTHZ_CONFIG: .* is not valid YAML\/JSON/);
+    expect(problems({ ...minimal, AUTHZ_CONFIG: file('list.yaml', '- a') })[0]).toMatch(/mapping at the top level/);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * A small OIDC + UMA token endpoint double for unit tests only (integration tests use the
+ * real Keycloak): discovery, a rotatable JWKS, and a token endpoint whose UMA answers the
+ * test scripts. It signs tokens with locally generated keys.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+
+export interface UmaRequest {
+  authorization: string | undefined;
+  form: URLSearchParams;
+  rawBody: string;
+}
+export type UmaAnswer = { status: number; body?: unknown; delayMs?: number };
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+export class FakeIdp {
+  private server: Server | undefined;
+  private keys: SigningKey[] = [];
+  private published: SigningKey[] = [];
+  url = '';
+  umaCalls: UmaRequest[] = [];
+  jwksFetches = 0;
+  discoveryFetches = 0;
+  /** Decides each UMA request; default: allow everything. */
+  uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
+
+  async start(): Promise<this> {
+    await this.rotate();
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/realms/test`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+  }
+
+  /** Generates a new signing key; `publish` false keeps it out of the JWKS until `publishAll`. */
+  async rotate(publish = true): Promise<SigningKey> {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const kid = `k${this.keys.length + 1}`;
+    const key: SigningKey = { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+    this.keys.push(key);
+    if (publish) this.published.push(key);
+    return key;
+  }
+
+  publishAll(): void {
+    this.published = [...this.keys];
+  }
+
+  get currentKey(): SigningKey {
+    return this.keys[this.keys.length - 1]!;
+  }
+
+  /** An access token as Keycloak would issue it, with overridable claims and header. */
+  async token(claims: JWTPayload = {}, options: { key?: SigningKey; expiresInSec?: number; nowSec?: number } = {}): Promise<string> {
+    const key = options.key ?? this.currentKey;
+    const now = options.nowSec ?? Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      iss: this.url,
+      aud: ['nginx-authz', 'account'],
+      sub: 'user-1',
+      typ: 'Bearer',
+      azp: 'mlflow-cli',
+      preferred_username: 'alice',
+      email: 'alice@example.test',
+      groups: ['mlflow-admins'],
+      iat: now,
+      exp: now + (options.expiresInSec ?? 300),
+      ...claims,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+      .sign(key.privateKey);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const base = new URL(this.url).pathname;
+    if (path === `${base}/.well-known/openid-configuration`) {
+      this.discoveryFetches++;
+      return json(res, 200, {
+        issuer: this.url,
+        authorization_endpoint: `${this.url}/protocol/openid-connect/auth`,
+        token_endpoint: `${this.url}/protocol/openid-connect/token`,
+        jwks_uri: `${this.url}/protocol/openid-connect/certs`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
+    }
+    if (path === `${base}/protocol/openid-connect/certs`) {
+      this.jwksFetches++;
+      return json(res, 200, { keys: this.published.map((key) => key.publicJwk) });
+    }
+    if (path === `${base}/protocol/openid-connect/token` && req.method === 'POST') {
+      const rawBody = await readBody(req);
+      const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
+      this.umaCalls.push(request);
+      const answer = this.uma(request);
+      if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      if (res.destroyed) return;
+      return json(res, answer.status, answer.body ?? {});
+    }
+    json(res, 404, { error: 'not_found' });
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
