@@ -53,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     problems.push(...parsed.error.issues.map(describeIssue));
+    checkInsecureIssuer(raw, problems); // still worth saying alongside the schema's problems
     throw new ConfigError(problems);
   }
   const config = finish(parsed.data, problems);
@@ -128,15 +129,22 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
-/** Checks that span options, and reads the secret file. */
-function finish(parsed: ParsedConfig, problems: string[]): Config {
-  const issuer = new URL(parsed.issuer.url);
-  if (issuer.protocol === 'http:' && !LOOPBACK_HOSTS.has(issuer.hostname) && !parsed.issuer.allowInsecureHttp) {
+/** Plain http is accepted for loopback issuers only, unless explicitly allowed. */
+function checkInsecureIssuer(raw: { issuer?: unknown }, problems: string[]): void {
+  const issuer = (typeof raw.issuer === 'object' && raw.issuer !== null ? raw.issuer : {}) as { url?: unknown; allowInsecureHttp?: unknown };
+  if (typeof issuer.url !== 'string' || !URL.canParse(issuer.url)) return;
+  const url = new URL(issuer.url);
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname) && issuer.allowInsecureHttp !== true) {
     problems.push(
-      `issuer.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(parsed.issuer.url)} ` +
+      `issuer.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(issuer.url)} ` +
         '(use https, or set issuer.allowInsecureHttp / AUTHZ_ALLOW_INSECURE_ISSUER=true)',
     );
   }
+}
+
+/** Checks that span options, and reads the secret file. */
+function finish(parsed: ParsedConfig, problems: string[]): Config {
+  checkInsecureIssuer(parsed, problems);
   if (parsed.routes.preset === 'none' && parsed.routes.file === undefined) {
     problems.push('routes.file: required when routes.preset is "none" (otherwise every route is denied)');
   }

@@ -12,6 +12,9 @@ const port = z.number().int().min(0).max(65_535);
 const positiveMs = z.number().int().positive();
 const positiveSeconds = z.number().positive();
 
+/** A section with required options: absent, it still reports each missing option by name. */
+const requiredSection = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
+
 /** The whole configuration, with every default in one place (units in the names). */
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -20,8 +23,8 @@ export const configSchema = z.strictObject({
     keepAliveTimeoutMs: positiveMs.default(65_000), // above NGINX's upstream keepalive_timeout (60 s in our snippet)
     shutdownGraceMs: positiveMs.default(10_000), // in-flight decisions get this long after SIGTERM
   }).prefault({}),
-  issuer: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  issuer: requiredSection(z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'required (AUTHZ_ISSUER_URL)' : 'must be an http(s) URL') }),
     /** Plain http is accepted for loopback issuers; anything else must opt in here. */
     allowInsecureHttp: z.boolean().default(false),
     /** Accepted `aud`/`azp` values; empty means [client.id]. */
@@ -35,12 +38,12 @@ export const configSchema = z.strictObject({
     jwksCacheMaxAgeMs: positiveMs.default(600_000),
     /** A failed discovery at start is retried with this backoff until it succeeds. */
     discoveryRetryMs: positiveMs.default(2_000),
-  }),
-  client: z.strictObject({
-    id: z.string().min(1),
+  })),
+  client: requiredSection(z.strictObject({
+    id: z.string({ error: (issue) => (issue.input === undefined ? 'required (AUTHZ_CLIENT_ID)' : 'must be a string') }).min(1),
     secret: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
-  }),
+  })),
   decision: z.strictObject({
     mode: z.enum(['decision']).default('decision'),
     timeoutMs: positiveMs.default(3_000),

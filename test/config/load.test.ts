@@ -64,7 +64,7 @@ describe('loadConfig', () => {
       'AUTHZ_PORT: expected a number, got "eighty"',
       expect.stringMatching(/^AUTHZ_TYPO: unknown AUTHZ_\* variable/),
       expect.stringMatching(/^issuer\.url: must be an http\(s\) URL, got "ftp:\/\/idp.example"/),
-      expect.stringMatching(/^client: .*/),
+      'client.id: required (AUTHZ_CLIENT_ID)',
       expect.stringMatching(/^cache\.denyTtlSeconds: .*got -1/),
       expect.stringMatching(/^log\.level: .*got "loud"/),
     ]));
