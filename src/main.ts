@@ -29,7 +29,7 @@ function start(): void {
     throw error;
   }
 
-  const server = createServer(service.app);
+  const server = createServer(service.handler);
   // Above NGINX's upstream keepalive_timeout, or NGINX reuses sockets Node already closed.
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
@@ -41,7 +41,11 @@ export function createAuthHandler(deps: AuthDependencies) {
   const { config, log, metrics } = deps;
   const audit = config.log.audit ? log.child({ audit: true }) : undefined;
 
-  return async function authHandler(req: Request, res: Response): Promise<void> {
+  /**
+   * Runs synchronously while every answer is cached (the common case: no await, so no other
+   * request's work is interleaved into this one's latency) and goes async only on a miss.
+   */
+  return function authHandler(req: IncomingMessage, res: ServerResponse): void {
     const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
     try {
       readOriginalRequest(req, config, state);
@@ -49,18 +53,44 @@ export function createAuthHandler(deps: AuthDependencies) {
       if (!route.public) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
-        state.identity = await deps.verifier.verify(token, tokenHash);
-        await decide(deps, token, state.identity, route, state);
+        const identity = deps.verifier.cached(tokenHash);
+        const key = identity === undefined ? undefined : decisionKey(identity, route);
+        const cached = key === undefined ? undefined : deps.cache.peek(key);
+        if (cached === undefined) {
+          void decideOnMiss(res, state, route, token, tokenHash, identity);
+          return;
+        }
+        state.identity = identity;
+        state.source = 'cache';
+        if (cached.denial !== undefined) throw cached.denial;
       }
-      sendAllow(res, state.identity, config.identity.maxHeaderBytes);
-      finish(state, 'allow', route.public ? 'public' : 'allowed');
+      allow(res, state, route);
     } catch (thrown) {
-      const error = thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
-      if (!(thrown instanceof AuthzError)) log.error({ err: { message: (thrown as Error).message, stack: (thrown as Error).stack } }, 'unexpected error in /auth; failing closed');
-      sendRefusal(res, error, config.issuer.challengeRealm);
-      finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
+      refuse(res, state, thrown);
     }
   };
+
+  async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch, token: string, tokenHash: string, known: Identity | undefined): Promise<void> {
+    try {
+      state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
+      await decide(deps, token, state.identity, route, state, known !== undefined);
+      allow(res, state, route);
+    } catch (thrown) {
+      refuse(res, state, thrown);
+    }
+  }
+
+  function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
+    sendAllow(res, state.identity, config.identity.maxHeaderBytes);
+    finish(state, 'allow', route.public ? 'public' : 'allowed');
+  }
+
+  function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {
+    const error = thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
+    if (!(thrown instanceof AuthzError)) log.error({ err: { message: (thrown as Error).message, stack: (thrown as Error).stack } }, 'unexpected error in /auth; failing closed');
+    sendRefusal(res, error, config.issuer.challengeRealm);
+    finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
+  }
 
   function finish(state: DecisionState, decision: 'allow' | 'deny' | 'error', reason: string, error?: AuthzError): void {
     const seconds = (performance.now() - state.startedAt) / 1000;
@@ -87,7 +117,7 @@ export function createAuthHandler(deps: AuthDependencies) {
 }
 
 /** Step 1: the original method and URI from NGINX, normalised once. */
-function readOriginalRequest(req: Request, config: Config, state: DecisionState): void {
+function readOriginalRequest(req: IncomingMessage, config: Config, state: DecisionState): void {
   const rawMethod = req.headers['x-original-method'];
   const rawUri = req.headers['x-original-uri'];
   if (typeof rawMethod !== 'string' || typeof rawUri !== 'string' || rawMethod === '' || rawUri === '') {
@@ -108,18 +138,26 @@ function matchRoute(matcher: RouteMatcher, state: DecisionState): RouteMatch {
 }
 
 /** Step 3: the bearer token. Basic credentials need the password grant (not enabled yet). */
-function extractBearerToken(req: Request): string {
+function extractBearerToken(req: IncomingMessage): string {
   const credentials = extractCredentials(req.headers.authorization);
   if (credentials.kind !== 'bearer') throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled' });
   return credentials.token;
 }
 
+/** The decision cache key: who, which resource, which scope. */
+function decisionKey(identity: Identity, route: RouteMatch): string {
+  return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
+}
+
 /** Step 5: cached decision, or one single-flight UMA call to the IdP. */
-async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState): Promise<void> {
-  const scope = route.scope!;
-  const key = `${identity.tokenHash}\u0000${route.resource}\u0000${scope}`;
+async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState, peeked: boolean): Promise<void> {
   state.source = 'idp';
-  const { source, denial } = await deps.cache.check(key, identity.expiresAtMs, () => deps.uma.decide(token, route.resource, scope));
+  const decideRemotely = () => deps.uma.decide(token, route.resource, route.scope!);
+  const key = decisionKey(identity, route);
+  // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
+  const { source, denial } = peeked
+    ? await deps.cache.resolve(key, identity.expiresAtMs, decideRemotely)
+    : await deps.cache.check(key, identity.expiresAtMs, decideRemotely);
   state.source = source;
   if (denial !== undefined) throw denial;
 }

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
 
@@ -47,7 +47,7 @@ export function groupsHeader(groups: readonly string[], maxBytes: number): strin
 }
 
 /** 200: allowed, with the caller's identity for the upstream. */
-export function sendAllow(res: Response, identity: Identity | undefined, maxBytes: number): void {
+export function sendAllow(res: ServerResponse, identity: Identity | undefined, maxBytes: number): void {
   if (identity !== undefined) {
     const user = identity.username ?? identity.subject;
     res.setHeader(IDENTITY_HEADERS.user, headerSafe(user, maxBytes));
@@ -56,17 +56,19 @@ export function sendAllow(res: Response, identity: Identity | undefined, maxByte
     if (identity.email !== undefined) res.setHeader(IDENTITY_HEADERS.email, headerSafe(identity.email, maxBytes));
     if (identity.groups.length > 0) res.setHeader(IDENTITY_HEADERS.groups, groupsHeader(identity.groups, maxBytes));
   }
-  res.status(200).end();
+  res.statusCode = 200;
+  res.end();
 }
 
 /**
  * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent),
  * 403, 400 or 503 without a body: NGINX reads only the status and WWW-Authenticate.
  */
-export function sendRefusal(res: Response, error: AuthzError, realm: string): void {
+export function sendRefusal(res: ServerResponse, error: AuthzError, realm: string): void {
   if (error.status === 401) {
     const challenge = error.code === 'invalid_token' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
     res.setHeader('WWW-Authenticate', challenge);
   }
-  res.status(error.status).end();
+  res.statusCode = error.status;
+  res.end();
 }

@@ -3,16 +3,18 @@ import type { Clock } from '../clock.js';
 import { AuthzError } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 
-/** A remembered answer: `denial` is the error that refused, undefined when allowed. */
-interface Entry {
-  denial: AuthzError | undefined;
-  expiresAtMs: number;
-}
+/**
+ * A remembered answer: an allow is just its expiry (ms since the epoch), a denial also keeps
+ * the error that refused. Allows are the bulk of the cache, so they stay a bare number.
+ */
+type Entry = number | { denial: AuthzError; expiresAtMs: number };
 
 export interface CheckResult {
   source: 'cache' | 'idp';
   denial: AuthzError | undefined;
 }
+
+const ALLOWED_FROM_CACHE: CheckResult = Object.freeze({ source: 'cache', denial: undefined });
 
 export interface CacheTtls {
   allowTtlMs: number;
@@ -29,13 +31,17 @@ export interface CacheTtls {
 export class DecisionCache {
   private readonly entries: LRUCache<string, Entry>;
   private readonly pending = new Map<string, Promise<AuthzError | undefined>>();
+  private readonly hits;
+  private readonly misses;
 
   constructor(
     maxEntries: number,
     private readonly ttls: CacheTtls,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly clock: Clock,
   ) {
+    this.hits = metrics.cacheRequests.labels('decision', 'hit');
+    this.misses = metrics.cacheRequests.labels('decision', 'miss');
     this.entries = new LRUCache({
       max: maxEntries,
       dispose: (_value, _key, reason) => {
@@ -55,19 +61,35 @@ export class DecisionCache {
    * @throws only errors that are not cached (IdP unavailable): the caller fails closed
    */
   async check(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
-    const hit = this.entries.get(key);
-    if (hit !== undefined && hit.expiresAtMs > this.clock()) {
-      this.metrics.cacheRequests.labels('decision', 'hit').inc();
-      return { source: 'cache', denial: hit.denial };
-    }
-    this.metrics.cacheRequests.labels('decision', 'miss').inc();
+    return this.peek(key) ?? this.resolve(key, tokenExpiresAtMs, decide);
+  }
 
+  /** After a {@link peek} miss: joins the pending IdP call for the key, or starts it. */
+  async resolve(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
     let flight = this.pending.get(key);
     if (flight === undefined) {
       flight = this.fly(key, tokenExpiresAtMs, decide);
       this.pending.set(key, flight);
     }
     return { source: 'idp', denial: await flight };
+  }
+
+  /** The cached answer, synchronously; undefined (and counted as a miss) when there is none. */
+  peek(key: string): CheckResult | undefined {
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      if (typeof hit === 'number') {
+        if (hit > this.clock()) {
+          this.hits.inc();
+          return ALLOWED_FROM_CACHE;
+        }
+      } else if (hit.expiresAtMs > this.clock()) {
+        this.hits.inc();
+        return { source: 'cache', denial: hit.denial };
+      }
+    }
+    this.misses.inc();
+    return undefined;
   }
 
   private async fly(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<AuthzError | undefined> {
@@ -87,6 +109,7 @@ export class DecisionCache {
   private remember(key: string, denial: AuthzError | undefined, ttlMs: number, tokenExpiresAtMs: number): void {
     const now = this.clock();
     const expiresAtMs = Math.min(now + ttlMs, tokenExpiresAtMs);
-    if (expiresAtMs > now) this.entries.set(key, { denial, expiresAtMs }, { ttl: expiresAtMs - now });
+    // Expiry is checked on every read (peek); the LRU bound keeps the size in check.
+    if (expiresAtMs > now) this.entries.set(key, denial === undefined ? expiresAtMs : { denial, expiresAtMs });
   }
 }

@@ -7,7 +7,10 @@ import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Metrics } from '../ops/metrics.js';
 
-/** Who the caller is, from a verified token. Never logged whole. */
+/**
+ * Who the caller is, from a verified token: only the fields the service uses, so 100,000
+ * cached identities stay small (the claims object itself is not kept).
+ */
 export interface Identity {
   subject: string;
   username: string | undefined;
@@ -15,14 +18,18 @@ export interface Identity {
   groups: readonly string[];
   /** Token expiry, ms since the epoch: no cached answer for this token may outlive it. */
   expiresAtMs: number;
-  /** SHA-256 of the token (base64url): the cache key, and safe to log in short form. */
+  /** Fingerprint of the token ({@link hashToken}): the cache key, and safe to log in short form. */
   tokenHash: string;
-  claims: Readonly<JWTPayload>;
 }
 
-/** A short, non-reversible token fingerprint for cache keys and log correlation. */
+/**
+ * A short, non-reversible token fingerprint for cache keys and log correlation: SHA-256
+ * truncated to 128 bits (22 characters). Reaching a cached identity through a different
+ * string would take a second preimage, 2^128 work; the short key keeps 100,000 cached
+ * decisions small.
+ */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url');
 }
 
 /**
@@ -32,13 +39,17 @@ export function hashToken(token: string): string {
  */
 export class TokenVerifier {
   private readonly cache: LRUCache<string, Identity>;
+  private readonly hits;
+  private readonly misses;
 
   constructor(
     private readonly config: Config,
     private readonly provider: IdentityProvider,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly clock: Clock,
   ) {
+    this.hits = metrics.cacheRequests.labels('token', 'hit');
+    this.misses = metrics.cacheRequests.labels('token', 'miss');
     this.cache = new LRUCache({
       max: config.cache.tokenMaxEntries,
       dispose: (_value, _key, reason) => {
@@ -51,18 +62,27 @@ export class TokenVerifier {
     return this.cache.size;
   }
 
+  /** The identity of an already verified, unexpired token, synchronously; else undefined (a miss). */
+  cached(tokenHash: string): Identity | undefined {
+    const identity = this.cache.get(tokenHash);
+    if (identity !== undefined && identity.expiresAtMs > this.clock()) {
+      this.hits.inc();
+      return identity;
+    }
+    this.misses.inc();
+    return undefined;
+  }
+
   /**
    * @throws {Unauthenticated} `invalid_token` for any token that fails a check
    * @throws {IdpUnavailable} when the keys cannot be fetched (fail closed)
    */
   async verify(token: string, tokenHash = hashToken(token)): Promise<Identity> {
-    const cached = this.cache.get(tokenHash);
-    if (cached !== undefined && cached.expiresAtMs > this.clock()) {
-      this.metrics.cacheRequests.labels('token', 'hit').inc();
-      return cached;
-    }
-    this.metrics.cacheRequests.labels('token', 'miss').inc();
+    return this.cached(tokenHash) ?? this.verifyFresh(token, tokenHash);
+  }
 
+  /** After a {@link cached} miss: full verification, then caching until expiry. */
+  async verifyFresh(token: string, tokenHash: string): Promise<Identity> {
     const keys = this.provider.keys;
     const endpoints = this.provider.endpoints;
     if (keys === undefined || endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
@@ -87,8 +107,8 @@ export class TokenVerifier {
     }
 
     const identity = toIdentity(payload, tokenHash);
-    const ttl = identity.expiresAtMs - this.clock();
-    if (ttl > 0) this.cache.set(tokenHash, identity, { ttl });
+    // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
+    if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
     return identity;
   }
 }
@@ -120,6 +140,5 @@ function toIdentity(payload: JWTPayload, tokenHash: string): Identity {
     groups,
     expiresAtMs: payload.exp! * 1000,
     tokenHash,
-    claims: payload,
   };
 }

@@ -21,7 +21,7 @@ beforeEach(() => {
 });
 
 const auth = (method: string, uri: string, token?: string) => {
-  const req = request(service.app).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
+  const req = request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
   return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
 };
 
@@ -61,7 +61,7 @@ describe('/auth', () => {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="mlflow", error="invalid_token"');
     }
-    const basic = await request(service.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
+    const basic = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
     expect(basic.status).toBe(401);
     expect(idp.umaCalls).toHaveLength(0);
   });
@@ -113,9 +113,9 @@ describe('/auth', () => {
   });
 
   it('answers 400 when NGINX did not send the original request', async () => {
-    expect((await request(service.app).get('/auth')).status).toBe(400);
-    expect((await request(service.app).get('/auth').set('X-Original-Method', 'GET')).status).toBe(400);
-    expect((await request(service.app).get('/auth').set('X-Original-URI', '/x').set('X-Original-Method', 'GE T')).status).toBe(400);
+    expect((await request(service.handler).get('/auth')).status).toBe(400);
+    expect((await request(service.handler).get('/auth').set('X-Original-Method', 'GET')).status).toBe(400);
+    expect((await request(service.handler).get('/auth').set('X-Original-URI', '/x').set('X-Original-Method', 'GE T')).status).toBe(400);
   });
 
   it('fails closed with 503 on an IdP timeout, and never redirects', async () => {
@@ -140,10 +140,10 @@ describe('/auth', () => {
     const token = await idp.token({ sub: 'audited' });
     service.logs.lines = [];
     await auth('GET', '/api/2.0/mlflow/experiments/get', token).set('Cookie', '_oauth2_proxy=cookie-value-secret');
-    await request(service.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Basic ${Buffer.from('alice:password-secret').toString('base64')}`);
+    await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Basic ${Buffer.from('alice:password-secret').toString('base64')}`);
     idp.uma = () => ({ status: 500, body: { error: 'boom' } });
     await auth('POST', '/api/2.0/mlflow/runs/delete', token);
-    await request(service.app).get('/auth').set('X-Original-URI', '/x');
+    await request(service.handler).get('/auth').set('X-Original-URI', '/x');
 
     const records = service.logs.records;
     const audit = records.filter((r) => r.audit === true);
@@ -160,7 +160,7 @@ describe('/auth', () => {
   });
 
   it('publishes decision, cache and IdP metrics', async () => {
-    const text = (await request(service.app).get('/metrics')).text;
+    const text = (await request(service.handler).get('/metrics')).text;
     expect(text).toMatch(/authz_decisions_total\{decision="allow",reason="allowed",resource="experiments",scope="read",source="cache"\} \d+/);
     expect(text).toMatch(/authz_decision_duration_seconds_bucket\{le="0.0005",source="cache"\} \d+/);
     expect(text).toMatch(/authz_cache_requests_total\{cache="decision",result="hit"\} \d+/);
@@ -179,11 +179,11 @@ describe('readiness', () => {
     const logs = new LogCapture();
     const early = createService(testConfig({ url } as FakeIdp, SMALL_ROUTES), createLogger('info', logs), { defaultMetrics: false });
     void early.provider.start();
-    expect((await request(early.app).get('/healthz')).status).toBe(200);
-    expect((await request(early.app).get('/readyz')).status).toBe(503);
-    const res = await request(early.app).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
+    expect((await request(early.handler).get('/healthz')).status).toBe(200);
+    expect((await request(early.handler).get('/readyz')).status).toBe(503);
+    const res = await request(early.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(503);
     early.provider.stop();
-    expect((await request(service.app).get('/readyz')).status).toBe(200);
+    expect((await request(service.handler).get('/readyz')).status).toBe(200);
   });
 });
