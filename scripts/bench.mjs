@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
@@ -63,7 +64,10 @@ async function token(i) {
 
 // --- the service, as its own process ---------------------------------------------------------
 const port = 20_000 + Math.floor(Math.random() * 20_000);
-const service = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/main.js'], {
+// The service runs with the same V8 flags as `npm start` (heap bounds), unless overridden.
+const startScript = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start;
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? startScript.replace(/^node /, '').replace(/ ?dist\/main\.js$/, '')).split(' ').filter(Boolean);
+const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
   env: {
     ...process.env,
     AUTHZ_ISSUER_URL: issuer, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'bench-only', AUTHZ_PORT: String(port),
@@ -150,7 +154,7 @@ const rssMb = Number(rssLine.split(' ').pop()) / 1024 / 1024;
 const heapUsedMb = Number((await metric('nodejs_heap_size_used_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 
 console.log(JSON.stringify({
-  connections, seconds, tokens: tokenCount, routes: ROUTES.length,
+  node_args: nodeArgs.join(' '), connections, seconds, tokens: tokenCount, routes: ROUTES.length,
   requests_per_second: Math.round(result.requests.average),
   latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
   handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },

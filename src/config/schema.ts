@@ -49,10 +49,10 @@ export const configSchema = z.strictObject({
     timeoutMs: positiveMs.default(3_000),
   }).prefault({}),
   cache: z.strictObject({
-    maxEntries: z.number().int().positive().default(200_000),
+    maxEntries: z.number().int().positive().default(100_000), // ≈ 25 MB of heap when full
     allowTtlSeconds: positiveSeconds.default(60),
     denyTtlSeconds: positiveSeconds.default(5),
-    tokenMaxEntries: z.number().int().positive().default(50_000),
+    tokenMaxEntries: z.number().int().positive().default(20_000), // verified tokens, ≈ 12 MB when full
   }).prefault({}),
   routes: z.strictObject({
     /** The shipped table; `none` when `file` alone describes every route. */
