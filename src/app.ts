@@ -33,7 +33,7 @@ export interface ServiceOptions {
 export function createService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const { matcher } = loadRoutes(config.routes);
+  const matchers = loadRoutes(config.routes);
   const provider = new IdentityProvider(config, metrics, log);
   const tokens = new TokenVerifier(config, provider, metrics, clock);
   const decisions = new DecisionCache(
@@ -50,7 +50,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matcher, verifier: tokens, cache: decisions, uma, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, uma, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);

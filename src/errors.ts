@@ -8,6 +8,7 @@
 export type ErrorCode =
   | 'missing_original_request'
   | 'bad_original_method'
+  | 'unknown_service'
   | 'bad_request_uri'
   | 'route_not_mapped'
   | 'method_not_mapped'
@@ -40,7 +41,7 @@ export abstract class AuthzError extends Error {
 /** NGINX sent something we cannot read: a deployment error, not a client one. */
 export class BadOriginalRequest extends AuthzError {
   readonly status = 400;
-  constructor(code: 'missing_original_request' | 'bad_original_method', options?: AuthzErrorOptions) {
+  constructor(code: 'missing_original_request' | 'bad_original_method' | 'unknown_service', options?: AuthzErrorOptions) {
     super(code, 'the auth_request subrequest lacks a readable X-Original-Method/X-Original-URI', options);
   }
 }

@@ -6,6 +6,7 @@ import type { UmaDecisionClient } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
+import type { ServiceName } from '../routes/load.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { extractCredentials } from './credentials.js';
@@ -13,7 +14,7 @@ import { sendAllow, sendRefusal } from './respond.js';
 
 export interface AuthDependencies {
   config: Config;
-  matcher: RouteMatcher;
+  matchers: ReadonlyMap<ServiceName, RouteMatcher>;
   verifier: TokenVerifier;
   cache: DecisionCache;
   uma: UmaDecisionClient;
@@ -49,7 +50,7 @@ export function createAuthHandler(deps: AuthDependencies) {
     const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
     try {
       readOriginalRequest(req, config, state);
-      const route = matchRoute(deps.matcher, state);
+      const route = matchRoute(selectMatcher(req, deps.matchers), state);
       if (!route.public) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
@@ -126,6 +127,14 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
   state.method = normalizeMethod(rawMethod);
   if (state.method === undefined) throw new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
   state.uri = normalizeUri(rawUri, config.request.maxUriLength);
+}
+
+/** Step 2a: the route table of the upstream NGINX is asking about (`X-Authz-Service`). */
+function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, RouteMatcher>): RouteMatcher {
+  const service = req.headers['x-authz-service'];
+  const matcher = matchers.get(service === undefined ? 'mlflow' : (service as ServiceName));
+  if (matcher === undefined) throw new BadOriginalRequest('unknown_service', { detail: 'X-Authz-Service names no configured route table' });
+  return matcher;
 }
 
 /** Step 2: which resource and scope the request needs; default deny. */

@@ -61,6 +61,11 @@ export const configSchema = z.strictObject({
     file: z.string().min(1).optional(),
     /** Static prefix MLflow is served under (e.g. `/mlflow`); empty for none. */
     prefix: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'empty or /segment[/segment...]').default(''),
+    /** The S3 table, used when NGINX sends `X-Authz-Service: minio` (the MinIO front). */
+    minio: z.strictObject({
+      preset: z.enum(['minio', 'none']).default('minio'),
+      file: z.string().min(1).optional(),
+    }).prefault({}),
   }).prefault({}),
   request: z.strictObject({
     maxUriLength: z.number().int().min(256).max(65_536).default(8_192),

@@ -3,19 +3,31 @@ import type { Config } from '../config/schema.js';
 import { RouteMatcher } from './match.js';
 import { combineTables, parseRouteTable, readPreset, RouteTableError, type RouteEntry } from './table.js';
 
-/** Builds the matcher from the configured preset and file (the file's entries win). */
-export function loadRoutes(routes: Config['routes']): { matcher: RouteMatcher; entries: RouteEntry[] } {
+/** Which upstream NGINX is asking for (`X-Authz-Service`); MLflow when absent. */
+export type ServiceName = 'mlflow' | 'minio';
+
+/** One matcher per upstream service NGINX fronts. */
+export function loadRoutes(routes: Config['routes']): Map<ServiceName, RouteMatcher> {
+  const matchers = new Map<ServiceName, RouteMatcher>();
+  matchers.set('mlflow', buildMatcher(routes.preset, routes.file, 'routes.file', routes.prefix));
+  if (routes.minio.preset !== 'none' || routes.minio.file !== undefined) {
+    matchers.set('minio', buildMatcher(routes.minio.preset, routes.minio.file, 'routes.minio.file', ''));
+  }
+  return matchers;
+}
+
+/** The preset (unless `none`) and the file on top (the file's entries win). */
+function buildMatcher(preset: 'mlflow' | 'minio' | 'none', file: string | undefined, option: string, prefix: string): RouteMatcher {
   const tables: RouteEntry[][] = [];
-  if (routes.preset !== 'none') tables.push(parseRouteTable(readPreset(routes.preset), `preset ${routes.preset}`, routes.prefix));
-  if (routes.file !== undefined) {
+  if (preset !== 'none') tables.push(parseRouteTable(readPreset(preset), `preset ${preset}`, prefix));
+  if (file !== undefined) {
     let text: string;
     try {
-      text = readFileSync(routes.file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new RouteTableError([`routes.file: cannot read ${JSON.stringify(routes.file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+      throw new RouteTableError([`${option}: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
-    tables.push(parseRouteTable(text, routes.file, routes.prefix));
+    tables.push(parseRouteTable(text, file, prefix));
   }
-  const entries = combineTables(tables);
-  return { matcher: new RouteMatcher(entries), entries };
+  return new RouteMatcher(combineTables(tables));
 }

@@ -54,7 +54,7 @@ export class RouteTableError extends Error {
   }
 }
 
-const PRESETS = { mlflow: 'presets/mlflow.yaml' } as const;
+const PRESETS = { mlflow: 'presets/mlflow.yaml', minio: 'presets/minio.yaml' } as const;
 
 /** Reads the shipped preset's text (it ships beside the compiled module). */
 export function readPreset(name: keyof typeof PRESETS): string {

@@ -112,6 +112,20 @@ describe('/auth', () => {
     expect(idp.umaCalls).toHaveLength(0);
   });
 
+  it('decides S3 requests with the MinIO table when NGINX says X-Authz-Service: minio', async () => {
+    const token = await idp.token({ sub: 's3-user' });
+    const s3 = (method: string, uri: string, service = 'minio') => auth(method, uri, token).set('X-Authz-Service', service);
+    expect((await s3('GET', '/mlflow/artifacts/1/abc/model.pkl')).status).toBe(200);
+    expect((await s3('HEAD', '/mlflow')).status).toBe(200);
+    expect((await s3('PUT', '/mlflow/artifacts/x')).status).toBe(200);
+    expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['bucket:mlflow#read', 'bucket:mlflow#write']);
+    for (const [method, uri] of [['POST', '/mlflow/x?uploads'], ['GET', '/'], ['PUT', '/newbucket'], ['DELETE', '/mlflow']]) {
+      expect((await s3(method!, uri!)).status).toBe(403);
+    }
+    expect(idp.umaCalls).toHaveLength(2);
+    expect((await s3('GET', '/mlflow/x', 'mystery')).status).toBe(400);
+  });
+
   it('answers 400 when NGINX did not send the original request', async () => {
     expect((await request(service.handler).get('/auth')).status).toBe(400);
     expect((await request(service.handler).get('/auth').set('X-Original-Method', 'GET')).status).toBe(400);
