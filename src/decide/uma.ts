@@ -54,7 +54,11 @@ export class UmaDecisionClient {
   private translate(status: number, body: Record<string, unknown> | undefined, resource: string, scope: string): AuthzError {
     const error = typeof body?.error === 'string' ? body.error : undefined;
     if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
-    if (status === 401) return new Unauthenticated('invalid_token', { detail: `keycloak: ${error ?? 'unauthorized'}` });
+    // A bad, expired or revoked bearer: 401 per the UMA grant, but Keycloak 26.7 answers 400
+    // invalid_grant "Invalid bearer token" (seen against the stack's real Keycloak).
+    if (status === 401 || (status === 400 && error === 'invalid_grant')) {
+      return new Unauthenticated('invalid_token', { detail: `keycloak: ${error ?? 'unauthorized'}` });
+    }
     if (status >= 500) return new IdpUnavailable({ detail: `keycloak answered ${status}` });
     if (status === 400) {
       // invalid_resource / invalid_scope: the route table names something Keycloak lacks;

@@ -48,6 +48,7 @@ describe('UmaDecisionClient', () => {
     [403, { error: 'access_denied' }, Forbidden, 'access_denied'],
     [200, { result: false }, Forbidden, 'access_denied'],
     [401, { error: 'invalid_grant' }, Unauthenticated, 'invalid_token'],
+    [400, { error: 'invalid_grant', error_description: 'Invalid bearer token' }, Unauthenticated, 'invalid_token'],
     [400, { error: 'invalid_resource' }, Forbidden, 'route_misconfigured'],
     [400, { error: 'invalid_scope' }, Forbidden, 'route_misconfigured'],
     [400, { error: 'invalid_request' }, Forbidden, 'route_misconfigured'],
