@@ -1,0 +1,13 @@
+/** Stops the stack if global-setup.mjs started it (a stack the developer started stays up). */
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const marker = `${root}/.stack/.started-by-tests`;
+
+export default function globalTeardown() {
+  if (!existsSync(marker)) return;
+  rmSync(marker);
+  execFileSync('bash', ['scripts/stack/down.sh'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+}

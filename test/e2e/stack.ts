@@ -1,0 +1,52 @@
+/**
+ * What the e2e tests know about the running stack: `.stack/env` (written by
+ * scripts/stack/up.sh), tokens from Keycloak's real token endpoint, and requests through NGINX.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function readEnv(): Record<string, string> {
+  const text = readFileSync(`${process.env.STACK_DIR ?? `${ROOT}/.stack`}/env`, 'utf8');
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match) env[match[1]!] = match[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return env;
+}
+
+export const stack = readEnv();
+
+export type DemoUser = 'alice' | 'bob' | 'carol' | 'dave';
+/** Development-only passwords from keycloak/mlflow-realm.json. */
+export const password = (user: DemoUser): string => `${user}${stack.DEMO_PASSWORD_SUFFIX ?? '-dev-password'}`;
+
+const tokens = new Map<DemoUser, { token: string; until: number }>();
+
+/** An access token from Keycloak's real token endpoint (password grant on the test client). */
+export async function tokenFor(user: DemoUser): Promise<string> {
+  const cached = tokens.get(user);
+  if (cached && cached.until > Date.now()) return cached.token;
+  const response = await fetch(stack.KC_TOKEN_URL!, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli', username: user, password: password(user), scope: 'openid' }),
+  });
+  const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };
+  if (!response.ok || body.access_token === undefined) throw new Error(`token for ${user}: ${response.status} ${body.error}`);
+  tokens.set(user, { token: body.access_token, until: Date.now() + ((body.expires_in ?? 60) - 30) * 1000 });
+  return body.access_token;
+}
+
+/** A request to MLflow through NGINX (the only way in). */
+export async function viaNginx(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  return fetch(`${stack.MLFLOW_URL}${path}`, { method, headers, body, redirect: 'manual' });
+}
