@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Install what the real stack needs, skipping each step that is already done.
+#   Keycloak  : Maven Central org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz (mvn dependency:copy)
+#   JDK       : picked from /usr/lib/jvm (Temurin 25 preferred; OpenJDK 17 works too)
+#   MinIO     : go install github.com/minio/minio@$MINIO_MODULE_VERSION (bucket made with boto3, no mc)
+#   MLflow    : python venv with mlflow==$MLFLOW_VERSION + boto3
+#   NGINX     : Debian package nginx (built --with-http_auth_request_module)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx ...]   (default: all)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mkdir -p "$NGINX_AUTHZ_CACHE"/{dl,bin,keycloak}
+
+step() { local t0=$SECONDS; log "== $1"; "install_$1"; log "== $1 done in $((SECONDS - t0))s"; }
+
+install_nginx() {
+  if [[ -x "$NGINX_BIN" ]] && "$NGINX_BIN" -V 2>&1 | grep -q -- '--with-http_auth_request_module'; then
+    log "nginx present: $("$NGINX_BIN" -v 2>&1)"; return
+  fi
+  local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Keep the package's postinst from starting a system nginx on 0.0.0.0:80.
+  local made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null; $sudo chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends nginx >/dev/null || {
+    ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d; die "apt-get install nginx failed"; }
+  ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d
+  NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+  "$NGINX_BIN" -V 2>&1 | grep -q -- '--with-http_auth_request_module' || die "installed nginx lacks auth_request"
+  log "nginx installed: $("$NGINX_BIN" -v 2>&1)"
+}
+
+install_keycloak() {
+  if [[ -x "$KEYCLOAK_HOME/bin/kc.sh" ]]; then
+    log "keycloak present: $KEYCLOAK_HOME (JAVA_HOME $(pick_java_home))"
+    kc_build "$KEYCLOAK_HOME" "$NGINX_AUTHZ_CACHE/keycloak/build.log"; return
+  fi
+  local tgz="$NGINX_AUTHZ_CACHE/dl/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
+  if [[ ! -s "$tgz" ]]; then
+    command -v mvn >/dev/null || die "mvn not found (needed to fetch Keycloak from Maven Central)"
+    mvn -q -B dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
+      -DoutputDirectory="$NGINX_AUTHZ_CACHE/dl" -Dmdep.overWriteReleases=false
+  fi
+  local tmp; tmp="$(mktemp -d "$NGINX_AUTHZ_CACHE/keycloak/.x.XXXXXX")"
+  tar -xzf "$tgz" -C "$tmp"
+  mv "$tmp/keycloak-$KEYCLOAK_VERSION" "$KEYCLOAK_HOME"; rmdir "$tmp"
+  local jh; jh="$(pick_java_home)"
+  JAVA_HOME="$jh" "$KEYCLOAK_HOME/bin/kc.sh" --version 2>/dev/null | grep -E '^(Keycloak|JVM)' | sed 's/^/    /' >&2 \
+    || die "Keycloak does not run with JAVA_HOME=$jh"
+  # Pre-build (Quarkus augmentation) for `kc.sh start --optimized` (scripts/stack/keycloak.sh, KC_MODE=optimized).
+  kc_build "$KEYCLOAK_HOME" "$NGINX_AUTHZ_CACHE/keycloak/build.log"
+}
+
+install_minio() {
+  if [[ -x "$MINIO_BIN" ]]; then log "minio present: $MINIO_BIN"; return; fi
+  command -v go >/dev/null || die "go not found"
+  local gobin; gobin="$(mktemp -d "$NGINX_AUTHZ_CACHE/bin/.gobin.XXXXXX")"
+  # Plain go install; the module has no replace directives at this version. Build cache: ~/.cache/go-build, ~/go/pkg/mod.
+  GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -trimpath" go install "github.com/minio/minio@$MINIO_MODULE_VERSION"
+  mv "$gobin/minio" "$MINIO_BIN"; rmdir "$gobin"
+  ln -sfn "$(basename "$MINIO_BIN")" "$NGINX_AUTHZ_CACHE/bin/minio"
+  log "minio built: $MINIO_BIN"
+}
+
+install_mlflow() {
+  local marker="$STACK_VENV/.nginx-authz-installed"
+  if [[ -x "$STACK_VENV/bin/mlflow" && "$(cat "$marker" 2>/dev/null)" == "mlflow==$MLFLOW_VERSION $BOTO3_SPEC" ]]; then
+    log "mlflow venv present: $STACK_VENV"; return
+  fi
+  python3 -m venv "$STACK_VENV"
+  "$STACK_VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" "$BOTO3_SPEC"
+  "$STACK_VENV/bin/python" -c 'import mlflow, boto3; print("mlflow", mlflow.__version__, "boto3", boto3.__version__)' >&2
+  echo "mlflow==$MLFLOW_VERSION $BOTO3_SPEC" > "$marker"
+  log "mlflow installed in $STACK_VENV"
+}
+
+T0=$SECONDS
+targets=("$@"); ((${#targets[@]})) || targets=(nginx keycloak mlflow minio)
+for t in "${targets[@]}"; do step "$t"; done
+log "install finished in $((SECONDS - T0))s"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One line per stack service; exit 0 only if all of them run.
+set -uo pipefail
+D="$(dirname "${BASH_SOURCE[0]}")"; rc=0
+. "$D/lib.sh"; mode="$(sed -n 's/^STACK_AUTHZ=//p' "$STACK_ENV_FILE" 2>/dev/null)"
+svcs=(keycloak minio mlflow authz nginx); [[ "$mode" == stub ]] && svcs=(keycloak minio mlflow nginx)
+for s in "${svcs[@]}"; do "$D/$s.sh" status || rc=1; done
+exit $rc
