@@ -64,14 +64,18 @@ async function token(i) {
 
 // --- the service, as its own process ---------------------------------------------------------
 const port = 20_000 + Math.floor(Math.random() * 20_000);
-// The service runs with the same V8 flags as `npm start` (heap bounds), unless overridden.
-const startScript = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start;
-const nodeArgs = (process.env.BENCH_NODE_ARGS ?? startScript.replace(/^node /, '').replace(/ ?dist\/main\.js$/, '')).split(' ').filter(Boolean);
+// The service runs as `npm start` runs it (its environment assignments and V8 flags: heap and
+// malloc bounds), unless BENCH_NODE_ARGS overrides the flags.
+const startWords = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start.split(' ');
+const startEnv = Object.fromEntries(startWords.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
+const startFlags = startWords.filter((w) => w.startsWith('--'));
+const nodeArgs = process.env.BENCH_NODE_ARGS === undefined ? startFlags : process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean);
 const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
   env: {
     ...process.env,
+    ...startEnv,
     AUTHZ_ISSUER_URL: issuer, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'bench-only', AUTHZ_PORT: String(port),
-    AUTHZ_LOG_LEVEL: 'warn', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600', AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 50_000),
+    AUTHZ_LOG_LEVEL: 'warn', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600', AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 10_000),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -152,9 +156,10 @@ const entries = (await metric('authz_cache_entries', 'cache="decision"'))[0];
 const rssLine = (await metric('process_resident_memory_bytes'))[0];
 const rssMb = Number(rssLine.split(' ').pop()) / 1024 / 1024;
 const heapUsedMb = Number((await metric('nodejs_heap_size_used_bytes'))[0].split(' ').pop()) / 1024 / 1024;
+const heapTotalMb = Number((await metric('nodejs_heap_size_total_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 
 console.log(JSON.stringify({
-  node_args: nodeArgs.join(' '), connections, seconds, tokens: tokenCount, routes: ROUTES.length,
+  node_args: nodeArgs.join(' '), start_env: startEnv, connections, seconds, tokens: tokenCount, routes: ROUTES.length,
   requests_per_second: Math.round(result.requests.average),
   latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
   handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },
@@ -163,6 +168,7 @@ console.log(JSON.stringify({
   decision_cache_entries: Number(entries.split(' ').pop()),
   rss_mb_after_fill: Math.round(rssMb),
   heap_used_mb_after_fill: Math.round(heapUsedMb),
+  heap_total_mb_after_fill: Math.round(heapTotalMb),
   fill_seconds: Math.round((Date.now() - fillStarted) / 1000),
 }, null, 2));
 console.log(`bench: ${Math.round(result.requests.average)} decisions/s, handler p99 <= ${p99 * 1000} ms, RSS ${Math.round(rssMb)} MB with ${Number(entries.split(' ').pop())} cached decisions`);
