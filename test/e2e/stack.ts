@@ -50,3 +50,35 @@ export async function viaNginx(method: string, path: string, options: { token?: 
   }
   return fetch(`${stack.MLFLOW_URL}${path}`, { method, headers, body, redirect: 'manual' });
 }
+
+/** What a child process printed and how it ended. */
+export interface ProcessResult { code: number | null; stdout: string; stderr: string }
+
+/**
+ * Runs the stack's Python (the MLflow venv: mlflow, boto3) with only the given environment on
+ * top of PATH/HOME, so nothing from the caller's shell (MLFLOW_TRACKING_USERNAME, proxies,
+ * AWS_*) changes what is tested.
+ */
+export async function runPython(args: string[], env: Record<string, string>, timeoutMs = 150_000): Promise<ProcessResult> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(stack.STACK_PYTHON!, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', PYTHONUNBUFFERED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve); });
+  return { code, stdout, stderr };
+}
+
+/** The claims of a JWT, unverified (the tests compare them with what the service passed on). */
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** A name no earlier test run used, for experiments, objects and log markers. */
+export const uniqueName = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
