@@ -6,7 +6,10 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
 import { UmaDecisionClient } from './decide/uma.js';
+import { PatProvider } from './idp/pat.js';
+import { ProtectionApi } from './idp/protection.js';
 import { IdentityProvider } from './idp/provider.js';
+import { UmaMetadata } from './idp/uma-metadata.js';
 import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
@@ -21,6 +24,8 @@ export interface Service {
   metrics: Metrics;
   decisions: DecisionCache;
   tokens: TokenVerifier;
+  pat: PatProvider;
+  protection: ProtectionApi;
 }
 
 export interface ServiceOptions {
@@ -43,6 +48,9 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     clock,
   );
   const uma = new UmaDecisionClient(config, provider, metrics, log);
+  // The protection API (PAT, resource ids, permission tickets): used by ticket mode and the UMA challenge.
+  const pat = new PatProvider(config, provider, metrics, log, clock);
+  const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -71,5 +79,5 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, metrics, decisions, tokens };
+  return { handler, app, provider, metrics, decisions, tokens, pat, protection };
 }
