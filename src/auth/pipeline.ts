@@ -8,6 +8,7 @@ import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
+import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { extractCredentials } from './credentials.js';
 import { sendAllow, sendRefusal } from './respond.js';
@@ -34,7 +35,7 @@ interface DecisionState {
 
 /**
  * The /auth handler: read original request → match route → extract credentials → verify
- * token → decide (cache, then IdP) → respond. Each step is a named function that either
+ * token → decide (RPT permissions, cache, then IdP) → respond. Each step is a named function that either
  * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
  * allow except the last step.
  */
@@ -55,15 +56,20 @@ export function createAuthHandler(deps: AuthDependencies) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
         const identity = deps.verifier.cached(tokenHash);
-        const key = identity === undefined ? undefined : decisionKey(identity, route);
-        const cached = key === undefined ? undefined : deps.cache.peek(key);
-        if (cached === undefined) {
-          void decideOnMiss(res, state, route, token, tokenHash, identity);
+        if (identity === undefined) {
+          void decideOnMiss(res, state, route, token, tokenHash, undefined);
           return;
         }
         state.identity = identity;
-        state.source = 'cache';
-        if (cached.denial !== undefined) throw cached.denial;
+        if (!decideLocally(identity, route, state)) {
+          const cached = deps.cache.peek(decisionKey(identity, route));
+          if (cached === undefined) {
+            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            return;
+          }
+          state.source = 'cache';
+          if (cached.denial !== undefined) throw cached.denial;
+        }
       }
       allow(res, state, route);
     } catch (thrown) {
@@ -74,7 +80,10 @@ export function createAuthHandler(deps: AuthDependencies) {
   async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch, token: string, tokenHash: string, known: Identity | undefined): Promise<void> {
     try {
       state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
-      await decide(deps, token, state.identity, route, state, known !== undefined);
+      // A known identity was already looked at locally, synchronously, before this miss.
+      if (known !== undefined || !decideLocally(state.identity, route, state)) {
+        await decide(deps, token, state.identity, route, state, known !== undefined);
+      }
       allow(res, state, route);
     } catch (thrown) {
       refuse(res, state, thrown);
@@ -151,6 +160,17 @@ function extractBearerToken(req: IncomingMessage): string {
   const credentials = extractCredentials(req.headers.authorization);
   if (credentials.kind !== 'bearer') throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled' });
   return credentials.token;
+}
+
+/**
+ * Step 4b: an RPT that holds the route's `resource#scope` is allowed here, with no call and
+ * no cache lookup (its permissions were checked when it was verified, and live as long as it).
+ * An RPT lacking the permission, and any other token, go on to the decision step.
+ */
+function decideLocally(identity: Identity, route: RouteMatch, state: DecisionState): boolean {
+  if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
+  state.source = 'local';
+  return true;
 }
 
 /** The decision cache key: who, which resource, which scope. */
