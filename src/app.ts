@@ -5,6 +5,7 @@ import { createAuthHandler } from './auth/pipeline.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
+import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient } from './decide/uma.js';
 import { PatProvider } from './idp/pat.js';
 import { ProtectionApi } from './idp/protection.js';
@@ -47,10 +48,12 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     metrics,
     clock,
   );
-  const uma = new UmaDecisionClient(config, provider, metrics, log);
   // The protection API (PAT, resource ids, permission tickets): used by ticket mode and the UMA challenge.
   const pat = new PatProvider(config, provider, metrics, log, clock);
   const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
+  const decider = config.decision.mode === 'ticket'
+    ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
+    : new UmaDecisionClient(config, provider, metrics, log);
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -58,7 +61,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, uma, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
-import type { UmaDecisionClient } from '../decide/uma.js';
+import type { Decider } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
@@ -18,7 +18,8 @@ export interface AuthDependencies {
   matchers: ReadonlyMap<ServiceName, RouteMatcher>;
   verifier: TokenVerifier;
   cache: DecisionCache;
-  uma: UmaDecisionClient;
+  /** The IdP call of the decision step, by `decision.mode`. */
+  decider: Decider;
   metrics: Metrics;
   log: Logger;
 }
@@ -181,7 +182,7 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
 /** Step 5: cached decision, or one single-flight UMA call to the IdP. */
 async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState, peeked: boolean): Promise<void> {
   state.source = 'idp';
-  const decideRemotely = () => deps.uma.decide(token, route.resource, route.scope!);
+  const decideRemotely = () => deps.decider.decide(token, route.resource, route.scope!);
   const key = decisionKey(identity, route);
   // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
   const { source, denial } = peeked

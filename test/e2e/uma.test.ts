@@ -1,11 +1,11 @@
 /**
  * UMA 2.0 against the stack's real Keycloak, with a nginx-authz of this checkout run on its
  * own port (own-service.ts): RPTs decided locally, ticket mode, the UMA challenge.
- * Runnable alone: `npm run build && npm run test:e2e -- --testPathPatterns uma`
+ * Runnable alone: `npm run build && npm run test:e2e -- --testPathPatterns e2e/uma`
  * (`STACK_DIR=...` to use a stack started in another checkout).
  */
 import { requestRpt, startOwnService, type OwnService } from './own-service.js';
-import { tokenFor } from './stack.js';
+import { tokenFor, type DemoUser } from './stack.js';
 
 const EXPERIMENTS_READ = '/api/2.0/mlflow/experiments/search?max_results=1';
 const RUNS_READ = '/api/2.0/mlflow/runs/get?run_id=x';
@@ -46,4 +46,60 @@ describe('RPTs decided locally (decision mode)', () => {
     expect((await service.auth('POST', RUNS_DELETE, bob.rpt)).status).toBe(403);
     expect((await service.auth('GET', EXPERIMENTS_READ, bob.rpt)).status).toBe(200);
   });
+});
+
+/** One route per resource#scope (from the hand-checked route expectations). */
+const MATRIX: [method: string, uri: string, permission: string][] = [
+  ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=0', 'experiments#read'],
+  ['POST', '/api/2.0/mlflow/experiments/create', 'experiments#write'],
+  ['POST', '/api/2.0/mlflow/experiments/delete', 'experiments#delete'],
+  ['POST', '/api/2.0/mlflow/runs/search', 'runs#read'],
+  ['POST', '/api/2.0/mlflow/runs/log-batch', 'runs#write'],
+  ['POST', '/api/2.0/mlflow/runs/delete-tag', 'runs#delete'],
+  ['POST', '/api/2.0/mlflow/registered-models/alias', 'registered-models#write'],
+  ['GET', '/api/2.0/mlflow-artifacts/artifacts/1/0a1b2c3d/artifacts/model/MLmodel', 'artifacts#read'],
+  ['DELETE', '/ajax-api/2.0/mlflow-artifacts/artifacts/1/0a1b2c3d/artifacts/x.txt', 'artifacts#delete'],
+  ['GET', '/api/3.0/mlflow/gateway/secrets/get', 'admin#read'],
+  ['POST', '/api/3.0/mlflow/gateway/secrets/create', 'admin#write'],
+];
+const USERS: DemoUser[] = ['alice', 'bob', 'carol', 'dave'];
+
+/** keycloak/README.md: positive role policies only; no group, no access. */
+function expected(user: DemoUser, permission: string): number {
+  const [resource, scope] = permission.split('#');
+  if (user === 'alice') return 200;
+  if (user === 'dave' || resource === 'admin') return 403;
+  if (user === 'bob') return scope === 'delete' ? 403 : 200;
+  return scope === 'read' ? 200 : 403;
+}
+
+describe('decision.mode: ticket gives the same answers as decision over the role matrix', () => {
+  let decision: OwnService;
+  let ticket: OwnService;
+  beforeAll(async () => {
+    [decision, ticket] = await Promise.all([startOwnService(), startOwnService({ AUTHZ_DECISION_MODE: 'ticket' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([decision.stop(), ticket.stop()]);
+  });
+
+  it('answers every user x resource#scope alike in both modes, as the realm says', async () => {
+    const answers: string[] = [];
+    const wrong: string[] = [];
+    for (const user of USERS) {
+      const token = await tokenFor(user);
+      for (const [method, uri, permission] of MATRIX) {
+        const [a, b] = await Promise.all([decision.auth(method, uri, token), ticket.auth(method, uri, token)]);
+        answers.push(`${user} ${permission} ${a.status}`);
+        if (a.status !== expected(user, permission) || b.status !== a.status) wrong.push(`${user} ${permission}: decision ${a.status}, ticket ${b.status}, expected ${expected(user, permission)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(answers).toHaveLength(USERS.length * MATRIX.length);
+    // Ticket mode went through the protection API and the ticket grant; decision mode did not.
+    expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'permission', outcome: 'http_201' })).toBe(USERS.length * MATRIX.length);
+    expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'pat', outcome: 'http_200' })).toBe(1);
+    expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'uma_decision' })).toBe(0);
+    expect(await decision.metric('authz_idp_requests_total', { endpoint: 'uma_ticket' })).toBe(0);
+  }, 60_000);
 });
