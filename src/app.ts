@@ -5,6 +5,7 @@ import { createAuthHandler } from './auth/pipeline.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
+import { UmaChallenger } from './decide/challenge.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient } from './decide/uma.js';
 import { PatProvider } from './idp/pat.js';
@@ -54,6 +55,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const decider = config.decision.mode === 'ticket'
     ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
     : new UmaDecisionClient(config, provider, metrics, log);
+  const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -61,7 +63,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
+import type { UmaChallenger } from '../decide/challenge.js';
 import type { Decider } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
@@ -20,6 +21,8 @@ export interface AuthDependencies {
   cache: DecisionCache;
   /** The IdP call of the decision step, by `decision.mode`. */
   decider: Decider;
+  /** Set when `uma.challenge` is on: non-RPT tokens get a permission ticket, not a decision. */
+  challenger: UmaChallenger | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -63,6 +66,10 @@ export function createAuthHandler(deps: AuthDependencies) {
         }
         state.identity = identity;
         if (!decideLocally(identity, route, state)) {
+          if (mustChallenge(deps, identity)) {
+            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            return;
+          }
           const cached = deps.cache.peek(decisionKey(identity, route));
           if (cached === undefined) {
             void decideOnMiss(res, state, route, token, tokenHash, identity);
@@ -83,6 +90,10 @@ export function createAuthHandler(deps: AuthDependencies) {
       state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
       // A known identity was already looked at locally, synchronously, before this miss.
       if (known !== undefined || !decideLocally(state.identity, route, state)) {
+        if (mustChallenge(deps, state.identity)) {
+          state.source = 'idp';
+          await deps.challenger!.challenge(route.resource, route.scope!);
+        }
         await decide(deps, token, state.identity, route, state, known !== undefined);
       }
       allow(res, state, route);
@@ -172,6 +183,11 @@ function decideLocally(identity: Identity, route: RouteMatch, state: DecisionSta
   if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
   state.source = 'local';
   return true;
+}
+
+/** With `uma.challenge` on, a token that is not an RPT is sent for one (see decide/challenge.ts). */
+function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
+  return deps.challenger !== undefined && identity.permissions === undefined;
 }
 
 /** The decision cache key: who, which resource, which scope. */

@@ -5,7 +5,7 @@
  * (`STACK_DIR=...` to use a stack started in another checkout).
  */
 import { requestRpt, startOwnService, type OwnService } from './own-service.js';
-import { tokenFor, type DemoUser } from './stack.js';
+import { stack, tokenFor, type DemoUser } from './stack.js';
 
 const EXPERIMENTS_READ = '/api/2.0/mlflow/experiments/search?max_results=1';
 const RUNS_READ = '/api/2.0/mlflow/runs/get?run_id=x';
@@ -103,3 +103,59 @@ describe('decision.mode: ticket gives the same answers as decision over the role
     expect(await decision.metric('authz_idp_requests_total', { endpoint: 'uma_ticket' })).toBe(0);
   }, 60_000);
 });
+
+describe('the UMA challenge (uma.challenge: true), the full dance with the real Keycloak', () => {
+  let service: OwnService;
+  beforeAll(async () => {
+    service = await startOwnService({ AUTHZ_UMA_CHALLENGE: 'true' });
+  });
+  afterAll(() => service.stop());
+
+  const challenge = async (method: string, uri: string, token: string): Promise<string> => {
+    const res = await service.auth(method, uri, token);
+    expect(res.status).toBe(401);
+    const header = res.headers.get('www-authenticate') ?? '';
+    const match = /^UMA realm="mlflow", as_uri="([^"]+)", ticket="([^"]+)"$/.exec(header);
+    expect(match).not.toBeNull();
+    expect(match![1]).toBe(stackIssuer());
+    return match![2]!;
+  };
+
+  it('request → 401 + ticket → ticket traded at Keycloak for an RPT → retry allowed (locally)', async () => {
+    const carol = await tokenFor('carol');
+    const ticket = await challenge('POST', '/api/2.0/mlflow/runs/search', carol);
+    const grant = await requestRpt(carol, { ticket });
+    expect(grant.status).toBe(200);
+    const decisions = await service.metric('authz_idp_requests_total', { endpoint: 'uma_decision' });
+    const retry = await service.auth('POST', '/api/2.0/mlflow/runs/search', grant.rpt);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-auth-request-user')).toBe('carol');
+    expect(await service.metric('authz_idp_requests_total', { endpoint: 'uma_decision' })).toBe(decisions);
+  });
+
+  it('a user whose policies deny gets no RPT and stays refused (dave; carol for delete)', async () => {
+    for (const [user, method, uri] of [['dave', 'POST', '/api/2.0/mlflow/runs/search'], ['carol', 'POST', '/api/2.0/mlflow/runs/delete-tag']] as const) {
+      const token = await tokenFor(user);
+      const ticket = await challenge(method, uri, token);
+      const grant = await requestRpt(token, { ticket });
+      expect([grant.status, grant.error]).toEqual([403, 'access_denied']);
+      expect((await service.auth(method, uri, token)).status).toBe(401); // still no RPT: challenged again
+    }
+    // carol's RPT for runs#read does not carry runs#delete: decided, and refused with 403.
+    const carol = await tokenFor('carol');
+    const read = await requestRpt(carol, { ticket: await challenge('POST', '/api/2.0/mlflow/runs/search', carol) });
+    const res = await service.auth('POST', '/api/2.0/mlflow/runs/delete-tag', read.rpt);
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+  });
+
+  it('keeps the plain Bearer challenge for a request without a token', async () => {
+    const res = await service.auth('POST', '/api/2.0/mlflow/runs/search');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="mlflow"');
+  });
+});
+
+function stackIssuer(): string {
+  return stack.KC_ISSUER_URL!;
+}
