@@ -5,8 +5,13 @@ import { createAuthHandler } from './auth/pipeline.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
+import { UmaChallenger } from './decide/challenge.js';
+import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient } from './decide/uma.js';
+import { PatProvider } from './idp/pat.js';
+import { ProtectionApi } from './idp/protection.js';
 import { IdentityProvider } from './idp/provider.js';
+import { UmaMetadata } from './idp/uma-metadata.js';
 import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
@@ -21,6 +26,8 @@ export interface Service {
   metrics: Metrics;
   decisions: DecisionCache;
   tokens: TokenVerifier;
+  pat: PatProvider;
+  protection: ProtectionApi;
 }
 
 export interface ServiceOptions {
@@ -42,7 +49,13 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     metrics,
     clock,
   );
-  const uma = new UmaDecisionClient(config, provider, metrics, log);
+  // The protection API (PAT, resource ids, permission tickets): used by ticket mode and the UMA challenge.
+  const pat = new PatProvider(config, provider, metrics, log, clock);
+  const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
+  const decider = config.decision.mode === 'ticket'
+    ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
+    : new UmaDecisionClient(config, provider, metrics, log);
+  const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -50,7 +63,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, uma, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);
@@ -71,5 +84,5 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, metrics, decisions, tokens };
+  return { handler, app, provider, metrics, decisions, tokens, pat, protection };
 }

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'invalid_token'
   | 'access_denied'
   | 'route_misconfigured'
+  | 'uma_ticket'
   | 'idp_unavailable';
 
 export interface AuthzErrorOptions {
@@ -78,6 +79,18 @@ export class Forbidden extends AuthzError {
   readonly status = 403;
   constructor(code: 'access_denied' | 'route_misconfigured', options?: AuthzErrorOptions) {
     super(code, 'permission denied', options);
+  }
+}
+
+/**
+ * The UMA challenge (UMA 2.0 Grant §3.2): the caller presented no RPT, so it is sent to the
+ * authorization server with a permission ticket for the resource and scope it needs. 401,
+ * like any challenge; the ticket and `as_uri` go into `WWW-Authenticate`, never into a log.
+ */
+export class PermissionTicketChallenge extends AuthzError {
+  readonly status = 401;
+  constructor(readonly ticket: string, readonly asUri: string, options?: AuthzErrorOptions) {
+    super('uma_ticket', 'a requesting party token is required', options);
   }
 }
 

@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
-import type { UmaDecisionClient } from '../decide/uma.js';
+import type { UmaChallenger } from '../decide/challenge.js';
+import type { Decider } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
+import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { extractCredentials } from './credentials.js';
 import { sendAllow, sendRefusal } from './respond.js';
@@ -17,7 +19,10 @@ export interface AuthDependencies {
   matchers: ReadonlyMap<ServiceName, RouteMatcher>;
   verifier: TokenVerifier;
   cache: DecisionCache;
-  uma: UmaDecisionClient;
+  /** The IdP call of the decision step, by `decision.mode`. */
+  decider: Decider;
+  /** Set when `uma.challenge` is on: non-RPT tokens get a permission ticket, not a decision. */
+  challenger: UmaChallenger | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -34,7 +39,7 @@ interface DecisionState {
 
 /**
  * The /auth handler: read original request → match route → extract credentials → verify
- * token → decide (cache, then IdP) → respond. Each step is a named function that either
+ * token → decide (RPT permissions, cache, then IdP) → respond. Each step is a named function that either
  * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
  * allow except the last step.
  */
@@ -55,15 +60,24 @@ export function createAuthHandler(deps: AuthDependencies) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
         const identity = deps.verifier.cached(tokenHash);
-        const key = identity === undefined ? undefined : decisionKey(identity, route);
-        const cached = key === undefined ? undefined : deps.cache.peek(key);
-        if (cached === undefined) {
-          void decideOnMiss(res, state, route, token, tokenHash, identity);
+        if (identity === undefined) {
+          void decideOnMiss(res, state, route, token, tokenHash, undefined);
           return;
         }
         state.identity = identity;
-        state.source = 'cache';
-        if (cached.denial !== undefined) throw cached.denial;
+        if (!decideLocally(identity, route, state)) {
+          if (mustChallenge(deps, identity)) {
+            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            return;
+          }
+          const cached = deps.cache.peek(decisionKey(identity, route));
+          if (cached === undefined) {
+            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            return;
+          }
+          state.source = 'cache';
+          if (cached.denial !== undefined) throw cached.denial;
+        }
       }
       allow(res, state, route);
     } catch (thrown) {
@@ -74,7 +88,14 @@ export function createAuthHandler(deps: AuthDependencies) {
   async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch, token: string, tokenHash: string, known: Identity | undefined): Promise<void> {
     try {
       state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
-      await decide(deps, token, state.identity, route, state, known !== undefined);
+      // A known identity was already looked at locally, synchronously, before this miss.
+      if (known !== undefined || !decideLocally(state.identity, route, state)) {
+        if (mustChallenge(deps, state.identity)) {
+          state.source = 'idp';
+          await deps.challenger!.challenge(route.resource, route.scope!);
+        }
+        await decide(deps, token, state.identity, route, state, known !== undefined);
+      }
       allow(res, state, route);
     } catch (thrown) {
       refuse(res, state, thrown);
@@ -153,6 +174,22 @@ function extractBearerToken(req: IncomingMessage): string {
   return credentials.token;
 }
 
+/**
+ * Step 4b: an RPT that holds the route's `resource#scope` is allowed here, with no call and
+ * no cache lookup (its permissions were checked when it was verified, and live as long as it).
+ * An RPT lacking the permission, and any other token, go on to the decision step.
+ */
+function decideLocally(identity: Identity, route: RouteMatch, state: DecisionState): boolean {
+  if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
+  state.source = 'local';
+  return true;
+}
+
+/** With `uma.challenge` on, a token that is not an RPT is sent for one (see decide/challenge.ts). */
+function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
+  return deps.challenger !== undefined && identity.permissions === undefined;
+}
+
 /** The decision cache key: who, which resource, which scope. */
 function decisionKey(identity: Identity, route: RouteMatch): string {
   return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
@@ -161,7 +198,7 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
 /** Step 5: cached decision, or one single-flight UMA call to the IdP. */
 async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState, peeked: boolean): Promise<void> {
   state.source = 'idp';
-  const decideRemotely = () => deps.uma.decide(token, route.resource, route.scope!);
+  const decideRemotely = () => deps.decider.decide(token, route.resource, route.scope!);
   const key = decisionKey(identity, route);
   // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
   const { source, denial } = peeked

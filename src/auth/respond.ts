@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { AuthzError } from '../errors.js';
+import { PermissionTicketChallenge, type AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
 
 /** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
@@ -61,11 +61,15 @@ export function sendAllow(res: ServerResponse, identity: Identity | undefined, m
 }
 
 /**
- * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent),
+ * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent), or
+ * the UMA challenge with a permission ticket (decide/challenge.ts),
  * 403, 400 or 503 without a body: NGINX reads only the status and WWW-Authenticate.
  */
 export function sendRefusal(res: ServerResponse, error: AuthzError, realm: string): void {
-  if (error.status === 401) {
+  if (error instanceof PermissionTicketChallenge) {
+    // UMA 2.0 Grant §3.2; the ticket's characters were checked where it was received.
+    res.setHeader('WWW-Authenticate', `UMA realm="${realm}", as_uri="${error.asUri}", ticket="${error.ticket}"`);
+  } else if (error.status === 401) {
     const challenge = error.code === 'invalid_token' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
     res.setHeader('WWW-Authenticate', challenge);
   }

@@ -27,7 +27,9 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_CLIENT_ID: ['client.id', 'string'],
   AUTHZ_CLIENT_SECRET: ['client.secret', 'string'],
   AUTHZ_CLIENT_SECRET_FILE: ['client.secretFile', 'string'],
+  AUTHZ_DECISION_MODE: ['decision.mode', 'string'],
   AUTHZ_DECISION_TIMEOUT_MS: ['decision.timeoutMs', 'number'],
+  AUTHZ_UMA_CHALLENGE: ['uma.challenge', 'boolean'],
   AUTHZ_CACHE_MAX_ENTRIES: ['cache.maxEntries', 'number'],
   AUTHZ_CACHE_ALLOW_TTL_SECONDS: ['cache.allowTtlSeconds', 'number'],
   AUTHZ_CACHE_DENY_TTL_SECONDS: ['cache.denyTtlSeconds', 'number'],
@@ -162,6 +164,10 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
         problems.push(`client.secretFile: cannot read ${JSON.stringify(secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
+  }
+  // The protection API (permission tickets, resource ids) needs the PAT, a client-credentials grant.
+  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge)) {
+    problems.push(`client.secret: required when decision.mode is "ticket" or uma.challenge is on (the PAT is a client-credentials token)`);
   }
   const audiences = parsed.issuer.audiences.length > 0 ? parsed.issuer.audiences : [client.id];
   return {

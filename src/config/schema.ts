@@ -45,8 +45,25 @@ export const configSchema = z.strictObject({
     secretFile: z.string().min(1).optional(),
   })),
   decision: z.strictObject({
-    mode: z.enum(['decision']).default('decision'),
+    /**
+     * `decision`: one UMA grant with `permission=` and `response_mode=decision` per cache miss.
+     * `ticket`: a permission ticket from the protection API (with the PAT), then the caller's
+     * token + ticket exchanged for an RPT, which is verified like any token.
+     */
+    mode: z.enum(['decision', 'ticket']).default('decision'),
     timeoutMs: positiveMs.default(3_000),
+  }).prefault({}),
+  uma: z.strictObject({
+    /**
+     * Answer a bearer token that is not an RPT with 401 `WWW-Authenticate: UMA ... ticket=`
+     * (UMA 2.0 Grant §3.2) instead of deciding for it. Off by default: most MLflow clients
+     * cannot trade a ticket for an RPT.
+     */
+    challenge: z.boolean().default(false),
+    /** Resource name → id lookups through the protection API are remembered this long. */
+    resourceIdTtlSeconds: positiveSeconds.default(300),
+    /** The PAT is renewed once this fraction of its lifetime has passed (in the background while it is still valid). */
+    patRenewFraction: z.number().min(0.1).max(0.95).default(0.8),
   }).prefault({}),
   cache: z.strictObject({
     maxEntries: z.number().int().positive().default(100_000), // ≈ 25 MB of heap when full

@@ -6,13 +6,18 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** UMA 2.0 grant type (Keycloak Authorization Services, UMA Grant §3.3.1). */
-const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
+export const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
+
+/** How the decision step asks the IdP (`decision.mode`): resolves when allowed, throws the refusal. */
+export interface Decider {
+  decide(token: string, resource: string, scope: string): Promise<void>;
+}
 
 /**
  * Asks Keycloak whether the token's owner holds `resource#scope`: one UMA grant request with
  * `response_mode=decision`, so Keycloak answers yes/no instead of minting an RPT.
  */
-export class UmaDecisionClient {
+export class UmaDecisionClient implements Decider {
   constructor(
     private readonly config: Config,
     private readonly provider: IdentityProvider,
@@ -45,38 +50,42 @@ export class UmaDecisionClient {
       body: form,
     }, this.config.decision.timeoutMs);
 
-    const body = await readJson(response);
+    const body = await readJson(response, 'uma_decision');
     if (response.status === 200 && body?.result === true) return;
-    throw this.translate(response.status, body, resource, scope);
-  }
-
-  /** Keycloak's answers become ours here (DESIGN.md, "Keycloak Authorization Services facts"). */
-  private translate(status: number, body: Record<string, unknown> | undefined, resource: string, scope: string): AuthzError {
-    const error = typeof body?.error === 'string' ? body.error : undefined;
-    if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
-    // A bad, expired or revoked bearer: 401 per the UMA grant, but Keycloak 26.7 answers 400
-    // invalid_grant "Invalid bearer token" (seen against the stack's real Keycloak).
-    if (status === 401 || (status === 400 && error === 'invalid_grant')) {
-      return new Unauthenticated('invalid_token', { detail: `keycloak: ${error ?? 'unauthorized'}` });
-    }
-    if (status >= 500) return new IdpUnavailable({ detail: `keycloak answered ${status}` });
-    if (status === 400) {
-      // invalid_resource / invalid_scope: the route table names something Keycloak lacks;
-      // invalid_request: usually the audience (our client id) is not a resource server.
-      this.metrics.misconfiguredRoutes.labels(resource, scope, error ?? 'unknown').inc();
-      this.log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
-      return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
-    }
-    return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });
+    throw translateUmaRefusal(response.status, body, resource, scope, this.metrics, this.log);
   }
 }
 
-async function readJson(response: Response): Promise<Record<string, unknown> | undefined> {
+/**
+ * Keycloak's answers to a UMA grant become ours here (DESIGN.md, "Keycloak Authorization
+ * Services facts"); shared by both decision modes.
+ */
+export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, resource: string, scope: string, metrics: Metrics, log: Logger): AuthzError {
+  const error = typeof body?.error === 'string' ? body.error : undefined;
+  if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
+  // A bad, expired or revoked bearer: 401 per the UMA grant, but Keycloak 26.7 answers 400
+  // invalid_grant "Invalid bearer token" (seen against the stack's real Keycloak).
+  if (status === 401 || (status === 400 && error === 'invalid_grant')) {
+    return new Unauthenticated('invalid_token', { detail: `keycloak: ${error ?? 'unauthorized'}` });
+  }
+  if (status >= 500) return new IdpUnavailable({ detail: `keycloak answered ${status}` });
+  if (status === 400) {
+    // invalid_resource / invalid_scope: the route table names something Keycloak lacks;
+    // invalid_request: usually the audience (our client id) is not a resource server.
+    metrics.misconfiguredRoutes.labels(resource, scope, error ?? 'unknown').inc();
+    log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
+  }
+  return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });
+}
+
+/** The JSON object of an IdP answer, undefined when it is none; a body that times out fails closed. */
+export async function readJson(response: Response, endpoint: string): Promise<Record<string, unknown> | undefined> {
   try {
     const value: unknown = await response.json();
     return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
   } catch (error) {
-    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: 'uma_decision: body timed out', cause: error });
+    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
     return undefined;
   }
 }

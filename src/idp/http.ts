@@ -1,7 +1,8 @@
 import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 
-export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision';
+/** Which IdP endpoint a call went to: the `endpoint` label of the IdP metrics. */
+export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision' | 'uma_discovery' | 'pat' | 'resource_set' | 'permission' | 'uma_ticket';
 
 /**
  * fetch() for IdP calls: a hard timeout, latency and outcome metrics, and network errors

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Metrics } from '../ops/metrics.js';
+import { rptPermissions } from './rpt.js';
 
 /**
  * Who the caller is, from a verified token: only the fields the service uses, so 100,000
@@ -20,6 +21,8 @@ export interface Identity {
   expiresAtMs: number;
   /** Fingerprint of the token ({@link hashToken}): the cache key, and safe to log in short form. */
   tokenHash: string;
+  /** For an RPT, the `resource#scope` keys it grants ({@link rptPermissions}); undefined for any other token. */
+  permissions: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -140,5 +143,6 @@ function toIdentity(payload: JWTPayload, tokenHash: string): Identity {
     groups,
     expiresAtMs: payload.exp! * 1000,
     tokenHash,
+    permissions: rptPermissions(payload),
   };
 }

@@ -201,3 +201,37 @@ describe('readiness', () => {
     expect((await request(service.handler).get('/readyz')).status).toBe(200);
   });
 });
+
+describe('RPTs', () => {
+  const rpt = (permissions: unknown[], sub = 'rpt-user') => idp.token({ sub, aud: 'nginx-authz', authorization: { permissions } });
+
+  it('allows an RPT holding the route\'s resource#scope with no IdP call, also on the cached path', async () => {
+    const token = await rpt([{ rsid: 'id-1', rsname: 'experiments', scopes: ['read'] }, { rsid: 'id-2', rsname: 'runs', scopes: ['read'] }]);
+    for (const uri of ['/api/2.0/mlflow/experiments/get', '/ajax-api/3.0/mlflow/experiments/get']) {
+      const res = await auth('GET', uri, token);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-auth-request-user']).toBe('alice');
+    }
+    expect(idp.umaCalls).toHaveLength(0);
+    const text = (await request(service.handler).get('/metrics')).text;
+    expect(text).toMatch(/authz_decisions_total\{decision="allow",reason="allowed",resource="experiments",scope="read",source="local"\} 2/);
+  });
+
+  it('falls back to a decision for an RPT lacking the permission, and refuses when the IdP denies', async () => {
+    const token = await rpt([{ rsid: 'id-2', rsname: 'runs', scopes: ['read'] }], 'rpt-viewer');
+    idp.uma = () => ({ status: 403, body: { error: 'access_denied' } });
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', token)).status).toBe(403);
+    expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['runs#delete']);
+    idp.uma = () => ({ status: 200, body: { result: true } });
+    expect((await auth('GET', '/api/2.0/mlflow/experiments/get', token)).status).toBe(200); // granted by policy, not by the RPT
+    expect(idp.umaCalls).toHaveLength(2);
+  });
+
+  it('never trusts permissions of a token that fails verification', async () => {
+    const forged = await idp.token({ authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] } }, { nowSec: Math.floor(Date.now() / 1000) - 3600 });
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', forged)).status).toBe(401);
+    const otherAudience = await idp.token({ aud: 'other-resource-server', authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] } });
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', otherAudience)).status).toBe(401);
+    expect(idp.umaCalls).toHaveLength(0);
+  });
+});

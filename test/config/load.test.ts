@@ -95,3 +95,18 @@ describe('loadConfig', () => {
     expect(problems({ ...minimal, AUTHZ_CONFIG: file('list.yaml', '- a') })[0]).toMatch(/mapping at the top level/);
   });
 });
+
+describe('UMA options', () => {
+  const base = { AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/x', AUTHZ_CLIENT_ID: 'nginx-authz' };
+  it('reads the decision mode and the challenge switch from the environment', () => {
+    const config = loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_DECISION_MODE: 'ticket', AUTHZ_UMA_CHALLENGE: 'true' });
+    expect(config.decision.mode).toBe('ticket');
+    expect(config.uma).toEqual({ challenge: true, resourceIdTtlSeconds: 300, patRenewFraction: 0.8 });
+    expect(loadConfig(base).decision.mode).toBe('decision');
+  });
+  it('refuses an unknown mode, and ticket mode or the challenge without a client secret', () => {
+    expect(() => loadConfig({ ...base, AUTHZ_DECISION_MODE: 'guess' })).toThrow(/decision\.mode/);
+    expect(() => loadConfig({ ...base, AUTHZ_DECISION_MODE: 'ticket' })).toThrow(/client\.secret: required when decision\.mode/);
+    expect(() => loadConfig({ ...base, AUTHZ_UMA_CHALLENGE: 'yes' })).toThrow(/client\.secret: required/);
+  });
+});

@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const marker = `${root}/.stack/.started-by-tests`;
+const marker = `${process.env.STACK_DIR ?? `${root}/.stack`}/.started-by-tests`;
 
 export default function globalTeardown() {
   if (!existsSync(marker)) return;

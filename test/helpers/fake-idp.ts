@@ -28,6 +28,17 @@ export class FakeIdp {
   umaCalls: UmaRequest[] = [];
   jwksFetches = 0;
   discoveryFetches = 0;
+  patCalls: UmaRequest[] = [];
+  protectionCalls: { method: string; path: string; authorization: string | undefined; body: string }[] = [];
+  patLifetimeSec = 300;
+  /** Answers the client-credentials grant (the PAT); default: a new PAT of `patLifetimeSec`. */
+  pat: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { access_token: `pat-${this.patCalls.length}`, token_type: 'Bearer', expires_in: this.patLifetimeSec } });
+  /** Resource name → id for `resource_set?name=`; default: every name exists, id `id-<name>`. */
+  resources: (name: string) => string | undefined = (name) => `id-${name}`;
+  /** Answers the permission endpoint; default: a ticket naming the requested resource and scopes. */
+  permission: (body: unknown) => UmaAnswer = (body) => ({ status: 201, body: { ticket: `ticket.${Buffer.from(JSON.stringify(body)).toString('base64url')}` } });
+  /** PATs the protection API accepts; default: any `pat-*`. */
+  patValid: (pat: string) => boolean = (pat) => pat.startsWith('pat-');
   /** Decides each UMA request; default: allow everything. */
   uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
 
@@ -98,6 +109,28 @@ export class FakeIdp {
         id_token_signing_alg_values_supported: ['RS256'],
       });
     }
+    if (path === `${base}/.well-known/uma2-configuration`) {
+      return json(res, 200, {
+        issuer: this.url,
+        token_endpoint: `${this.url}/protocol/openid-connect/token`,
+        permission_endpoint: `${this.url}/authz/protection/permission`,
+        resource_registration_endpoint: `${this.url}/authz/protection/resource_set`,
+      });
+    }
+    if (path.startsWith(`${base}/authz/protection/`)) {
+      const body = await readBody(req);
+      this.protectionCalls.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body });
+      const pat = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (pat === undefined || !this.patValid(pat)) return json(res, 403, { error: 'invalid_bearer_token' });
+      if (path === `${base}/authz/protection/resource_set`) {
+        const id = this.resources(new URL(req.url ?? '/', 'http://x').searchParams.get('name') ?? '');
+        return json(res, 200, id === undefined ? [] : [id]);
+      }
+      if (path === `${base}/authz/protection/permission` && req.method === 'POST') {
+        const answer = this.permission(JSON.parse(body));
+        return json(res, answer.status, answer.body ?? {});
+      }
+    }
     if (path === `${base}/protocol/openid-connect/certs`) {
       this.jwksFetches++;
       return json(res, 200, { keys: this.published.map((key) => key.publicJwk) });
@@ -105,8 +138,9 @@ export class FakeIdp {
     if (path === `${base}/protocol/openid-connect/token` && req.method === 'POST') {
       const rawBody = await readBody(req);
       const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
-      this.umaCalls.push(request);
-      const answer = this.uma(request);
+      const isPat = request.form.get('grant_type') === 'client_credentials';
+      (isPat ? this.patCalls : this.umaCalls).push(request);
+      const answer = isPat ? this.pat(request) : this.uma(request);
       if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
       if (res.destroyed) return;
       return json(res, answer.status, answer.body ?? {});

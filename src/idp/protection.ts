@@ -1,0 +1,121 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import { Forbidden, IdpUnavailable, type AuthzError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { idpFetch, type IdpEndpoint } from './http.js';
+import type { PatProvider } from './pat.js';
+import type { UmaMetadata } from './uma-metadata.js';
+
+/** Keycloak's permission tickets are JWTs; anything else must not reach a header. */
+const TICKET = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * Keycloak's protection API, called with the PAT: resource name → id (cached for
+ * `uma.resourceIdTtlSeconds`, single-flight per name) and permission tickets.
+ *
+ * Keycloak answers a refused PAT with 401, or 403 `invalid_bearer_token`: the PAT is then
+ * forgotten and the call retried once with a new one. Its other errors become ours here.
+ */
+export class ProtectionApi {
+  /** Resource name → its id and when to look it up again (ms since the epoch). */
+  private readonly resourceIds = new LRUCache<string, { id: string; untilMs: number }>({ max: 10_000 });
+  private readonly pendingIds = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly metadata: UmaMetadata,
+    private readonly pat: PatProvider,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * The id of the resource named `name` (`resource_set?name=…&exactName=true`).
+   * @throws {Forbidden} `route_misconfigured` when Keycloak has no such resource
+   * @throws {IdpUnavailable} otherwise
+   */
+  resourceId(name: string): Promise<string> {
+    const known = this.resourceIds.get(name);
+    if (known !== undefined && known.untilMs > this.clock()) return Promise.resolve(known.id);
+    let flight = this.pendingIds.get(name);
+    if (flight === undefined) {
+      flight = this.lookUp(name).finally(() => this.pendingIds.delete(name));
+      this.pendingIds.set(name, flight);
+    }
+    return flight;
+  }
+
+  /**
+   * A permission ticket for `resource#scope` (POST permission endpoint, UMA Federated
+   * Authorization §4.1).
+   * @throws {Forbidden} `route_misconfigured` when Keycloak does not know the resource or scope
+   * @throws {IdpUnavailable} otherwise
+   */
+  async ticket(resource: string, scope: string): Promise<string> {
+    const resourceId = await this.resourceId(resource);
+    const { permissionEndpoint } = await this.metadata.get();
+    const body = JSON.stringify([{ resource_id: resourceId, resource_scopes: [scope] }]);
+    const response = await this.call('permission', permissionEndpoint, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const answer = await readJson(response);
+    if ((response.status === 201 || response.status === 200) && typeof answer?.ticket === 'string' && TICKET.test(answer.ticket)) return answer.ticket;
+    if (response.status === 400) {
+      // invalid_resource_id (a resource deleted since its id was cached) or invalid_scope.
+      this.resourceIds.delete(resource);
+      throw this.misconfigured(resource, scope, answer);
+    }
+    throw new IdpUnavailable({ detail: `permission: keycloak answered ${response.status}` });
+  }
+
+  private async lookUp(name: string): Promise<string> {
+    const { resourceRegistrationEndpoint } = await this.metadata.get();
+    const url = new URL(resourceRegistrationEndpoint);
+    url.searchParams.set('name', name);
+    url.searchParams.set('exactName', 'true');
+    const response = await this.call('resource_set', url, { method: 'GET' });
+    const answer: unknown = await response.json().catch(() => undefined);
+    if (response.status !== 200 || !Array.isArray(answer)) {
+      throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
+    }
+    const [id] = answer as unknown[];
+    if (typeof id !== 'string') throw this.misconfigured(name, '*', { error: 'no_such_resource' });
+    this.resourceIds.set(name, { id, untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
+    return id;
+  }
+
+  /** One protection API call with the PAT, retried once with a fresh PAT if Keycloak refuses it. */
+  private async call(endpoint: IdpEndpoint, url: string | URL, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const pat = await this.pat.get();
+      const response = await idpFetch(this.metrics, endpoint, url, {
+        ...init,
+        headers: { ...init.headers, authorization: `Bearer ${pat}`, accept: 'application/json' },
+      }, this.config.decision.timeoutMs);
+      if (attempt === 0 && (response.status === 401 || (response.status === 403 && (await refusedPat(response))))) {
+        this.pat.invalidate(pat);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  private misconfigured(resource: string, scope: string, answer: Record<string, unknown> | undefined): AuthzError {
+    const error = typeof answer?.error === 'string' ? answer.error : 'unknown';
+    this.metrics.misconfiguredRoutes.labels(resource, scope, error).inc();
+    this.log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    return new Forbidden('route_misconfigured', { detail: `keycloak: ${error}` });
+  }
+}
+
+/** Keycloak 26 answers a bad PAT on the protection API with 403 `invalid_bearer_token`. */
+async function refusedPat(response: Response): Promise<boolean> {
+  const body = await readJson(response.clone());
+  return body?.error === 'invalid_bearer_token';
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown> | undefined> {
+  const value: unknown = await response.json().catch(() => undefined);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * The PAT renews across its expiry with no failed decision: the resource-server client's
+ * access-token lifespan is lowered to 30 s for this test through Keycloak's admin API (dev-only
+ * admin) and restored afterwards; a ticket-mode nginx-authz of this checkout, with decision
+ * caching cut to a millisecond, needs the PAT for every request for 75 s (two and a half PATs).
+ * Runnable alone: `npm run build && npm run test:e2e -- --testPathPatterns e2e/pat-renewal`.
+ */
+import { startOwnService } from './own-service.js';
+import { stack, tokenFor } from './stack.js';
+
+const LIFESPAN_S = 30;
+
+async function adminHeaders(): Promise<Record<string, string>> {
+  const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
+  });
+  const { access_token } = (await response.json()) as { access_token: string };
+  return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
+}
+
+it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`, async () => {
+  const api = `${stack.KC_URL}/admin/realms/mlflow/clients`;
+  let headers = await adminHeaders();
+  const [client] = (await (await fetch(`${api}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as { id: string; attributes?: Record<string, string> }[];
+  const original = client!.attributes?.['access.token.lifespan'];
+  const setLifespan = async (value: string | undefined) => {
+    headers = await adminHeaders();
+    const current = (await (await fetch(`${api}/${client!.id}`, { headers })).json()) as { attributes?: Record<string, string> };
+    // null removes the attribute (Keycloak's update sets each given attribute, removing null ones).
+    const attributes = { ...current.attributes, 'access.token.lifespan': value ?? null };
+    const put = await fetch(`${api}/${client!.id}`, { method: 'PUT', headers, body: JSON.stringify({ ...current, attributes }) });
+    expect(put.status).toBe(204);
+  };
+  await setLifespan(String(LIFESPAN_S));
+  const service = await startOwnService({ AUTHZ_DECISION_MODE: 'ticket', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '0.001', AUTHZ_CACHE_DENY_TTL_SECONDS: '0.001' });
+  try {
+    const statuses = new Map<number, number>();
+    const until = Date.now() + 75_000;
+    while (Date.now() < until) {
+      const status = (await service.auth('GET', '/api/2.0/mlflow/experiments/get?experiment_id=0', await tokenFor('alice'))).status;
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(statuses.get(200)).toBeGreaterThan(100);
+    // 75 s of 30 s PATs renewed at 80%: the first PAT, then one at about 24, 48 and 72 s.
+    expect(await service.metric('authz_idp_requests_total', { endpoint: 'pat', outcome: 'http_200' })).toBeGreaterThanOrEqual(3);
+    expect(await service.metric('authz_idp_requests_total', { endpoint: 'permission', outcome: 'http_403' })).toBe(0);
+  } finally {
+    await service.stop();
+    await setLifespan(original);
+  }
+}, 120_000);
