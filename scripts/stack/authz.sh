@@ -34,7 +34,7 @@ start() {
     AUTHZ_ISSUER_URL="http://127.0.0.1:$KC_PORT/realms/mlflow" AUTHZ_CLIENT_ID=nginx-authz \
     AUTHZ_CLIENT_SECRET="$NGINX_AUTHZ_CLIENT_SECRET" AUTHZ_HOST=127.0.0.1 AUTHZ_PORT="$AUTHZ_PORT" \
     AUTHZ_LOG_LEVEL="${AUTHZ_LOG_LEVEL:-info}" MALLOC_ARENA_MAX=2 \
-    start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=8 dist/main.js )   # as `npm start`
+    start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 dist/main.js )   # as `npm start`
   wait_http "$NAME" "http://127.0.0.1:$AUTHZ_PORT/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }
 
