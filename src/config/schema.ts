@@ -60,7 +60,13 @@ export const configSchema = z.strictObject({
      * cannot trade a ticket for an RPT.
      */
     challenge: z.boolean().default(false),
-    /** Resource name → id lookups through the protection API are remembered this long. */
+    /**
+     * Decide requests that name their experiment in the URI (artifact-proxy paths,
+     * `experiment_id` on GET routes; the table's `object` hints) on `experiment:<id>` when
+     * Keycloak has that resource, on the route's family resource otherwise.
+     */
+    perObject: z.boolean().default(false),
+    /** Resource name → id lookups through the protection API (found or not) are remembered this long. */
     resourceIdTtlSeconds: positiveSeconds.default(300),
     /** The PAT is renewed once this fraction of its lifetime has passed (in the background while it is still valid). */
     patRenewFraction: z.number().min(0.1).max(0.95).default(0.8),
