@@ -17,6 +17,7 @@ import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
 import { loadRoutes } from './routes/load.js';
+import { KeycloakRoutes } from './routes/remote.js';
 import { TokenVerifier } from './tokens/verify.js';
 
 export interface Service {
@@ -58,6 +59,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     : new UmaDecisionClient(config, provider, metrics, log);
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
+  const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -65,7 +67,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, objects, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, objects, remote, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);

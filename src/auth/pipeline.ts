@@ -10,6 +10,7 @@ import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
+import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { extractCredentials } from './credentials.js';
@@ -26,6 +27,8 @@ export interface AuthDependencies {
   challenger: UmaChallenger | undefined;
   /** Set when `uma.perObject` is on: requests naming their experiment are decided on its resource. */
   objects: PerObjectResolver | undefined;
+  /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
+  remote: KeycloakRoutes | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -58,7 +61,8 @@ export function createAuthHandler(deps: AuthDependencies) {
     const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
     try {
       readOriginalRequest(req, config, state);
-      let route = matchRoute(selectMatcher(req, deps.matchers), state);
+      const matcher = selectMatcher(req, deps.matchers);
+      let route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
       if (!route.public) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
@@ -117,13 +121,13 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   /**
-   * Step 4a (`uma.perObject`): the route's resource narrowed to the experiment the URI names,
-   * when Keycloak has a resource for it. After verification, so anonymous callers cannot make
+   * Step 4a: a path the table does not map resolved to its Keycloak resource by URI
+   * (`routes.fromKeycloak`); or (`uma.perObject`) the route's resource narrowed to the experiment
+   * the URI names, when Keycloak has a resource for it. After verification, so anonymous callers cannot make
    * the service look things up; synchronous when the lookup is cached.
    */
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
-    if (deps.objects === undefined) return route;
-    const narrowed = deps.objects.narrow(state.method!, state.uri!, route);
+    const narrowed = route.remote ? deps.remote!.resolve(route) : deps.objects === undefined ? route : deps.objects.narrow(state.method!, state.uri!, route);
     if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
     return (state.route = narrowed);
   }
@@ -184,9 +188,13 @@ function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, 
   return matcher;
 }
 
-/** Step 2: which resource and scope the request needs; default deny. */
-function matchRoute(matcher: RouteMatcher, state: DecisionState): RouteMatch {
+/**
+ * Step 2: which resource and scope the request needs; default deny. A path the table does not
+ * map may still be a Keycloak resource's (`routes.fromKeycloak`: resolved after verification).
+ */
+function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: KeycloakRoutes | undefined): RouteMatch {
   const outcome = matcher.match(state.method!, state.uri!.path);
+  if (outcome.kind === 'no_route' && remote !== undefined) return (state.route = remote.pending(state.method!, state.uri!.path));
   if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
   if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;

@@ -37,6 +37,7 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_ROUTES_PRESET: ['routes.preset', 'string'],
   AUTHZ_ROUTES_FILE: ['routes.file', 'string'],
   AUTHZ_ROUTES_PREFIX: ['routes.prefix', 'string'],
+  AUTHZ_ROUTES_FROM_KEYCLOAK: ['routes.fromKeycloak', 'boolean'],
   AUTHZ_LOG_LEVEL: ['log.level', 'string'],
   AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
 };
@@ -167,8 +168,8 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
     }
   }
   // The protection API (permission tickets, resource ids) needs the PAT, a client-credentials grant.
-  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject)) {
-    problems.push(`client.secret: required when decision.mode is "ticket", uma.challenge or uma.perObject is on (the PAT is a client-credentials token)`);
+  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject || parsed.routes.fromKeycloak)) {
+    problems.push(`client.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
   }
   const audiences = parsed.issuer.audiences.length > 0 ? parsed.issuer.audiences : [client.id];
   return {

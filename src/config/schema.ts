@@ -84,6 +84,14 @@ export const configSchema = z.strictObject({
     file: z.string().min(1).optional(),
     /** Static prefix MLflow is served under (e.g. `/mlflow`); empty for none. */
     prefix: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'empty or /segment[/segment...]').default(''),
+    /**
+     * Paths the table does not map are looked up in Keycloak by the resources' `uris`
+     * (protection API, like the policy enforcer's lazy-load-paths); the static table still
+     * decides every path it maps. MLflow service only.
+     */
+    fromKeycloak: z.boolean().default(false),
+    /** The scope a Keycloak-resolved path needs, by method (HEAD uses GET's); other methods are denied. */
+    keycloakScopes: z.record(z.string().regex(/^[A-Z]{1,16}$/), z.string().regex(/^[A-Za-z0-9_.:-]+$/)).default({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' }),
     /** The S3 table, used when NGINX sends `X-Authz-Service: minio` (the MinIO front). */
     minio: z.strictObject({
       preset: z.enum(['minio', 'none']).default('minio'),

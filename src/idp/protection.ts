@@ -25,6 +25,9 @@ export class ProtectionApi {
    */
   private readonly resourceIds = new LRUCache<string, { id: string | undefined; untilMs: number }>({ max: 10_000 });
   private readonly pendingIds = new Map<string, Promise<string | undefined>>();
+  /** Request path → the name of the one resource whose `uris` match it (undefined: none), and until when. */
+  private readonly uriResources = new LRUCache<string, { name: string | undefined; untilMs: number }>({ max: 10_000 });
+  private readonly pendingUris = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly config: Config,
@@ -69,6 +72,29 @@ export class ProtectionApi {
   }
 
   /**
+   * The name of the resource whose `uris` match `path` (`resource_set?uri=…&matchingUri=true&deep=true`),
+   * or undefined when none does; cached, found or not, for `uma.resourceIdTtlSeconds`.
+   * @throws {Forbidden} `route_misconfigured` when several resources match (which one would be a guess)
+   * @throws {IdpUnavailable} when Keycloak cannot answer
+   */
+  resourceByUri(path: string): Promise<string | undefined> {
+    const known = this.cachedResourceByUri(path);
+    if (known !== undefined) return Promise.resolve(known.name);
+    let flight = this.pendingUris.get(path);
+    if (flight === undefined) {
+      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(path));
+      this.pendingUris.set(path, flight);
+    }
+    return flight;
+  }
+
+  /** The cached answer of {@link resourceByUri}, synchronously; undefined when not known (or stale). */
+  cachedResourceByUri(path: string): { name: string | undefined } | undefined {
+    const known = this.uriResources.get(path);
+    return known !== undefined && known.untilMs > this.clock() ? known : undefined;
+  }
+
+  /**
    * A permission ticket for `resource#scope` (POST permission endpoint, UMA Federated
    * Authorization §4.1).
    * @throws {Forbidden} `route_misconfigured` when Keycloak does not know the resource or scope
@@ -103,6 +129,27 @@ export class ProtectionApi {
     const id = typeof first === 'string' ? first : undefined;
     this.resourceIds.set(name, { id, untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
     return id;
+  }
+
+  private async lookUpUri(path: string): Promise<string | undefined> {
+    const { resourceRegistrationEndpoint } = await this.metadata.get();
+    const url = new URL(resourceRegistrationEndpoint);
+    url.searchParams.set('uri', path);
+    url.searchParams.set('matchingUri', 'true');
+    url.searchParams.set('deep', 'true');
+    const response = await this.call('resource_set', url, { method: 'GET' });
+    const answer: unknown = await response.json().catch(() => undefined);
+    if (response.status !== 200 || !Array.isArray(answer)) {
+      throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
+    }
+    const names = [...new Set(answer.map((resource: unknown) => (resource as { name?: unknown } | null)?.name).filter((name): name is string => typeof name === 'string'))];
+    if (names.length > 1) {
+      this.metrics.misconfiguredRoutes.labels('(uri)', '*', 'ambiguous_uri').inc();
+      this.log.error({ path, resources: names }, 'several keycloak resources match this path; refusing (make their uris disjoint)');
+      throw new Forbidden('route_misconfigured', { detail: 'several resources match the path' });
+    }
+    this.uriResources.set(path, { name: names[0], untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
+    return names[0];
   }
 
   /** One protection API call with the PAT, retried once with a fresh PAT if Keycloak refuses it. */

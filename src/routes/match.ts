@@ -15,6 +15,8 @@ export interface RouteMatch {
   rest: readonly string[];
   /** How the request names its experiment, if its route says so. */
   object: ObjectRule | undefined;
+  /** Not in the table: the resource is still to be found in Keycloak (`routes.fromKeycloak`). */
+  remote: boolean;
 }
 
 export type MatchOutcome =
@@ -111,5 +113,5 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments
   }
   const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
   const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];
-  return { pattern: entry.pattern, public: rule.public, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object };
+  return { pattern: entry.pattern, public: rule.public, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false };
 }

@@ -110,5 +110,7 @@ describe('UMA options', () => {
     expect(() => loadConfig({ ...base, AUTHZ_DECISION_MODE: 'ticket' })).toThrow(/client\.secret: required when decision\.mode/);
     expect(() => loadConfig({ ...base, AUTHZ_UMA_CHALLENGE: 'yes' })).toThrow(/client\.secret: required/);
     expect(() => loadConfig({ ...base, AUTHZ_UMA_PER_OBJECT: 'true' })).toThrow(/client\.secret: required.*uma\.perObject/);
+    expect(() => loadConfig({ ...base, AUTHZ_ROUTES_FROM_KEYCLOAK: 'true' })).toThrow(/client\.secret: required.*routes\.fromKeycloak/);
+    expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_ROUTES_FROM_KEYCLOAK: 'on' }).routes.keycloakScopes).toEqual({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' });
   });
 });
