@@ -9,7 +9,8 @@
  * `npm run build && npm run test:e2e -- --testPathPattern e2e/per-experiment`.
  */
 import { startOwnService, type OwnService } from './own-service.js';
-import { stack, tokenFor } from './stack.js';
+import { AuthzAdmin } from './keycloak-admin.js';
+import { tokenFor } from './stack.js';
 
 // Experiment ids no MLflow experiment of the stack uses (integers, as MLflow's ids are).
 const A = String(900_000 + Math.floor(Math.random() * 50_000) * 2);
@@ -17,44 +18,15 @@ const B = String(Number(A) + 1);
 const NONE = String(Number(A) + 100_000); // no resource in Keycloak: the family decides
 const artifact = (experiment: string) => `/api/2.0/mlflow-artifacts/artifacts/${experiment}/0a1b2c3d/artifacts/model/MLmodel`;
 
-async function adminHeaders(): Promise<Record<string, string>> {
-  const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
-    method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
-  });
-  const { access_token } = (await response.json()) as { access_token: string };
-  return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
-}
-
-let headers: Record<string, string>;
-let authz: string; // .../clients/<id>/authz/resource-server
-const created: string[] = []; // admin URLs to DELETE afterwards, newest first
-
-async function create(path: string, body: unknown): Promise<string> {
-  const response = await fetch(`${authz}/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const answer = (await response.json()) as { id?: string; _id?: string };
-  if (response.status !== 201 && response.status !== 200) throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
-  const id = answer._id ?? answer.id!;
-  created.unshift(`${authz}/${path.split('/')[0]}/${id}`);
-  return id;
-}
-
+let admin: AuthzAdmin;
 let service: OwnService;
 
 beforeAll(async () => {
-  headers = await adminHeaders();
-  const clients = `${stack.KC_URL}/admin/realms/mlflow/clients`;
-  const [client] = (await (await fetch(`${clients}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as { id: string }[];
-  authz = `${clients}/${client!.id}/authz/resource-server`;
-  const [carol] = (await (await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=carol&exact=true`, { headers })).json()) as { id: string }[];
-  const scopes = (await (await fetch(`${authz}/scope`, { headers })).json()) as { id: string; name: string }[];
-  const read = scopes.find((scope) => scope.name === 'read')!.id;
-
-  const scopeNames = [{ name: 'read' }, { name: 'write' }, { name: 'delete' }];
-  const resourceA = await create('resource', { name: `experiment:${A}`, scopes: scopeNames });
-  await create('resource', { name: `experiment:${B}`, scopes: scopeNames });
-  const policy = await create('policy/user', { name: `e2e-carol-${A}`, users: [carol!.id], logic: 'POSITIVE' });
-  await create('permission/scope', { name: `e2e-carol-reads-${A}`, resources: [resourceA], scopes: [read], policies: [policy], decisionStrategy: 'UNANIMOUS' });
+  admin = await AuthzAdmin.open();
+  const scopes = [{ name: 'read' }, { name: 'write' }, { name: 'delete' }];
+  const resourceA = await admin.create('resource', { name: `experiment:${A}`, scopes });
+  await admin.create('resource', { name: `experiment:${B}`, scopes });
+  await admin.grant('carol', resourceA, 'read', `e2e-carol-reads-${A}`);
 
   // Started after the resources exist: the service remembers absences for uma.resourceIdTtlSeconds.
   service = await startOwnService({ AUTHZ_UMA_PER_OBJECT: 'true' });
@@ -62,8 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  headers = await adminHeaders();
-  for (const url of created) await fetch(url, { method: 'DELETE', headers });
+  await admin?.cleanUp();
 });
 
 describe('per-experiment permissions (uma.perObject) with the real Keycloak', () => {
