@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
 import { UmaChallenger } from './decide/challenge.js';
+import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient } from './decide/uma.js';
 import { PatProvider } from './idp/pat.js';
@@ -16,6 +17,7 @@ import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
 import { loadRoutes } from './routes/load.js';
+import { KeycloakRoutes } from './routes/remote.js';
 import { TokenVerifier } from './tokens/verify.js';
 
 export interface Service {
@@ -49,13 +51,15 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     metrics,
     clock,
   );
-  // The protection API (PAT, resource ids, permission tickets): used by ticket mode and the UMA challenge.
+  // The protection API (PAT, resource ids, permission tickets): used by ticket mode, the UMA challenge and per-object decisions.
   const pat = new PatProvider(config, provider, metrics, log, clock);
   const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
   const decider = config.decision.mode === 'ticket'
     ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
     : new UmaDecisionClient(config, provider, metrics, log);
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
+  const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
+  const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
   metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
 
   const app = express();
@@ -63,7 +67,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, objects, remote, metrics, log });
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);

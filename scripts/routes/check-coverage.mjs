@@ -86,7 +86,7 @@ function loadTable(file) {
   for (const raw of doc?.paths ?? []) {
     const where = raw.path;
     const isPublic = raw['enforcement-mode'] === 'DISABLED';
-    const allowed = new Set(['path', 'name', 'methods', 'enforcement-mode']);
+    const allowed = new Set(['path', 'name', 'methods', 'enforcement-mode', 'object']);
     for (const key of Object.keys(raw)) if (!allowed.has(key)) problems.push(`${where}: unknown key ${key}`);
     if (!isPublic && !FAMILIES.has(raw.name)) problems.push(`${where}: name ${JSON.stringify(raw.name)} is not a known family`);
     if (isPublic && raw.name !== undefined) problems.push(`${where}: a public entry names no resource`);

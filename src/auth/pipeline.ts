@@ -3,12 +3,14 @@ import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
+import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
+import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { extractCredentials } from './credentials.js';
@@ -23,6 +25,10 @@ export interface AuthDependencies {
   decider: Decider;
   /** Set when `uma.challenge` is on: non-RPT tokens get a permission ticket, not a decision. */
   challenger: UmaChallenger | undefined;
+  /** Set when `uma.perObject` is on: requests naming their experiment are decided on its resource. */
+  objects: PerObjectResolver | undefined;
+  /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
+  remote: KeycloakRoutes | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -39,7 +45,7 @@ interface DecisionState {
 
 /**
  * The /auth handler: read original request → match route → extract credentials → verify
- * token → decide (RPT permissions, cache, then IdP) → respond. Each step is a named function that either
+ * token → narrow to the object (`uma.perObject`) → decide (RPT permissions, cache, then IdP) → respond. Each step is a named function that either
  * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
  * allow except the last step.
  */
@@ -55,24 +61,31 @@ export function createAuthHandler(deps: AuthDependencies) {
     const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
     try {
       readOriginalRequest(req, config, state);
-      const route = matchRoute(selectMatcher(req, deps.matchers), state);
+      const matcher = selectMatcher(req, deps.matchers);
+      let route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
       if (!route.public) {
         const token = extractBearerToken(req);
         const tokenHash = hashToken(token);
         const identity = deps.verifier.cached(tokenHash);
         if (identity === undefined) {
-          void decideOnMiss(res, state, route, token, tokenHash, undefined);
+          void decideOnMiss(res, state, route, token, tokenHash, undefined, false);
           return;
         }
         state.identity = identity;
+        const narrowed = narrowRoute(state, route);
+        if (narrowed instanceof Promise) {
+          void decideOnMiss(res, state, narrowed, token, tokenHash, identity, false);
+          return;
+        }
+        route = narrowed;
         if (!decideLocally(identity, route, state)) {
           if (mustChallenge(deps, identity)) {
-            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            void decideOnMiss(res, state, route, token, tokenHash, identity, true);
             return;
           }
           const cached = deps.cache.peek(decisionKey(identity, route));
           if (cached === undefined) {
-            void decideOnMiss(res, state, route, token, tokenHash, identity);
+            void decideOnMiss(res, state, route, token, tokenHash, identity, true);
             return;
           }
           state.source = 'cache';
@@ -85,21 +98,38 @@ export function createAuthHandler(deps: AuthDependencies) {
     }
   };
 
-  async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch, token: string, tokenHash: string, known: Identity | undefined): Promise<void> {
+  /**
+   * The asynchronous rest of a decision. `route` is the matched route, or its narrowing still
+   * under way. `looked`: the route is already narrowed to its object and the known identity was
+   * looked at locally and in the cache, synchronously, before this miss.
+   */
+  async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch | Promise<RouteMatch>, token: string, tokenHash: string, known: Identity | undefined, looked: boolean): Promise<void> {
     try {
       state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
-      // A known identity was already looked at locally, synchronously, before this miss.
-      if (known !== undefined || !decideLocally(state.identity, route, state)) {
+      const target = route instanceof Promise ? await route : looked ? route : await narrowRoute(state, route);
+      if (looked || !decideLocally(state.identity, target, state)) {
         if (mustChallenge(deps, state.identity)) {
           state.source = 'idp';
-          await deps.challenger!.challenge(route.resource, route.scope!);
+          await deps.challenger!.challenge(target.resource, target.scope!);
         }
-        await decide(deps, token, state.identity, route, state, known !== undefined);
+        await decide(deps, token, state.identity, target, state, looked);
       }
-      allow(res, state, route);
+      allow(res, state, target);
     } catch (thrown) {
       refuse(res, state, thrown);
     }
+  }
+
+  /**
+   * Step 4a: a path the table does not map resolved to its Keycloak resource by URI
+   * (`routes.fromKeycloak`); or (`uma.perObject`) the route's resource narrowed to the experiment
+   * the URI names, when Keycloak has a resource for it. After verification, so anonymous callers cannot make
+   * the service look things up; synchronous when the lookup is cached.
+   */
+  function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
+    const narrowed = route.remote ? deps.remote!.resolve(route) : deps.objects === undefined ? route : deps.objects.narrow(state.method!, state.uri!, route);
+    if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
+    return (state.route = narrowed);
   }
 
   function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
@@ -158,9 +188,13 @@ function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, 
   return matcher;
 }
 
-/** Step 2: which resource and scope the request needs; default deny. */
-function matchRoute(matcher: RouteMatcher, state: DecisionState): RouteMatch {
+/**
+ * Step 2: which resource and scope the request needs; default deny. A path the table does not
+ * map may still be a Keycloak resource's (`routes.fromKeycloak`: resolved after verification).
+ */
+function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: KeycloakRoutes | undefined): RouteMatch {
   const outcome = matcher.match(state.method!, state.uri!.path);
+  if (outcome.kind === 'no_route' && remote !== undefined) return (state.route = remote.pending(state.method!, state.uri!.path));
   if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
   if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;

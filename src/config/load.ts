@@ -30,12 +30,14 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_DECISION_MODE: ['decision.mode', 'string'],
   AUTHZ_DECISION_TIMEOUT_MS: ['decision.timeoutMs', 'number'],
   AUTHZ_UMA_CHALLENGE: ['uma.challenge', 'boolean'],
+  AUTHZ_UMA_PER_OBJECT: ['uma.perObject', 'boolean'],
   AUTHZ_CACHE_MAX_ENTRIES: ['cache.maxEntries', 'number'],
   AUTHZ_CACHE_ALLOW_TTL_SECONDS: ['cache.allowTtlSeconds', 'number'],
   AUTHZ_CACHE_DENY_TTL_SECONDS: ['cache.denyTtlSeconds', 'number'],
   AUTHZ_ROUTES_PRESET: ['routes.preset', 'string'],
   AUTHZ_ROUTES_FILE: ['routes.file', 'string'],
   AUTHZ_ROUTES_PREFIX: ['routes.prefix', 'string'],
+  AUTHZ_ROUTES_FROM_KEYCLOAK: ['routes.fromKeycloak', 'boolean'],
   AUTHZ_LOG_LEVEL: ['log.level', 'string'],
   AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
 };
@@ -166,8 +168,8 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
     }
   }
   // The protection API (permission tickets, resource ids) needs the PAT, a client-credentials grant.
-  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge)) {
-    problems.push(`client.secret: required when decision.mode is "ticket" or uma.challenge is on (the PAT is a client-credentials token)`);
+  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject || parsed.routes.fromKeycloak)) {
+    problems.push(`client.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
   }
   const audiences = parsed.issuer.audiences.length > 0 ? parsed.issuer.audiences : [client.id];
   return {

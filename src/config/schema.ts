@@ -60,7 +60,13 @@ export const configSchema = z.strictObject({
      * cannot trade a ticket for an RPT.
      */
     challenge: z.boolean().default(false),
-    /** Resource name → id lookups through the protection API are remembered this long. */
+    /**
+     * Decide requests that name their experiment in the URI (artifact-proxy paths,
+     * `experiment_id` on GET routes; the table's `object` hints) on `experiment:<id>` when
+     * Keycloak has that resource, on the route's family resource otherwise.
+     */
+    perObject: z.boolean().default(false),
+    /** Resource name → id lookups through the protection API (found or not) are remembered this long. */
     resourceIdTtlSeconds: positiveSeconds.default(300),
     /** The PAT is renewed once this fraction of its lifetime has passed (in the background while it is still valid). */
     patRenewFraction: z.number().min(0.1).max(0.95).default(0.8),
@@ -78,6 +84,14 @@ export const configSchema = z.strictObject({
     file: z.string().min(1).optional(),
     /** Static prefix MLflow is served under (e.g. `/mlflow`); empty for none. */
     prefix: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'empty or /segment[/segment...]').default(''),
+    /**
+     * Paths the table does not map are looked up in Keycloak by the resources' `uris`
+     * (protection API, like the policy enforcer's lazy-load-paths); the static table still
+     * decides every path it maps. MLflow service only.
+     */
+    fromKeycloak: z.boolean().default(false),
+    /** The scope a Keycloak-resolved path needs, by method (HEAD uses GET's); other methods are denied. */
+    keycloakScopes: z.record(z.string().regex(/^[A-Z]{1,16}$/), z.string().regex(/^[A-Za-z0-9_.:-]+$/)).default({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' }),
     /** The S3 table, used when NGINX sends `X-Authz-Service: minio` (the MinIO front). */
     minio: z.strictObject({
       preset: z.enum(['minio', 'none']).default('minio'),

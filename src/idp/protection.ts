@@ -19,9 +19,15 @@ const TICKET = /^[A-Za-z0-9\-._~+/]+=*$/;
  * forgotten and the call retried once with a new one. Its other errors become ours here.
  */
 export class ProtectionApi {
-  /** Resource name → its id and when to look it up again (ms since the epoch). */
-  private readonly resourceIds = new LRUCache<string, { id: string; untilMs: number }>({ max: 10_000 });
-  private readonly pendingIds = new Map<string, Promise<string>>();
+  /**
+   * Resource name → its id (undefined: Keycloak has none; remembered as long, since per-object
+   * lookups mostly ask about objects without a resource) and when to look it up again.
+   */
+  private readonly resourceIds = new LRUCache<string, { id: string | undefined; untilMs: number }>({ max: 10_000 });
+  private readonly pendingIds = new Map<string, Promise<string | undefined>>();
+  /** Request path → the name of the one resource whose `uris` match it (undefined: none), and until when. */
+  private readonly uriResources = new LRUCache<string, { name: string | undefined; untilMs: number }>({ max: 10_000 });
+  private readonly pendingUris = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly config: Config,
@@ -37,15 +43,55 @@ export class ProtectionApi {
    * @throws {Forbidden} `route_misconfigured` when Keycloak has no such resource
    * @throws {IdpUnavailable} otherwise
    */
-  resourceId(name: string): Promise<string> {
-    const known = this.resourceIds.get(name);
-    if (known !== undefined && known.untilMs > this.clock()) return Promise.resolve(known.id);
+  async resourceId(name: string): Promise<string> {
+    const id = await this.findResourceId(name);
+    if (id === undefined) throw this.misconfigured(name, '*', { error: 'no_such_resource' });
+    return id;
+  }
+
+  /**
+   * The id of the resource named `name`, or undefined when Keycloak has none; both answers
+   * cached for `uma.resourceIdTtlSeconds`, single-flight per name.
+   * @throws {IdpUnavailable} when Keycloak cannot answer
+   */
+  findResourceId(name: string): Promise<string | undefined> {
+    const known = this.cachedResourceId(name);
+    if (known !== undefined) return Promise.resolve(known.id);
     let flight = this.pendingIds.get(name);
     if (flight === undefined) {
       flight = this.lookUp(name).finally(() => this.pendingIds.delete(name));
       this.pendingIds.set(name, flight);
     }
     return flight;
+  }
+
+  /** The cached answer of {@link findResourceId}, synchronously; undefined when not known (or stale). */
+  cachedResourceId(name: string): { id: string | undefined } | undefined {
+    const known = this.resourceIds.get(name);
+    return known !== undefined && known.untilMs > this.clock() ? known : undefined;
+  }
+
+  /**
+   * The name of the resource whose `uris` match `path` (`resource_set?uri=…&matchingUri=true&deep=true`),
+   * or undefined when none does; cached, found or not, for `uma.resourceIdTtlSeconds`.
+   * @throws {Forbidden} `route_misconfigured` when several resources match (which one would be a guess)
+   * @throws {IdpUnavailable} when Keycloak cannot answer
+   */
+  resourceByUri(path: string): Promise<string | undefined> {
+    const known = this.cachedResourceByUri(path);
+    if (known !== undefined) return Promise.resolve(known.name);
+    let flight = this.pendingUris.get(path);
+    if (flight === undefined) {
+      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(path));
+      this.pendingUris.set(path, flight);
+    }
+    return flight;
+  }
+
+  /** The cached answer of {@link resourceByUri}, synchronously; undefined when not known (or stale). */
+  cachedResourceByUri(path: string): { name: string | undefined } | undefined {
+    const known = this.uriResources.get(path);
+    return known !== undefined && known.untilMs > this.clock() ? known : undefined;
   }
 
   /**
@@ -69,7 +115,7 @@ export class ProtectionApi {
     throw new IdpUnavailable({ detail: `permission: keycloak answered ${response.status}` });
   }
 
-  private async lookUp(name: string): Promise<string> {
+  private async lookUp(name: string): Promise<string | undefined> {
     const { resourceRegistrationEndpoint } = await this.metadata.get();
     const url = new URL(resourceRegistrationEndpoint);
     url.searchParams.set('name', name);
@@ -79,10 +125,31 @@ export class ProtectionApi {
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
-    const [id] = answer as unknown[];
-    if (typeof id !== 'string') throw this.misconfigured(name, '*', { error: 'no_such_resource' });
+    const [first] = answer as unknown[];
+    const id = typeof first === 'string' ? first : undefined;
     this.resourceIds.set(name, { id, untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
     return id;
+  }
+
+  private async lookUpUri(path: string): Promise<string | undefined> {
+    const { resourceRegistrationEndpoint } = await this.metadata.get();
+    const url = new URL(resourceRegistrationEndpoint);
+    url.searchParams.set('uri', path);
+    url.searchParams.set('matchingUri', 'true');
+    url.searchParams.set('deep', 'true');
+    const response = await this.call('resource_set', url, { method: 'GET' });
+    const answer: unknown = await response.json().catch(() => undefined);
+    if (response.status !== 200 || !Array.isArray(answer)) {
+      throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
+    }
+    const names = [...new Set(answer.map((resource: unknown) => (resource as { name?: unknown } | null)?.name).filter((name): name is string => typeof name === 'string'))];
+    if (names.length > 1) {
+      this.metrics.misconfiguredRoutes.labels('(uri)', '*', 'ambiguous_uri').inc();
+      this.log.error({ path, resources: names }, 'several keycloak resources match this path; refusing (make their uris disjoint)');
+      throw new Forbidden('route_misconfigured', { detail: 'several resources match the path' });
+    }
+    this.uriResources.set(path, { name: names[0], untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
+    return names[0];
   }
 
   /** One protection API call with the PAT, retried once with a fresh PAT if Keycloak refuses it. */

@@ -1,4 +1,4 @@
-import type { MethodRule, RouteEntry } from './table.js';
+import type { MethodRule, ObjectRule, RouteEntry } from './table.js';
 
 /** A route decision target: which resource and scope a request needs. */
 export interface RouteMatch {
@@ -11,6 +11,12 @@ export interface RouteMatch {
   family: string;
   scope: string | undefined;
   params: Readonly<Record<string, string>>;
+  /** The path segments the table's trailing `*` matched (empty otherwise). */
+  rest: readonly string[];
+  /** How the request names its experiment, if its route says so. */
+  object: ObjectRule | undefined;
+  /** Not in the table: the resource is still to be found in Keycloak (`routes.fromKeycloak`). */
+  remote: boolean;
 }
 
 export type MatchOutcome =
@@ -69,7 +75,7 @@ export class RouteMatcher {
     if (entry === undefined) return { kind: 'no_route' };
     const rule = entry.methods.get(method) ?? (method === 'HEAD' ? entry.methods.get('GET') : undefined);
     if (rule === undefined) return { kind: 'no_method', pattern: entry.pattern };
-    const match = toMatch(entry, rule, values);
+    const match = toMatch(entry, rule, values, segments);
     return match === undefined ? { kind: 'no_route' } : { kind: 'matched', match };
   }
 }
@@ -94,7 +100,7 @@ function find(node: Node, segments: string[], index: number, values: string[]): 
 // Values that may be placed into a resource name: `#` would split Keycloak's resource#scope.
 const SAFE_RESOURCE_VALUE = /^[A-Za-z0-9_.:@~-]+$/;
 
-function toMatch(entry: RouteEntry, rule: MethodRule, values: string[]): RouteMatch | undefined {
+function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments: string[]): RouteMatch | undefined {
   const params: Record<string, string> = {};
   let position = 0;
   for (const segment of entry.segments) {
@@ -105,5 +111,7 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[]): RouteMa
     if (!values.every((value) => SAFE_RESOURCE_VALUE.test(value))) return undefined;
     resource = resource.replace(/\{([^}]+)\}/g, (_, name: string) => params[name] ?? '');
   }
-  return { pattern: entry.pattern, public: rule.public, resource, family: rule.resource, scope: rule.scope, params };
+  const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
+  const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];
+  return { pattern: entry.pattern, public: rule.public, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false };
 }

@@ -11,12 +11,23 @@ import { z } from 'zod';
 const SCOPE = /^[A-Za-z0-9_.:-]+$/;
 const RESOURCE_TEMPLATE = /^[A-Za-z0-9_.:/-]*(\{[A-Za-z_][A-Za-z0-9_]*\}[A-Za-z0-9_.:/-]*)*$/;
 
+/**
+ * How a route names the one experiment it touches, when it does so in the URI (bodies are
+ * invisible to auth_request): `experiment-query`, the `experiment_id` query parameter of a
+ * GET/HEAD; `experiment-artifact-path`, the first segment under the path's `*` (artifact
+ * proxy paths are `<experiment_id>/<run_id>/artifacts/...`), or of `?path=` when bare.
+ */
+export const OBJECT_RULES = ['experiment-query', 'experiment-artifact-path'] as const;
+export type ObjectRule = (typeof OBJECT_RULES)[number];
+
 const tableSchema = z.strictObject({
   paths: z.array(
     z.strictObject({
       path: z.string().startsWith('/').or(z.string().startsWith('{api}')),
       name: z.string().regex(RESOURCE_TEMPLATE, 'letters, digits, _.:/- and {param} references').min(1).optional(),
       'enforcement-mode': z.enum(['ENFORCING', 'DISABLED']).default('ENFORCING'),
+      /** Where the request names one experiment visibly (our extension; see routes/objects.ts). */
+      object: z.enum(OBJECT_RULES).optional(),
       methods: z.array(
         z.strictObject({
           method: z.string().regex(/^[A-Z]{1,16}$/, 'an upper-case HTTP method'),
@@ -45,6 +56,8 @@ export interface RouteEntry {
   pattern: string;
   segments: Segment[];
   methods: Map<string, MethodRule>;
+  /** Set when the request names its experiment in the URI (`uma.perObject`). */
+  object: ObjectRule | undefined;
 }
 
 export class RouteTableError extends Error {
@@ -83,6 +96,7 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
     const isPublic = raw['enforcement-mode'] === 'DISABLED';
     const where = `${source}: ${raw.path}`;
     if (!isPublic && raw.name === undefined) problems.push(`${where}: an enforced path needs a resource name`);
+    if (raw.object === 'experiment-artifact-path' && !raw.path.endsWith('/*')) problems.push(`${where}: object experiment-artifact-path needs a path ending in /*`);
     for (const expanded of expandApi(raw.path)) {
       const pattern = `${prefix}${expanded}`;
       const segments = parseSegments(pattern, where, problems);
@@ -97,7 +111,7 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
         if (isPublic && scopes.length !== 0) problems.push(`${where}: ${method} is public and cannot require a scope`);
         methods.set(method, { public: isPublic, resource: raw.name ?? '', scope: isPublic ? undefined : scopes[0] });
       }
-      entries.push({ pattern, segments, methods });
+      entries.push({ pattern, segments, methods, object: isPublic ? undefined : raw.object });
     }
   }
   if (problems.length > 0) throw new RouteTableError(problems);

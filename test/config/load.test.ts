@@ -101,12 +101,16 @@ describe('UMA options', () => {
   it('reads the decision mode and the challenge switch from the environment', () => {
     const config = loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_DECISION_MODE: 'ticket', AUTHZ_UMA_CHALLENGE: 'true' });
     expect(config.decision.mode).toBe('ticket');
-    expect(config.uma).toEqual({ challenge: true, resourceIdTtlSeconds: 300, patRenewFraction: 0.8 });
+    expect(config.uma).toEqual({ challenge: true, perObject: false, resourceIdTtlSeconds: 300, patRenewFraction: 0.8 });
+    expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_UMA_PER_OBJECT: 'true' }).uma.perObject).toBe(true);
     expect(loadConfig(base).decision.mode).toBe('decision');
   });
-  it('refuses an unknown mode, and ticket mode or the challenge without a client secret', () => {
+  it('refuses an unknown mode, and ticket mode, the challenge or per-object decisions without a client secret', () => {
     expect(() => loadConfig({ ...base, AUTHZ_DECISION_MODE: 'guess' })).toThrow(/decision\.mode/);
     expect(() => loadConfig({ ...base, AUTHZ_DECISION_MODE: 'ticket' })).toThrow(/client\.secret: required when decision\.mode/);
     expect(() => loadConfig({ ...base, AUTHZ_UMA_CHALLENGE: 'yes' })).toThrow(/client\.secret: required/);
+    expect(() => loadConfig({ ...base, AUTHZ_UMA_PER_OBJECT: 'true' })).toThrow(/client\.secret: required.*uma\.perObject/);
+    expect(() => loadConfig({ ...base, AUTHZ_ROUTES_FROM_KEYCLOAK: 'true' })).toThrow(/client\.secret: required.*routes\.fromKeycloak/);
+    expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_ROUTES_FROM_KEYCLOAK: 'on' }).routes.keycloakScopes).toEqual({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' });
   });
 });

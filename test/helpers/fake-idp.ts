@@ -35,6 +35,8 @@ export class FakeIdp {
   pat: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { access_token: `pat-${this.patCalls.length}`, token_type: 'Bearer', expires_in: this.patLifetimeSec } });
   /** Resource name → id for `resource_set?name=`; default: every name exists, id `id-<name>`. */
   resources: (name: string) => string | undefined = (name) => `id-${name}`;
+  /** Request path → resources (`{ name }`) whose uris match it, for `resource_set?uri=&matchingUri=true&deep=true`; default: none. */
+  uriResources: (uri: string) => { name: string }[] = () => [];
   /** Answers the permission endpoint; default: a ticket naming the requested resource and scopes. */
   permission: (body: unknown) => UmaAnswer = (body) => ({ status: 201, body: { ticket: `ticket.${Buffer.from(JSON.stringify(body)).toString('base64url')}` } });
   /** PATs the protection API accepts; default: any `pat-*`. */
@@ -123,7 +125,9 @@ export class FakeIdp {
       const pat = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (pat === undefined || !this.patValid(pat)) return json(res, 403, { error: 'invalid_bearer_token' });
       if (path === `${base}/authz/protection/resource_set`) {
-        const id = this.resources(new URL(req.url ?? '/', 'http://x').searchParams.get('name') ?? '');
+        const query = new URL(req.url ?? '/', 'http://x').searchParams;
+        if (query.has('uri')) return json(res, 200, this.uriResources(query.get('uri')!));
+        const id = this.resources(query.get('name') ?? '');
         return json(res, 200, id === undefined ? [] : [id]);
       }
       if (path === `${base}/authz/protection/permission` && req.method === 'POST') {

@@ -1,0 +1,74 @@
+/**
+ * Per-experiment permissions (`uma.perObject`) against the stack's real Keycloak, with a
+ * nginx-authz of this checkout on its own port (own-service.ts). Through Keycloak's admin API
+ * (dev-only admin) the test creates resources `experiment:<A>` and `experiment:<B>` (scopes
+ * read/write/delete) in the nginx-authz client, a user policy for carol and a scope
+ * permission granting her `read` on A only; it removes them afterwards.
+ * carol is a viewer who may read the family resource `artifacts`: the per-object resource
+ * must take precedence where it exists. Runnable alone:
+ * `npm run build && npm run test:e2e -- --testPathPattern e2e/per-experiment`.
+ */
+import { startOwnService, type OwnService } from './own-service.js';
+import { AuthzAdmin } from './keycloak-admin.js';
+import { tokenFor } from './stack.js';
+
+// Experiment ids no MLflow experiment of the stack uses (integers, as MLflow's ids are).
+const A = String(900_000 + Math.floor(Math.random() * 50_000) * 2);
+const B = String(Number(A) + 1);
+const NONE = String(Number(A) + 100_000); // no resource in Keycloak: the family decides
+const artifact = (experiment: string) => `/api/2.0/mlflow-artifacts/artifacts/${experiment}/0a1b2c3d/artifacts/model/MLmodel`;
+
+let admin: AuthzAdmin;
+let service: OwnService;
+
+beforeAll(async () => {
+  admin = await AuthzAdmin.open();
+  const scopes = [{ name: 'read' }, { name: 'write' }, { name: 'delete' }];
+  const resourceA = await admin.create('resource', { name: `experiment:${A}`, scopes });
+  await admin.create('resource', { name: `experiment:${B}`, scopes });
+  await admin.grant('carol', resourceA, 'read', `e2e-carol-reads-${A}`);
+
+  // Started after the resources exist: the service remembers absences for uma.resourceIdTtlSeconds.
+  service = await startOwnService({ AUTHZ_UMA_PER_OBJECT: 'true' });
+}, 60_000);
+
+afterAll(async () => {
+  await service?.stop();
+  await admin?.cleanUp();
+});
+
+describe('per-experiment permissions (uma.perObject) with the real Keycloak', () => {
+  it('lets carol read experiment A\'s artifacts and refuses B\'s, though she may read the artifacts family', async () => {
+    const carol = await tokenFor('carol');
+    expect((await service.auth('GET', artifact(A), carol)).status).toBe(200);
+    expect((await service.auth('GET', artifact(B), carol)).status).toBe(403);
+    // The bare listing names its directory in ?path=, and experiments/get in ?experiment_id=.
+    expect((await service.auth('GET', `/api/2.0/mlflow-artifacts/artifacts?path=${B}/0a1b2c3d/artifacts`, carol)).status).toBe(403);
+    expect((await service.auth('GET', `/ajax-api/2.0/mlflow-artifacts/artifacts?path=${A}/0a1b2c3d/artifacts`, carol)).status).toBe(200);
+    expect((await service.auth('GET', `/api/2.0/mlflow/experiments/get?experiment_id=${B}`, carol)).status).toBe(403);
+    expect((await service.auth('GET', `/api/2.0/mlflow/experiments/get?experiment_id=${A}`, carol)).status).toBe(200);
+    // Only read was granted on A.
+    expect((await service.auth('DELETE', artifact(A), carol)).status).toBe(403);
+    // An experiment without its own resource falls back to the family: a viewer reads, cannot write.
+    expect((await service.auth('GET', artifact(NONE), carol)).status).toBe(200);
+    expect((await service.auth('PUT', artifact(NONE), carol)).status).toBe(403);
+    // Repeating the parameter to dodge the per-object check is refused.
+    expect((await service.auth('GET', `/api/2.0/mlflow/experiments/get?experiment_id=${NONE}&experiment_id=${B}`, carol)).status).toBe(403);
+
+    // One Keycloak decision per experiment for the three routes naming it; the others were cache hits.
+    for (const decision of ['allow', 'deny']) {
+      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'idp' })).toBe(1);
+      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'cache' })).toBe(2);
+    }
+  });
+
+  it('decides the object resource per user (bob, an editor, has no permission on A) and caches the lookups', async () => {
+    const bob = await tokenFor('bob');
+    const lookups = await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' });
+    expect((await service.auth('GET', artifact(A), bob)).status).toBe(403);
+    expect((await service.auth('GET', artifact(NONE), bob)).status).toBe(200);
+    expect((await service.auth('PUT', artifact(NONE), bob)).status).toBe(200);
+    // A, B and NONE were looked up (found or not) for carol already.
+    expect(await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' })).toBe(lookups);
+  });
+});

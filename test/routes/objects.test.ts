@@ -1,0 +1,58 @@
+import { RejectedUri } from '../../src/errors.js';
+import { RouteMatcher } from '../../src/routes/match.js';
+import { objectResource } from '../../src/routes/objects.js';
+import { parseRouteTable, readPreset, RouteTableError } from '../../src/routes/table.js';
+
+const matcher = new RouteMatcher(parseRouteTable(readPreset('mlflow'), 'preset mlflow'));
+
+/** The per-object resource the MLflow preset gives a request, or undefined. */
+function object(method: string, target: string): string | undefined {
+  const [path, query = ''] = target.split('?') as [string, string?];
+  const outcome = matcher.match(method, path);
+  if (outcome.kind !== 'matched') throw new Error(`${method} ${path}: ${outcome.kind}`);
+  return objectResource(method, query, outcome.match);
+}
+
+describe('objectResource (MLflow preset object hints)', () => {
+  it.each([
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts/12/0a1b/artifacts/model/MLmodel', 'experiment:12'],
+    ['PUT', '/ajax-api/2.0/mlflow-artifacts/artifacts/12/0a1b/artifacts/x.txt', 'experiment:12'],
+    ['DELETE', '/api/2.0/mlflow-artifacts/artifacts/7/r/artifacts/x.txt', 'experiment:7'],
+    ['POST', '/api/2.0/mlflow-artifacts/mpu/create/7/r/artifacts/big.bin', 'experiment:7'],
+    ['GET', '/api/2.0/mlflow-artifacts/presigned/7/r/artifacts/big.bin', 'experiment:7'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=12/0a1b/artifacts', 'experiment:12'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=%2F.%2F12%2Fr', 'experiment:12'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=5', 'experiment:5'],
+    ['HEAD', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=005', 'experiment:5'], // the store compares integers
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=0', 'experiment:0'],
+  ])('%s %s → %s', (method, target, expected) => {
+    expect(object(method, target)).toBe(expected);
+  });
+
+  it.each([
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts'], // the root listing names no experiment
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts/custom-location/x.txt'], // not an experiment's directory
+    ['GET', '/api/2.0/mlflow/experiments/get'],
+    ['GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=x'],
+    ['POST', '/api/2.0/mlflow/runs/search?experiment_id=5'], // bodies decide POSTs; the query is not read
+    ['GET', '/api/2.0/mlflow/runs/get?run_id=abc&experiment_id=5'], // no object hint on this route
+  ])('%s %s names no object (the family decides)', (method, target) => {
+    expect(object(method, target)).toBeUndefined();
+  });
+
+  it.each([
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=1&experiment_id=2'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=1&experiment%5Fid=2'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=+1'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=abc'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=1&path=2'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=1/../2'],
+  ])('refuses %s %s rather than falling back to the family', (method, target) => {
+    expect(() => object(method, target)).toThrow(RejectedUri);
+  });
+
+  it('rejects an artifact-path hint on a path without a trailing *', () => {
+    const table = 'paths:\n  - { path: /x/{id}, name: x, object: experiment-artifact-path, methods: [{ method: GET, scopes: [read] }] }\n';
+    expect(() => parseRouteTable(table, 't')).toThrow(RouteTableError);
+  });
+});

@@ -1,0 +1,67 @@
+import request from 'supertest';
+import { FakeIdp } from '../helpers/fake-idp.js';
+import { startService } from '../helpers/service.js';
+
+let idp: FakeIdp;
+let service: Awaited<ReturnType<typeof startService>>;
+let now: number;
+
+beforeAll(async () => {
+  idp = await new FakeIdp().start();
+  now = Date.now();
+  service = await startService(idp, { env: { AUTHZ_ROUTES_FROM_KEYCLOAK: 'true', AUTHZ_DECISION_TIMEOUT_MS: '300' }, clock: () => now });
+});
+afterAll(async () => {
+  service.provider.stop();
+  await idp.stop();
+});
+beforeEach(() => {
+  idp.umaCalls = [];
+  idp.protectionCalls = [];
+  idp.uma = () => ({ status: 200, body: { result: true } });
+  idp.uriResources = (uri) => (uri.startsWith('/reports/') ? [{ name: 'reports' }] : uri.startsWith('/both/') ? [{ name: 'a' }, { name: 'b' }] : []);
+});
+
+const auth = (method: string, uri: string, token?: string) => {
+  const req = request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
+  return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
+};
+const tokenAt = (sub: string) => idp.token({ sub }, { nowSec: Math.floor(now / 1000) });
+const uriLookups = () => idp.protectionCalls.filter((c) => c.path.includes('uri='));
+
+describe('routes.fromKeycloak', () => {
+  it('resolves an unmapped path to the resource whose uris match, the scope from the method; cached', async () => {
+    const token = await tokenAt('remote-1');
+    expect((await auth('GET', '/reports/2026/q4', token)).status).toBe(200);
+    expect((await auth('POST', '/reports/2026/q4', token)).status).toBe(200);
+    expect((await auth('DELETE', '/reports/2026/q4', token)).status).toBe(200);
+    expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['reports#read', 'reports#write', 'reports#delete']);
+    expect(uriLookups().map((c) => c.path)).toEqual(['/realms/test/authz/protection/resource_set?uri=%2Freports%2F2026%2Fq4&matchingUri=true&deep=true']);
+    now += 301_000;
+    expect((await auth('GET', '/reports/2026/q4', await tokenAt('remote-2'))).status).toBe(200);
+    expect(uriLookups()).toHaveLength(2);
+  });
+
+  it('keeps the static table first: mapped paths are never looked up', async () => {
+    expect((await auth('GET', '/api/2.0/mlflow/experiments/get?experiment_id=1', await tokenAt('remote-3'))).status).toBe(200);
+    expect(idp.umaCalls[0]!.form.get('permission')).toBe('experiments#read');
+    expect(uriLookups()).toHaveLength(0);
+  });
+
+  it('denies a path no resource matches, several resources match, or a method without a scope', async () => {
+    const token = await tokenAt('remote-4');
+    expect((await auth('GET', '/nowhere', token)).status).toBe(403);
+    expect((await auth('GET', '/nowhere', token)).status).toBe(403);
+    expect(uriLookups()).toHaveLength(1); // the absence is cached too
+    expect((await auth('GET', '/both/x', token)).status).toBe(403);
+    expect((await auth('OPTIONS', '/reports/x', token)).status).toBe(403);
+    expect(idp.umaCalls).toHaveLength(0);
+  });
+
+  it('looks nothing up for anonymous requests, nor for paths the MinIO table leaves unmapped', async () => {
+    expect((await auth('GET', '/reports/anon')).status).toBe(401);
+    const minio = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/').set('X-Authz-Service', 'minio').set('Authorization', `Bearer ${await tokenAt('remote-5')}`);
+    expect(minio.status).toBe(403);
+    expect(uriLookups()).toHaveLength(0);
+  });
+});
