@@ -3,7 +3,7 @@
  * access-token lifespan is lowered to 30 s for this test through Keycloak's admin API (dev-only
  * admin) and restored afterwards; a ticket-mode nginx-authz of this checkout, with decision
  * caching cut to a millisecond, needs the PAT for every request for 75 s (two and a half PATs).
- * Runnable alone: `npm run build && npm run test:e2e -- --testPathPatterns e2e/pat-renewal`.
+ * Runnable alone: `npm run build && npm run test:e2e -- --testPathPattern e2e/pat-renewal`.
  */
 import { startOwnService } from './own-service.js';
 import { stack, tokenFor } from './stack.js';

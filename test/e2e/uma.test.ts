@@ -1,7 +1,7 @@
 /**
  * UMA 2.0 against the stack's real Keycloak, with a nginx-authz of this checkout run on its
  * own port (own-service.ts): RPTs decided locally, ticket mode, the UMA challenge.
- * Runnable alone: `npm run build && npm run test:e2e -- --testPathPatterns e2e/uma`
+ * Runnable alone: `npm run build && npm run test:e2e -- --testPathPattern e2e/uma`
  * (`STACK_DIR=...` to use a stack started in another checkout).
  */
 import { requestRpt, startOwnService, type OwnService } from './own-service.js';
