@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { AuthzError } from '../errors.js';
+import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /**
@@ -29,10 +29,8 @@ export interface CacheTtls {
  * never cached. Concurrent misses for one key share one pending IdP call.
  */
 export class DecisionCache {
-  private readonly entries: LRUCache<string, Entry>;
+  private readonly entries: MeteredLru<Entry>;
   private readonly pending = new Map<string, Promise<AuthzError | undefined>>();
-  private readonly hits;
-  private readonly misses;
 
   constructor(
     maxEntries: number,
@@ -40,14 +38,7 @@ export class DecisionCache {
     metrics: Metrics,
     private readonly clock: Clock,
   ) {
-    this.hits = metrics.cacheRequests.labels('decision', 'hit');
-    this.misses = metrics.cacheRequests.labels('decision', 'miss');
-    this.entries = new LRUCache({
-      max: maxEntries,
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict') metrics.cacheEvictions.labels('decision').inc();
-      },
-    });
+    this.entries = new MeteredLru('decision', maxEntries, metrics);
   }
 
   get size(): number {
@@ -76,20 +67,10 @@ export class DecisionCache {
 
   /** The cached answer, synchronously; undefined (and counted as a miss) when there is none. */
   peek(key: string): CheckResult | undefined {
-    const hit = this.entries.get(key);
-    if (hit !== undefined) {
-      if (typeof hit === 'number') {
-        if (hit > this.clock()) {
-          this.hits.inc();
-          return ALLOWED_FROM_CACHE;
-        }
-      } else if (hit.expiresAtMs > this.clock()) {
-        this.hits.inc();
-        return { source: 'cache', denial: hit.denial };
-      }
-    }
-    this.misses.inc();
-    return undefined;
+    const now = this.clock();
+    const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
+    if (hit === undefined) return undefined;
+    return typeof hit === 'number' ? ALLOWED_FROM_CACHE : { source: 'cache', denial: hit.denial };
   }
 
   private async fly(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<AuthzError | undefined> {

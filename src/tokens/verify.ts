@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
 import type { IdentityProvider } from '../idp/provider.js';
+import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { rptPermissions } from './rpt.js';
 
@@ -41,9 +41,7 @@ export function hashToken(token: string): string {
  * token. Verified identities are cached by token hash until the token expires.
  */
 export class TokenVerifier {
-  private readonly cache: LRUCache<string, Identity>;
-  private readonly hits;
-  private readonly misses;
+  private readonly cache: MeteredLru<Identity>;
 
   constructor(
     private readonly config: Config,
@@ -51,14 +49,7 @@ export class TokenVerifier {
     metrics: Metrics,
     private readonly clock: Clock,
   ) {
-    this.hits = metrics.cacheRequests.labels('token', 'hit');
-    this.misses = metrics.cacheRequests.labels('token', 'miss');
-    this.cache = new LRUCache({
-      max: config.cache.tokenMaxEntries,
-      dispose: (_value, _key, reason) => {
-        if (reason === 'evict') metrics.cacheEvictions.labels('token').inc();
-      },
-    });
+    this.cache = new MeteredLru('token', config.cache.tokenMaxEntries, metrics);
   }
 
   get size(): number {
@@ -67,13 +58,8 @@ export class TokenVerifier {
 
   /** The identity of an already verified, unexpired token, synchronously; else undefined (a miss). */
   cached(tokenHash: string): Identity | undefined {
-    const identity = this.cache.get(tokenHash);
-    if (identity !== undefined && identity.expiresAtMs > this.clock()) {
-      this.hits.inc();
-      return identity;
-    }
-    this.misses.inc();
-    return undefined;
+    const now = this.clock();
+    return this.cache.lookup(tokenHash, (identity) => identity.expiresAtMs > now);
   }
 
   /**
