@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { normalizeIssuers } from './issuer-list.js';
 import { configSchema, type Config, type ParsedConfig } from './schema.js';
 
 /** Every problem found in the configuration, each naming the option and the bad value. */
@@ -21,6 +22,7 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_HOST: ['server.host', 'string'],
   AUTHZ_PORT: ['server.port', 'number'],
   AUTHZ_ISSUER_URL: ['issuer.url', 'string'],
+  AUTHZ_ISSUER_MODE: ['issuer.mode', 'string'],
   AUTHZ_ALLOW_INSECURE_ISSUER: ['issuer.allowInsecureHttp', 'boolean'],
   AUTHZ_AUDIENCES: ['issuer.audiences', 'list'],
   AUTHZ_CHALLENGE_REALM: ['issuer.challengeRealm', 'string'],
@@ -133,7 +135,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
-/** Plain http is accepted for loopback issuers only, unless explicitly allowed. */
+/** Plain http is accepted for loopback issuers only, unless explicitly allowed (said alongside the schema's problems too). */
 function checkInsecureIssuer(raw: { issuer?: unknown }, problems: string[]): void {
   const issuer = (typeof raw.issuer === 'object' && raw.issuer !== null ? raw.issuer : {}) as { url?: unknown; allowInsecureHttp?: unknown };
   if (typeof issuer.url !== 'string' || !URL.canParse(issuer.url)) return;
@@ -146,37 +148,24 @@ function checkInsecureIssuer(raw: { issuer?: unknown }, problems: string[]): voi
   }
 }
 
-/** Checks that span options, and reads the secret file. */
+/** Checks that span options, the issuers' normalisation (src/config/issuer-list.ts), and secret files. */
 function finish(parsed: ParsedConfig, problems: string[]): Config {
-  checkInsecureIssuer(parsed, problems);
   if (parsed.routes.preset === 'none' && parsed.routes.file === undefined) {
     problems.push('routes.file: required when routes.preset is "none" (otherwise every route is denied)');
   }
-
-  const { secretFile, ...client } = parsed.client;
-  let secret = client.secret;
-  if (secretFile !== undefined) {
-    if (secret !== undefined) {
-      problems.push('client.secretFile: set either client.secret or client.secretFile, not both');
-    } else {
-      try {
-        secret = readFileSync(secretFile, 'utf8').trim();
-        if (secret === '') problems.push(`client.secretFile: ${JSON.stringify(secretFile)} is empty`);
-      } catch (error) {
-        problems.push(`client.secretFile: cannot read ${JSON.stringify(secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
+  const issuers = normalizeIssuers(parsed, problems);
+  const primary = issuers[0]!; // the schema requires `issuer:` or a non-empty `issuers:`
+  const primaryPath = parsed.issuer !== undefined ? 'issuer' : 'issuers.0';
+  const clientPath = parsed.issuer !== undefined ? 'client' : 'issuers.0.client';
+  // The protection API (permission tickets, resource ids) is Keycloak's, reached with the primary issuer's PAT.
+  const umaFeatures = parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject || parsed.routes.fromKeycloak;
+  if (umaFeatures && primary.mode !== 'keycloak-uma') {
+    problems.push(`${primaryPath}.mode: must be "keycloak-uma" when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (they use the primary issuer's Keycloak protection API); got ${JSON.stringify(primary.mode)}`);
+  } else if (umaFeatures && primary.client.secret === undefined) {
+    problems.push(`${clientPath}.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
   }
-  // The protection API (permission tickets, resource ids) needs the PAT, a client-credentials grant.
-  if (secret === undefined && (parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject || parsed.routes.fromKeycloak)) {
-    problems.push(`client.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
-  }
-  const audiences = parsed.issuer.audiences.length > 0 ? parsed.issuer.audiences : [client.id];
-  return {
-    ...parsed,
-    issuer: { ...parsed.issuer, url: parsed.issuer.url.replace(/\/+$/, ''), audiences },
-    client: { id: client.id, secret },
-  };
+  const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
+  return { ...rest, issuer: primary.issuer, client: primary.client, issuers };
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

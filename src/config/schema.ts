@@ -1,49 +1,44 @@
 import { z } from 'zod';
+import { clientSchema, issuerEntrySchema, issuerFields, type IssuerMode } from './issuers.js';
 
-/**
- * Signature algorithms a token may use. Only asymmetric ones: an HMAC algorithm would let
- * anyone holding the (public) JWKS forge tokens, and `none` is no signature at all.
- */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const;
+export { ASYMMETRIC_ALGORITHMS } from './issuers.js';
 
 const port = z.number().int().min(0).max(65_535);
 const positiveMs = z.number().int().positive();
 const positiveSeconds = z.number().positive();
 
-/** A section with required options: absent, it still reports each missing option by name. */
-const requiredSection = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
+/**
+ * Without `issuers:`, the `issuer` and `client` sections are required: absent, each still
+ * reports its missing options by name (AUTHZ_ISSUER_URL, AUTHZ_CLIENT_ID).
+ */
+function requireShorthand(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const record = raw as Record<string, unknown>;
+  const listed = Array.isArray(record.issuers) && record.issuers.length > 0;
+  if (listed && record.issuer === undefined && record.client === undefined) return raw;
+  return { ...record, issuer: record.issuer ?? {}, client: record.client ?? {} };
+}
 
 /** The whole configuration, with every default in one place (units in the names). */
-export const configSchema = z.strictObject({
+export const configSchema = z.preprocess(requireShorthand, z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(4180), // oauth2-proxy's port: NGINX users already know it
     keepAliveTimeoutMs: positiveMs.default(65_000), // above NGINX's upstream keepalive_timeout (60 s in our snippet)
     shutdownGraceMs: positiveMs.default(10_000), // in-flight decisions get this long after SIGTERM
   }).prefault({}),
-  issuer: requiredSection(z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'required (AUTHZ_ISSUER_URL)' : 'must be an http(s) URL') }),
-    /** Plain http is accepted for loopback issuers; anything else must opt in here. */
-    allowInsecureHttp: z.boolean().default(false),
-    /** Accepted `aud`/`azp` values; empty means [client.id]. */
-    audiences: z.array(z.string().min(1)).default([]),
-    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
-    clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+  /**
+   * The single-issuer shorthand (and the primary issuer when `issuers:` lists more): required
+   * unless `issuers:` is given. Its mode defaults to `keycloak-uma`.
+   */
+  issuer: z.strictObject({
+    ...issuerFields,
     /** Realm name in WWW-Authenticate challenges (RFC 6750 §3). */
     challengeRealm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/, 'printable ASCII without quotes or backslashes').default('mlflow'),
-    httpTimeoutMs: positiveMs.default(5_000), // discovery and JWKS fetches
-    jwksCooldownMs: positiveMs.default(30_000), // unknown kid refetches at most this often
-    jwksCacheMaxAgeMs: positiveMs.default(600_000),
-    /** A failed discovery at start is retried with this backoff until it succeeds. */
-    discoveryRetryMs: positiveMs.default(2_000),
-  })),
-  client: requiredSection(z.strictObject({
-    id: z.string({ error: (issue) => (issue.input === undefined ? 'required (AUTHZ_CLIENT_ID)' : 'must be a string') }).min(1),
-    secret: z.string().min(1).optional(),
-    secretFile: z.string().min(1).optional(),
-  })),
+  }).optional(),
+  client: clientSchema.optional(),
+  /** More issuers, each with its own discovery, keys, audiences, claims and mode (src/config/issuers.ts). */
+  issuers: z.array(issuerEntrySchema).default([]),
   decision: z.strictObject({
     /**
      * `decision`: one UMA grant with `permission=` and `response_mode=decision` per cache miss.
@@ -108,12 +103,74 @@ export const configSchema = z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     audit: z.boolean().default(true),
   }).prefault({}),
-});
+}));
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 
-/** The validated, frozen configuration the service runs with. */
-export interface Config extends Omit<ParsedConfig, 'client'> {
-  client: { id: string; secret: string | undefined };
+/** A claim's path as segments: `realm_access.roles` → ["realm_access", "roles"]. */
+export type ClaimPath = readonly string[];
+
+/** One policy condition: the claim at `claim` holds at least one of `values`. */
+export interface PolicyCondition {
+  claim: ClaimPath;
+  values: readonly string[];
+}
+
+/** What a `resource#scope` requires: every `allOf`, and one of `anyOf` when listed. */
+export interface PolicyRequirement {
+  anyOf: readonly PolicyCondition[] | undefined;
+  allOf: readonly PolicyCondition[] | undefined;
+}
+
+/** Transport and verification options of one issuer, in the shape of the `issuer:` section. */
+export interface IssuerOptions {
+  url: string;
+  allowInsecureHttp: boolean;
+  audiences: readonly string[];
+  algorithms: readonly (typeof import('./issuers.js').ASYMMETRIC_ALGORITHMS)[number][];
+  clockToleranceSeconds: number;
+  challengeRealm: string;
+  httpTimeoutMs: number;
+  jwksCooldownMs: number;
+  jwksCacheMaxAgeMs: number;
+  discoveryRetryMs: number;
+}
+
+export interface ClientSettings {
+  id: string;
+  secret: string | undefined;
+}
+
+/** One trusted issuer as the service runs it: the `issuer:` shorthand and `issuers:` entries alike. */
+export interface IssuerSettings {
+  /** `issuers[].id`; "primary" for the `issuer:` shorthand. */
+  id: string;
+  mode: IssuerMode;
+  issuer: IssuerOptions;
+  /** The issuer's client (UMA audience, introspection credentials); for claims-only issuers, a placeholder id with no secret. */
+  client: ClientSettings;
+  /** Where the identity headers' values are read. */
+  claims: { username: ClaimPath; email: ClaimPath; groups: ClaimPath };
+  /** `resource#scope` patterns → requirement (modes claims and introspection). */
+  policy: ReadonlyMap<string, PolicyRequirement> | undefined;
+  introspection: {
+    endpoint: string | undefined;
+    cacheMaxSeconds: number;
+    negativeCacheSeconds: number;
+    negativeMaxEntries: number;
+    timeoutMs: number;
+    opaqueTokens: boolean;
+  };
+}
+
+/**
+ * The validated, frozen configuration the service runs with. `issuer` and `client` are the
+ * primary issuer's (the `issuer:` shorthand, else the first of `issuers:`), which is also
+ * `issuers[0]`.
+ */
+export interface Config extends Omit<ParsedConfig, 'client' | 'issuer' | 'issuers'> {
+  issuer: IssuerOptions;
+  client: ClientSettings;
+  issuers: readonly IssuerSettings[];
 }
