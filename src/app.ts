@@ -8,7 +8,8 @@ import { DecisionCache } from './decide/cache.js';
 import { UmaChallenger } from './decide/challenge.js';
 import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
-import { UmaDecisionClient } from './decide/uma.js';
+import { UmaDecisionClient, type Decider } from './decide/uma.js';
+import { IssuerRegistry, issuerView } from './idp/issuers.js';
 import { PatProvider } from './idp/pat.js';
 import { ProtectionApi } from './idp/protection.js';
 import { IdentityProvider } from './idp/provider.js';
@@ -24,7 +25,10 @@ export interface Service {
   /** The request listener for node:http: /auth directly, everything else through express. */
   handler: RequestListener;
   app: Express;
+  /** The primary issuer's provider (`issuer:`, else the first of `issuers:`). */
   provider: IdentityProvider;
+  /** Every configured issuer, the primary first: `issuers.start()` discovers them all. */
+  issuers: IssuerRegistry;
   metrics: Metrics;
   decisions: DecisionCache;
   tokens: TokenVerifier;
@@ -44,7 +48,13 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const matchers = loadRoutes(config.routes);
   const provider = new IdentityProvider(config, metrics, log);
-  const tokens = new TokenVerifier(config, provider, metrics, clock);
+  // The primary's decider needs the verifier (ticket mode verifies RPTs), which needs the issuers: bound late.
+  let primaryDecider: Decider | undefined;
+  const issuers = new IssuerRegistry(config, provider, metrics, log, clock, (settings, own) =>
+    settings === config.issuers[0]
+      ? { decide: (token, resource, scope) => primaryDecider!.decide(token, resource, scope) }
+      : new UmaDecisionClient(issuerView(config, settings), own, metrics, log));
+  const tokens = new TokenVerifier(config, provider, metrics, clock, issuers, log);
   const decisions = new DecisionCache(
     config.cache.maxEntries,
     { allowTtlMs: config.cache.allowTtlSeconds * 1000, denyTtlMs: config.cache.denyTtlSeconds * 1000 },
@@ -57,6 +67,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const decider = config.decision.mode === 'ticket'
     ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
     : new UmaDecisionClient(config, provider, metrics, log);
+  primaryDecider = decider;
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
@@ -71,7 +82,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.all('/auth', authHandler);
   app.use(helmet());
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz(provider));
+  app.get('/readyz', readyz(issuers));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -88,5 +99,5 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, metrics, decisions, tokens, pat, protection };
+  return { handler, app, provider, issuers, metrics, decisions, tokens, pat, protection };
 }

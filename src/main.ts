@@ -35,9 +35,9 @@ function start(): void {
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
   server.listen(config.server.port, config.server.host, () => {
-    log.info({ host: config.server.host, port: config.server.port, issuer: config.issuer.url }, 'listening');
+    log.info({ host: config.server.host, port: config.server.port, issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`) }, 'listening');
   });
-  void service.provider.start();
+  void service.issuers.start();
   warnIfCachesMayNotFit(config, log);
 
   let stopping = false;
@@ -45,7 +45,7 @@ function start(): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    service.provider.stop();
+    service.issuers.stop();
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     setTimeout(() => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { AuthzError, BadOriginalRequest, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
+import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
@@ -208,20 +208,32 @@ function extractBearerToken(req: IncomingMessage): string {
   return credentials.token;
 }
 
+const NO_CLAIMS: ReadonlyMap<string, readonly string[]> = new Map();
+
 /**
- * Step 4b: an RPT that holds the route's `resource#scope` is allowed here, with no call and
- * no cache lookup (its permissions were checked when it was verified, and live as long as it).
- * An RPT lacking the permission, and any other token, go on to the decision step.
+ * Step 4b: decisions made here, with no call and no cache lookup.
+ * - A token of a `claims` or `introspection` issuer is decided by that issuer's claims policy
+ *   (src/policy/claims.ts) from the claim values kept on its identity: allowed, or refused here.
+ * - An RPT that holds the route's `resource#scope` is allowed (its permissions were checked when
+ *   it was verified, and live as long as it). An RPT lacking the permission, and any other
+ *   token, go on to the decision step.
  */
 function decideLocally(identity: Identity, route: RouteMatch, state: DecisionState): boolean {
+  const policy = identity.issuer?.policy;
+  if (policy !== undefined) {
+    state.source = 'local';
+    const outcome = policy.decide(identity.claims ?? NO_CLAIMS, route.resource, route.family, route.scope!);
+    if (outcome !== 'allowed') throw new Forbidden('access_denied', { detail: `claims policy of issuer ${identity.issuer!.settings.id}: ${outcome}` });
+    return true;
+  }
   if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
   state.source = 'local';
   return true;
 }
 
-/** With `uma.challenge` on, a token that is not an RPT is sent for one (see decide/challenge.ts). */
+/** With `uma.challenge` on, a primary-issuer token that is not an RPT is sent for one (see decide/challenge.ts). */
 function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
-  return deps.challenger !== undefined && identity.permissions === undefined;
+  return deps.challenger !== undefined && identity.permissions === undefined && (identity.issuer === undefined || identity.issuer.settings === deps.config.issuers[0]);
 }
 
 /** The decision cache key: who, which resource, which scope. */
@@ -232,7 +244,9 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
 /** Step 5: cached decision, or one single-flight UMA call to the IdP. */
 async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState, peeked: boolean): Promise<void> {
   state.source = 'idp';
-  const decideRemotely = () => deps.decider.decide(token, route.resource, route.scope!);
+  // A keycloak-uma issuer other than the primary has its own UMA decision client.
+  const decider = identity.issuer?.decider ?? deps.decider;
+  const decideRemotely = () => decider.decide(token, route.resource, route.scope!);
   const key = decisionKey(identity, route);
   // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
   const { source, denial } = peeked

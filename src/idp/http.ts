@@ -2,7 +2,7 @@ import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** Which IdP endpoint a call went to: the `endpoint` label of the IdP metrics. */
-export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision' | 'uma_discovery' | 'pat' | 'resource_set' | 'permission' | 'uma_ticket';
+export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision' | 'uma_discovery' | 'pat' | 'resource_set' | 'permission' | 'uma_ticket' | 'introspection';
 
 /**
  * fetch() for IdP calls: a hard timeout, latency and outcome metrics, and network errors

@@ -10,6 +10,8 @@ export interface IssuerEndpoints {
   issuer: string;
   tokenEndpoint: string;
   jwksUri: string;
+  /** RFC 7662 endpoint, when the issuer publishes one (`introspection_endpoint`). */
+  introspectionEndpoint: string | undefined;
 }
 
 type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
@@ -26,6 +28,7 @@ export class IdentityProvider {
   private state: { endpoints: IssuerEndpoints; jwks: RemoteJwks; configuration: oidc.Configuration } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private started: Promise<void> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -33,9 +36,9 @@ export class IdentityProvider {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves once discovery and the first key fetch succeed; keeps retrying until then. */
+  /** Resolves once discovery and the first key fetch succeed; keeps retrying until then. Idempotent. */
   start(): Promise<void> {
-    return new Promise((resolve) => {
+    this.started ??= new Promise((resolve) => {
       const attempt = (): void => {
         this.discover().then(resolve, (error: unknown) => {
           this.log.error({ err: { message: (error as Error).message }, issuer: this.config.issuer.url }, 'issuer discovery failed; retrying');
@@ -44,6 +47,7 @@ export class IdentityProvider {
       };
       attempt();
     });
+    return this.started;
   }
 
   stop(): void {
@@ -110,7 +114,12 @@ export class IdentityProvider {
     });
     await jwks.reload(); // ready means keys are loaded, not merely that their address is known
     this.state = {
-      endpoints: { issuer: metadata.issuer, tokenEndpoint: metadata.token_endpoint, jwksUri: metadata.jwks_uri },
+      endpoints: {
+        issuer: metadata.issuer,
+        tokenEndpoint: metadata.token_endpoint,
+        jwksUri: metadata.jwks_uri,
+        introspectionEndpoint: typeof metadata.introspection_endpoint === 'string' ? metadata.introspection_endpoint : undefined,
+      },
       jwks,
       configuration,
     };

@@ -83,6 +83,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly introspectionRequests = new Counter({
+    name: 'authz_introspection_requests_total',
+    help: 'RFC 7662 introspection calls by result (active, inactive, error); cached answers are not counted',
+    labelNames: ['issuer', 'result'] as const,
+    registers: [this.registry],
+  });
+
   private readonly decisionChildren = new Map<string, { inc(): void }>();
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 

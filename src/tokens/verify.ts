@@ -3,9 +3,12 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
+import { IssuerRegistry, type TrustedIssuer } from '../idp/issuers.js';
 import type { IdentityProvider } from '../idp/provider.js';
+import type { Logger } from '../log.js';
 import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
+import { readClaim, type ClaimValues } from '../policy/claims.js';
 import { rptPermissions } from './rpt.js';
 
 /**
@@ -23,6 +26,10 @@ export interface Identity {
   tokenHash: string;
   /** For an RPT, the `resource#scope` keys it grants ({@link rptPermissions}); undefined for any other token. */
   permissions: ReadonlySet<string> | undefined;
+  /** The issuer that vouched for the token (its mode decides how); undefined means the primary. */
+  issuer?: TrustedIssuer | undefined;
+  /** Claims and introspection modes: the values of the claims the issuer's policy reads, and only those. */
+  claims?: ClaimValues | undefined;
 }
 
 /**
@@ -42,14 +49,22 @@ export function hashToken(token: string): string {
  */
 export class TokenVerifier {
   private readonly cache: MeteredLru<Identity>;
+  private readonly issuers: IssuerRegistry;
 
+  /**
+   * @param provider the primary issuer's provider
+   * @param issuers every configured issuer (src/idp/issuers.ts); by default, those of `config` with `provider` as the primary's
+   */
   constructor(
-    private readonly config: Config,
-    private readonly provider: IdentityProvider,
+    config: Config,
+    provider: IdentityProvider,
     metrics: Metrics,
     private readonly clock: Clock,
+    issuers?: IssuerRegistry,
+    log?: Logger,
   ) {
     this.cache = new MeteredLru('token', config.cache.tokenMaxEntries, metrics);
+    this.issuers = issuers ?? new IssuerRegistry(config, provider, metrics, log ?? silentLogger, clock);
   }
 
   get size(): number {
@@ -70,12 +85,25 @@ export class TokenVerifier {
     return this.cached(tokenHash) ?? this.verifyFresh(token, tokenHash);
   }
 
-  /** After a {@link cached} miss: full verification, then caching until expiry. */
+  /**
+   * After a {@link cached} miss: the token's issuer ({@link IssuerRegistry.select}), then full
+   * verification (a JWT against that issuer's keys) or introspection (RFC 7662), then caching
+   * until expiry (for introspection: until min(exp, `introspection.cacheMaxSeconds`)).
+   */
   async verifyFresh(token: string, tokenHash: string): Promise<Identity> {
-    const keys = this.provider.keys;
-    const endpoints = this.provider.endpoints;
+    const issuer = this.issuers.select(token);
+    const identity = issuer.introspector !== undefined ? await this.introspect(issuer, token, tokenHash) : await this.verifyJwt(issuer, token, tokenHash);
+    // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
+    if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
+    return identity;
+  }
+
+  private async verifyJwt(trusted: TrustedIssuer, token: string, tokenHash: string): Promise<Identity> {
+    const { provider } = trusted;
+    const keys = provider.keys;
+    const endpoints = provider.endpoints;
     if (keys === undefined || endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
-    const { issuer } = this.config;
+    const { issuer } = trusted.settings;
 
     let payload: JWTPayload;
     try {
@@ -94,13 +122,18 @@ export class TokenVerifier {
     if (payload.typ !== undefined && String(payload.typ).toLowerCase() !== 'bearer') {
       throw new Unauthenticated('invalid_token', { detail: `token typ ${String(payload.typ)} is not an access token` });
     }
+    // RPT permissions are Keycloak's UMA; a claims-mode issuer is decided by its policy alone.
+    const permissions = trusted.settings.mode === 'keycloak-uma' ? rptPermissions(payload) : undefined;
+    return toIdentity(trusted, payload, payload.sub!, payload.exp! * 1000, tokenHash, permissions);
+  }
 
-    const identity = toIdentity(payload, tokenHash);
-    // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
-    if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
-    return identity;
+  private async introspect(trusted: TrustedIssuer, token: string, tokenHash: string): Promise<Identity> {
+    const result = await trusted.introspector!.introspect(token, tokenHash);
+    return toIdentity(trusted, result.claims, result.subject, result.reuseUntilMs, tokenHash, undefined);
   }
 }
+
+const silentLogger = { error() {}, warn() {}, info() {}, debug() {}, child() { return silentLogger; } } as unknown as Logger;
 
 /** jose's errors become ours here, and only here. */
 function translateJoseError(error: unknown): AuthzError {
@@ -118,17 +151,19 @@ function translateJoseError(error: unknown): AuthzError {
   return new IdpUnavailable({ detail: `token verification failed: ${(error as Error).message}`, cause: error });
 }
 
-function toIdentity(payload: JWTPayload, tokenHash: string): Identity {
-  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
-  const groups = Array.isArray(payload.groups) ? payload.groups.filter((g): g is string => typeof g === 'string') : [];
-  const username = text(payload.preferred_username);
+/** The identity headers' values from the issuer's claim paths, and the policy's claim values; never the claims object. */
+function toIdentity(trusted: TrustedIssuer, claims: Readonly<Record<string, unknown>>, subject: string, expiresAtMs: number, tokenHash: string, permissions: ReadonlySet<string> | undefined): Identity {
+  const paths = trusted.settings.claims;
+  const first = (values: string[]): string | undefined => values.find((value) => value !== '');
   return {
-    subject: payload.sub!,
-    username,
-    email: text(payload.email),
-    groups,
-    expiresAtMs: payload.exp! * 1000,
+    subject,
+    username: first(readClaim(claims, paths.username)),
+    email: first(readClaim(claims, paths.email)),
+    groups: readClaim(claims, paths.groups),
+    expiresAtMs,
     tokenHash,
-    permissions: rptPermissions(payload),
+    permissions,
+    issuer: trusted,
+    claims: trusted.policy?.extract(claims),
   };
 }
