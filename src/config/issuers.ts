@@ -20,7 +20,7 @@ export const claimPathSchema = z.union([
   z.string().min(1).refine((text) => !text.includes('://'), 'a claim name containing dots (such as a URL) must be given as a list of path segments, e.g. ["https://example.com/roles"]')
     .refine((text) => !text.split('.').includes(''), 'empty segment in a dotted claim path'),
   z.array(z.string().min(1)).min(1),
-]);
+], { error: (issue) => (issue.input === undefined ? 'required: a claim path ("a.b", or ["segment", ...])' : 'must be a dotted path or a list of path segments') });
 export type ClaimPathInput = z.input<typeof claimPathSchema>;
 
 /** One condition: the claim at `claim` holds at least one of `values`. */
@@ -45,7 +45,9 @@ export const POLICY_KEY = /^([^#\s*]+|\*)#([^#\s*]+|\*)$/;
  */
 export const policySchema = z.strictObject({
   default: z.literal('deny').default('deny'),
-  rules: z.record(z.string().regex(POLICY_KEY, 'must be resource#scope ("*" for any resource or any scope)'), requirementSchema),
+  rules: z.record(z.string().regex(POLICY_KEY), requirementSchema, {
+    error: (issue) => (issue.code === 'invalid_key' ? 'must be resource#scope ("*" for any resource or any scope)' : undefined),
+  }),
 });
 export type PolicyInput = z.output<typeof policySchema>;
 

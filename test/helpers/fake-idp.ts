@@ -41,6 +41,10 @@ export class FakeIdp {
   permission: (body: unknown) => UmaAnswer = (body) => ({ status: 201, body: { ticket: `ticket.${Buffer.from(JSON.stringify(body)).toString('base64url')}` } });
   /** PATs the protection API accepts; default: any `pat-*`. */
   patValid: (pat: string) => boolean = (pat) => pat.startsWith('pat-');
+  /** RFC 7662 calls received (form and Authorization header). */
+  introspectCalls: UmaRequest[] = [];
+  /** Answers introspection; default: every token inactive. */
+  introspect: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { active: false } });
   /** Decides each UMA request; default: allow everything. */
   uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
 
@@ -106,6 +110,7 @@ export class FakeIdp {
         authorization_endpoint: `${this.url}/protocol/openid-connect/auth`,
         token_endpoint: `${this.url}/protocol/openid-connect/token`,
         jwks_uri: `${this.url}/protocol/openid-connect/certs`,
+        introspection_endpoint: `${this.url}/protocol/openid-connect/token/introspect`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
@@ -138,6 +143,14 @@ export class FakeIdp {
     if (path === `${base}/protocol/openid-connect/certs`) {
       this.jwksFetches++;
       return json(res, 200, { keys: this.published.map((key) => key.publicJwk) });
+    }
+    if (path === `${base}/protocol/openid-connect/token/introspect` && req.method === 'POST') {
+      const rawBody = await readBody(req);
+      const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
+      this.introspectCalls.push(request);
+      const answer = this.introspect(request);
+      if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      return json(res, answer.status, answer.body ?? {});
     }
     if (path === `${base}/protocol/openid-connect/token` && req.method === 'POST') {
       const rawBody = await readBody(req);

@@ -34,11 +34,11 @@ export function testConfig(idp: FakeIdp, env: Record<string, string> = {}): Conf
   });
 }
 
-/** A service against the fake IdP, discovery done, logs captured. */
+/** A service against the fake IdP (and any other issuers its config lists), discovery done, logs captured. */
 export async function startService(idp: FakeIdp, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<Service & { logs: LogCapture; config: Config }> {
   const config = testConfig(idp, options.env);
   const logs = new LogCapture();
   const service = createService(config, createLogger('debug', logs), { defaultMetrics: false, ...(options.clock ? { clock: options.clock } : {}) });
-  await service.provider.start();
+  await service.issuers.start();
   return { ...service, logs, config };
 }
