@@ -17,7 +17,7 @@ export interface OwnService {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -27,15 +27,22 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startOwnService(env: Record<string, string> = {}): Promise<OwnService> {
-  const port = await freePort();
+/**
+ * @param options.port listen here (default: a free port)
+ * @param options.keycloak false: no AUTHZ_ISSUER_URL/CLIENT_* for the stack's Keycloak, the config file says everything
+ */
+export async function startOwnService(env: Record<string, string> = {}, options: { port?: number; keycloak?: boolean } = {}): Promise<OwnService> {
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
+  const keycloak = options.keycloak === false ? {} : {
+    AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!,
+    AUTHZ_CLIENT_ID: stack.AUTHZ_CLIENT_ID ?? 'nginx-authz',
+    AUTHZ_CLIENT_SECRET: stack.AUTHZ_CLIENT_SECRET!,
+  };
   const child: ChildProcess = spawn(process.execPath, [`${ROOT}/dist/main.js`], {
     env: {
       PATH: process.env.PATH ?? '',
-      AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!,
-      AUTHZ_CLIENT_ID: stack.AUTHZ_CLIENT_ID ?? 'nginx-authz',
-      AUTHZ_CLIENT_SECRET: stack.AUTHZ_CLIENT_SECRET!,
+      ...keycloak,
       AUTHZ_HOST: '127.0.0.1',
       AUTHZ_PORT: String(port),
       AUTHZ_LOG_LEVEL: 'warn',
