@@ -39,7 +39,7 @@ export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): Issu
 
     const resolvedClient = readClient(clientPath, client, problems);
     if (source.mode === 'keycloak-uma' && resolvedClient === undefined) problems.push(`${clientPath}.id: required when ${path}.mode is "keycloak-uma" (the resource server's client)`);
-    if (source.mode === 'introspection' && resolvedClient?.secret === undefined) problems.push(`${clientPath}.secret: required when ${path}.mode is "introspection" (RFC 7662 calls are client-authenticated)`);
+    if (source.mode === 'introspection' && resolvedClient?.secret === undefined && client?.secretFile === undefined) problems.push(`${clientPath}.secret: required when ${path}.mode is "introspection" (RFC 7662 calls are client-authenticated)`);
     if (source.audiences.length === 0 && resolvedClient === undefined && source.mode !== 'introspection') {
       problems.push(`${path}.audiences: required when the issuer has no client (tokens must name this service in aud)`);
     }
