@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
 import { IssuerRegistry, type TrustedIssuer } from '../idp/issuers.js';
 import type { IdentityProvider } from '../idp/provider.js';
-import type { Logger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { readClaim, type ClaimValues } from '../policy/claims.js';
@@ -53,7 +53,8 @@ export class TokenVerifier {
 
   /**
    * @param provider the primary issuer's provider
-   * @param issuers every configured issuer (src/idp/issuers.ts); by default, those of `config` with `provider` as the primary's
+   * @param issuers every configured issuer (src/idp/issuers.ts); by default, those of `config` with `provider` as the
+   *   primary's (the others are then the caller's to start: `createService` passes its started registry)
    */
   constructor(
     config: Config,
@@ -64,7 +65,7 @@ export class TokenVerifier {
     log?: Logger,
   ) {
     this.cache = new MeteredLru('token', config.cache.tokenMaxEntries, metrics);
-    this.issuers = issuers ?? new IssuerRegistry(config, provider, metrics, log ?? silentLogger, clock);
+    this.issuers = issuers ?? new IssuerRegistry(config, provider, metrics, log ?? createLogger('silent'), clock);
   }
 
   get size(): number {
@@ -132,8 +133,6 @@ export class TokenVerifier {
     return toIdentity(trusted, result.claims, result.subject, result.reuseUntilMs, tokenHash, undefined);
   }
 }
-
-const silentLogger = { error() {}, warn() {}, info() {}, debug() {}, child() { return silentLogger; } } as unknown as Logger;
 
 /** jose's errors become ours here, and only here. */
 function translateJoseError(error: unknown): AuthzError {

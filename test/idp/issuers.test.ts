@@ -102,3 +102,28 @@ describe('several issuers', () => {
     expect(second.discoveryFetches).toBe(1);
   });
 });
+
+describe('two keycloak-uma issuers', () => {
+  let kcA: FakeIdp;
+  let kcB: FakeIdp;
+  let both: Awaited<ReturnType<typeof startService>>;
+  beforeAll(async () => {
+    [kcA, kcB] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
+    const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'uma.yaml');
+    writeFileSync(file, `issuers:\n  - { id: realm-b, url: "${kcB.url}", client: { id: rs-b } }\n`);
+    both = await startService(kcA, { env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
+  });
+  afterAll(async () => {
+    both.issuers.stop();
+    await Promise.all([kcA.stop(), kcB.stop()]);
+  });
+
+  it('asks each token\'s own Keycloak, with that issuer\'s client as the audience', async () => {
+    kcB.uma = () => ({ status: 403, body: { error: 'access_denied' } });
+    const send = (token: string) => request(both.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
+    expect((await send(await kcA.token())).status).toBe(200);
+    expect((await send(await kcB.token({ aud: 'rs-b' }))).status).toBe(403);
+    expect(kcA.umaCalls.map((call) => call.form.get('audience'))).toEqual(['nginx-authz']);
+    expect(kcB.umaCalls.map((call) => call.form.get('audience'))).toEqual(['rs-b']);
+  });
+});
