@@ -8,12 +8,16 @@
  * Then: autocannon with keep-alive connections over a mix of tokens and MLflow routes;
  * handler p50/p99 from the service's own latency histogram; RSS after 100,000 cached decisions.
  *
- * Options (env): BENCH_CONNECTIONS (50), BENCH_SECONDS (15), BENCH_TOKENS (200), BENCH_FILL (100000).
+ * Options (env): BENCH_CONNECTIONS (50), BENCH_SECONDS (15), BENCH_TOKENS (200), BENCH_FILL (100000),
+ * BENCH_MODE (keycloak-uma | claims: the issuer's mode; claims decisions are made locally from the
+ * cached identity's claim values, source="local", and fill only the token cache).
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
@@ -21,6 +25,11 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const tokenCount = Number(process.env.BENCH_TOKENS ?? 200);
 const fillCount = Number(process.env.BENCH_FILL ?? 100_000);
+const mode = process.env.BENCH_MODE ?? 'keycloak-uma';
+const measuredSource = mode === 'claims' ? 'local' : 'cache';
+// Claims mode: every route allowed to the bench tokens' group, decided by the policy on each request.
+const claimsConfig = join(mkdtempSync(join(tmpdir(), 'authz-bench-')), 'claims.yaml');
+writeFileSync(claimsConfig, 'issuer:\n  policy:\n    rules:\n      "*#*": { anyOf: [{ claim: groups, values: [mlflow-editors] }, { claim: scope, values: ["mlflow:write"] }] }\n');
 
 const ROUTES = [
   ['GET', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=1'],
@@ -76,6 +85,7 @@ const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     ...startEnv,
     AUTHZ_ISSUER_URL: issuer, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'bench-only', AUTHZ_PORT: String(port),
     AUTHZ_LOG_LEVEL: 'warn', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600', AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 10_000),
+    ...(mode === 'claims' ? { AUTHZ_ISSUER_MODE: 'claims', AUTHZ_CONFIG: claimsConfig } : {}),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -109,10 +119,10 @@ for (const r of requests) {
   if (res.status !== 200) throw new Error(`warm-up got ${res.status}`);
 }
 const warmCalls = umaCalls;
-const histogramBefore = await metric('authz_decision_duration_seconds_bucket', 'source="cache"');
+const histogramBefore = await metric('authz_decision_duration_seconds_bucket', `source="${measuredSource}"`);
 
 const result = await autocannon({ url: base, connections, duration: seconds, pipelining: 1, requests, idReplacement: false });
-const cacheLines = (await metric('authz_decision_duration_seconds_bucket', 'source="cache"'))
+const cacheLines = (await metric('authz_decision_duration_seconds_bucket', `source="${measuredSource}"`))
   .map((line, i) => line.replace(/ (\d+)$/, (_, n) => ` ${Number(n) - Number(histogramBefore[i].split(' ').pop())}`));
 const p50 = quantileFromHistogram(cacheLines, 0.5);
 const p99 = quantileFromHistogram(cacheLines, 0.99);
@@ -153,19 +163,21 @@ for (let done = 0; done < fillCount; ) {
 // the number wanted is the resident size of a service holding the entries, not of one under load.
 await new Promise((resolve) => setTimeout(resolve, 15_000));
 const entries = (await metric('authz_cache_entries', 'cache="decision"'))[0];
+const tokenEntries = (await metric('authz_cache_entries', 'cache="token"'))[0];
 const rssLine = (await metric('process_resident_memory_bytes'))[0];
 const rssMb = Number(rssLine.split(' ').pop()) / 1024 / 1024;
 const heapUsedMb = Number((await metric('nodejs_heap_size_used_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 const heapTotalMb = Number((await metric('nodejs_heap_size_total_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 
 console.log(JSON.stringify({
-  node_args: nodeArgs.join(' '), start_env: startEnv, connections, seconds, tokens: tokenCount, routes: ROUTES.length,
+  mode, node_args: nodeArgs.join(' '), start_env: startEnv, connections, seconds, tokens: tokenCount, routes: ROUTES.length,
   requests_per_second: Math.round(result.requests.average),
   latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
   handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },
   non_2xx_or_errors: non2xx,
   idp_calls_during_run: idpCallsDuringRun,
   decision_cache_entries: Number(entries.split(' ').pop()),
+  token_cache_entries: Number(tokenEntries.split(' ').pop()),
   rss_mb_after_fill: Math.round(rssMb),
   heap_used_mb_after_fill: Math.round(heapUsedMb),
   heap_total_mb_after_fill: Math.round(heapTotalMb),
