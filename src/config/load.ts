@@ -56,7 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = readConfigFile(env.AUTHZ_CONFIG, problems);
   applyEnvOverrides(raw, env, problems);
 
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const parsed = configSchema.safeParse(requireShorthand(raw), { reportInput: true });
   if (!parsed.success) {
     problems.push(...parsed.error.issues.map(describeIssue));
     checkInsecureIssuer(raw, problems); // still worth saying alongside the schema's problems
@@ -65,6 +65,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = finish(parsed.data, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/**
+ * Without `issuers:`, the `issuer` and `client` sections are required: absent, each still
+ * reports its missing options by name (AUTHZ_ISSUER_URL, AUTHZ_CLIENT_ID).
+ */
+function requireShorthand(raw: Record<string, unknown>): Record<string, unknown> {
+  const listed = Array.isArray(raw.issuers) && raw.issuers.length > 0;
+  if (listed && raw.issuer === undefined && raw.client === undefined) return raw;
+  return { ...raw, issuer: raw.issuer ?? {}, client: raw.client ?? {} };
 }
 
 function readConfigFile(path: string | undefined, problems: string[]): Record<string, unknown> {

@@ -7,20 +7,8 @@ const port = z.number().int().min(0).max(65_535);
 const positiveMs = z.number().int().positive();
 const positiveSeconds = z.number().positive();
 
-/**
- * Without `issuers:`, the `issuer` and `client` sections are required: absent, each still
- * reports its missing options by name (AUTHZ_ISSUER_URL, AUTHZ_CLIENT_ID).
- */
-function requireShorthand(raw: unknown): unknown {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
-  const record = raw as Record<string, unknown>;
-  const listed = Array.isArray(record.issuers) && record.issuers.length > 0;
-  if (listed && record.issuer === undefined && record.client === undefined) return raw;
-  return { ...record, issuer: record.issuer ?? {}, client: record.client ?? {} };
-}
-
 /** The whole configuration, with every default in one place (units in the names). */
-export const configSchema = z.preprocess(requireShorthand, z.strictObject({
+export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(4180), // oauth2-proxy's port: NGINX users already know it
@@ -103,7 +91,7 @@ export const configSchema = z.preprocess(requireShorthand, z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     audit: z.boolean().default(true),
   }).prefault({}),
-}));
+});
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
