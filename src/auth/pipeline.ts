@@ -45,7 +45,7 @@ interface DecisionState {
 
 /**
  * The /auth handler: read original request → match route → extract credentials → verify
- * token → narrow to the object (`uma.perObject`) → decide (RPT permissions, cache, then IdP) → respond. Each step is a named function that either
+ * token (by its issuer) → narrow to the object (`uma.perObject`) → decide (claims policy or RPT permissions, cache, then IdP) → respond. Each step is a named function that either
  * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
  * allow except the last step.
  */
