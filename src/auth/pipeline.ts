@@ -127,7 +127,9 @@ export function createAuthHandler(deps: AuthDependencies) {
    * the service look things up; synchronous when the lookup is cached.
    */
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
-    const narrowed = route.remote ? deps.remote!.resolve(route) : deps.objects === undefined ? route : deps.objects.narrow(state.method!, state.uri!, route);
+    // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
+    const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
+    const narrowed = route.remote ? deps.remote!.resolve(route) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route) : route;
     if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
     return (state.route = narrowed);
   }

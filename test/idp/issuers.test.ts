@@ -127,3 +127,29 @@ describe('two keycloak-uma issuers', () => {
     expect(kcB.umaCalls.map((call) => call.form.get('audience'))).toEqual(['rs-b']);
   });
 });
+
+describe('uma.perObject beside a claims issuer', () => {
+  let kc: FakeIdp;
+  let op: FakeIdp;
+  let svc: Awaited<ReturnType<typeof startService>>;
+  beforeAll(async () => {
+    [kc, op] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
+    const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'po.yaml');
+    writeFileSync(file, `issuers:\n  - id: op\n    url: "${op.url}"\n    mode: claims\n    audiences: [nginx-authz]\n    policy: { rules: { "experiments#read": { anyOf: [{ claim: groups, values: [mlflow-viewers] }] } } }\n`);
+    svc = await startService(kc, { env: { AUTHZ_CONFIG: file, AUTHZ_UMA_PER_OBJECT: 'true' } }); // the MLflow table: experiments/get names its experiment
+  });
+  afterAll(async () => {
+    svc.issuers.stop();
+    await Promise.all([kc.stop(), op.stop()]);
+  });
+
+  it('decides a claims token on the route\'s resource, with no per-experiment lookup in Keycloak', async () => {
+    const send = (token: string) => request(svc.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get?experiment_id=7').set('Authorization', `Bearer ${token}`);
+    expect((await send(await op.token({ groups: ['mlflow-viewers'] }))).status).toBe(200);
+    expect((await send(await op.token({ groups: ['others'] }))).status).toBe(403);
+    expect(kc.protectionCalls).toHaveLength(0);
+    expect((await send(await kc.token())).status).toBe(200); // a Keycloak token is still narrowed to experiment:7
+    expect(kc.protectionCalls.some((call) => call.path.includes('experiment%3A7') || call.path.includes('experiment:7'))).toBe(true);
+    expect(kc.umaCalls.at(-1)!.form.get('permission')).toBe('experiment:7#read');
+  });
+});
