@@ -92,6 +92,13 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.all('/auth', authHandler);
   app.use(helmet());
   if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
+  else {
+    // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
+    app.use('/oauth2', (_req, res) => {
+      res.status(401).setHeader('WWW-Authenticate', `Bearer realm="${config.issuer.challengeRealm}"`);
+      res.json({ error_code: 'UNAUTHENTICATED', message: 'Authentication required (browser login is not enabled)' });
+    });
+  }
   app.get('/healthz', healthz);
   app.get('/readyz', readyz(provider));
   app.get('/metrics', async (_req, res) => {
