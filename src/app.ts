@@ -90,7 +90,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
 
   const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic), cache: decisions, decider, challenger, objects, remote, metrics, log });
   app.all('/auth', authHandler);
-  app.use(helmet());
+  // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
   else {
     // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
