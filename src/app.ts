@@ -1,7 +1,11 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import * as oidc from 'openid-client';
 import { createAuthHandler } from './auth/pipeline.js';
+import { TokenSource } from './auth/token-source.js';
+import { BasicExchange } from './basic/exchange.js';
+import { passwordGrants } from './basic/grants.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
@@ -9,6 +13,8 @@ import { UmaChallenger } from './decide/challenge.js';
 import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient, type Decider } from './decide/uma.js';
+import { IdpUnavailable } from './errors.js';
+import { runGrant } from './idp/grants.js';
 import { IssuerRegistry, issuerView } from './idp/issuers.js';
 import { PatProvider } from './idp/pat.js';
 import { ProtectionApi } from './idp/protection.js';
@@ -17,8 +23,10 @@ import { UmaMetadata } from './idp/uma-metadata.js';
 import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
+import { loginRoutes } from './login/routes.js';
 import { loadRoutes } from './routes/load.js';
 import { KeycloakRoutes } from './routes/remote.js';
+import { Sessions } from './session/sessions.js';
 import { TokenVerifier } from './tokens/verify.js';
 
 export interface Service {
@@ -34,6 +42,10 @@ export interface Service {
   tokens: TokenVerifier;
   pat: PatProvider;
   protection: ProtectionApi;
+  /** Browser sessions; undefined unless `login.enabled`. */
+  sessions: Sessions | undefined;
+  /** Basic credentials exchange; undefined unless `basic.enabled`. */
+  basic: BasicExchange | undefined;
 }
 
 export interface ServiceOptions {
@@ -71,16 +83,34 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
-  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size });
+  // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
+  const sessions = config.login.enabled
+    ? new Sessions(config, (refreshToken) => {
+        const idp = provider.configuration;
+        if (idp === undefined) return Promise.reject(new IdpUnavailable({ detail: 'issuer metadata not loaded yet' }));
+        return runGrant(() => oidc.refreshTokenGrant(idp, refreshToken), clock, 'session refresh');
+      }, metrics, log, clock)
+    : undefined;
+  const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
+  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size, ...(sessions ? { session: sessions.store.size } : {}), ...(basic ? { basic: basic.size } : {}) });
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, cache: decisions, decider, challenger, objects, remote, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic), cache: decisions, decider, challenger, objects, remote, metrics, log });
   app.all('/auth', authHandler);
-  app.use(helmet());
+  // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
+  else {
+    // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
+    app.use('/oauth2', (_req, res) => {
+      res.status(401).setHeader('WWW-Authenticate', `Bearer realm="${config.issuer.challengeRealm}"`);
+      res.json({ error_code: 'UNAUTHENTICATED', message: 'Authentication required (browser login is not enabled)' });
+    });
+  }
   app.get('/healthz', healthz);
   app.get('/readyz', readyz(issuers));
   app.get('/metrics', async (_req, res) => {
@@ -99,5 +129,5 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, issuers, metrics, decisions, tokens, pat, protection };
+  return { handler, app, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic };
 }

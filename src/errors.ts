@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'no_credentials'
   | 'unsupported_credentials'
   | 'invalid_token'
+  | 'invalid_credentials'
+  | 'throttled'
   | 'access_denied'
   | 'route_misconfigured'
   | 'uma_ticket'
@@ -71,6 +73,29 @@ export class Unauthenticated extends AuthzError {
   readonly status = 401;
   constructor(code: 'no_credentials' | 'unsupported_credentials' | 'invalid_token', options?: AuthzErrorOptions) {
     super(code, code === 'invalid_token' ? 'the access token is invalid' : 'authentication required', options);
+  }
+}
+
+/**
+ * Basic credentials the IdP refused (wrong user or password): answered with a Basic challenge,
+ * which the MLflow client reports as is.
+ */
+export class BadCredentials extends AuthzError {
+  readonly status = 401;
+  constructor(options?: AuthzErrorOptions) {
+    super('invalid_credentials', 'invalid username or password', options);
+  }
+}
+
+/**
+ * Too many failed Basic attempts for this user or client address: no IdP call is made until
+ * the lockout ends. 401 (NGINX accepts only 401/403 from auth_request) with the wait in
+ * `X-Authz-Retry-After`, which the NGINX snippet turns into 429 + Retry-After.
+ */
+export class Throttled extends AuthzError {
+  readonly status = 401;
+  constructor(readonly retryAfterSeconds: number, readonly by: 'user' | 'address', options?: AuthzErrorOptions) {
+    super('throttled', 'too many failed attempts', options);
   }
 }
 

@@ -85,7 +85,8 @@ function loadTable(file) {
   const shapes = new Map();
   for (const raw of doc?.paths ?? []) {
     const where = raw.path;
-    const isPublic = raw['enforcement-mode'] === 'DISABLED';
+    // AUTHENTICATED (our extension): any verified identity, no UMA decision; checked like a public entry.
+    const isPublic = raw['enforcement-mode'] === 'DISABLED' || raw['enforcement-mode'] === 'AUTHENTICATED';
     const allowed = new Set(['path', 'name', 'methods', 'enforcement-mode', 'object']);
     for (const key of Object.keys(raw)) if (!allowed.has(key)) problems.push(`${where}: unknown key ${key}`);
     if (!isPublic && !FAMILIES.has(raw.name)) problems.push(`${where}: name ${JSON.stringify(raw.name)} is not a known family`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# nginx-authz (this repo's service): `node dist/main.js` on 127.0.0.1:AUTHZ_PORT against the stack's Keycloak.
+# nginx-authz (this repo's service): `node dist/main.js` on 127.0.0.1:AUTHZ_PORT against the stack's Keycloak,
+# with browser login (/oauth2/*) and Basic credentials (password grant on the public mlflow-cli client) on.
 # Builds first (`npm ci` if node_modules is missing, then `npm run build`) when dist/main.js is missing or older than
 # any file under src/ (STACK_BUILD=0 skips, STACK_BUILD=1 forces).
 # Usage: scripts/stack/authz.sh start|stop|status|logs
@@ -34,6 +35,8 @@ start() {
     AUTHZ_ISSUER_URL="http://127.0.0.1:$KC_PORT/realms/mlflow" AUTHZ_CLIENT_ID=nginx-authz \
     AUTHZ_CLIENT_SECRET="$NGINX_AUTHZ_CLIENT_SECRET" AUTHZ_HOST=127.0.0.1 AUTHZ_PORT="$AUTHZ_PORT" \
     AUTHZ_LOG_LEVEL="${AUTHZ_LOG_LEVEL:-info}" MALLOC_ARENA_MAX=2 \
+    AUTHZ_LOGIN_ENABLED="${AUTHZ_LOGIN_ENABLED:-true}" AUTHZ_BASIC_ENABLED="${AUTHZ_BASIC_ENABLED:-true}" \
+    AUTHZ_BASIC_CLIENT_ID="${AUTHZ_BASIC_CLIENT_ID:-mlflow-cli}" \
     start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 dist/main.js )   # as `npm start`
   wait_http "$NAME" "http://127.0.0.1:$AUTHZ_PORT/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }

@@ -5,7 +5,8 @@
 #   MinIO     : go install github.com/minio/minio@$MINIO_MODULE_VERSION (bucket made with boto3, no mc)
 #   MLflow    : python venv with mlflow==$MLFLOW_VERSION + boto3
 #   NGINX     : Debian package nginx (built --with-http_auth_request_module)
-# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx ...]   (default: all)
+#   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|chromium ...]   (default: all)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -30,6 +31,14 @@ install_nginx() {
   NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
   "$NGINX_BIN" -V 2>&1 | grep -q -- '--with-http_auth_request_module' || die "installed nginx lacks auth_request"
   log "nginx installed: $("$NGINX_BIN" -v 2>&1)"
+}
+
+install_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then log "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"; return; fi
+  local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null || die "apt-get install chromium failed"
+  log "chromium installed: $(/usr/bin/chromium --version 2>/dev/null)"
 }
 
 install_keycloak() {
@@ -77,6 +86,6 @@ install_mlflow() {
 }
 
 T0=$SECONDS
-targets=("$@"); ((${#targets[@]})) || targets=(nginx keycloak mlflow minio)
+targets=("$@"); ((${#targets[@]})) || targets=(nginx chromium keycloak mlflow minio)
 for t in "${targets[@]}"; do step "$t"; done
 log "install finished in $((SECONDS - T0))s"

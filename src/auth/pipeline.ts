@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, Unauthenticated, UnmappedRoute } from '../errors.js';
+import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
@@ -13,13 +13,15 @@ import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
-import { extractCredentials } from './credentials.js';
 import { sendAllow, sendRefusal } from './respond.js';
+import type { TokenSource } from './token-source.js';
 
 export interface AuthDependencies {
   config: Config;
   matchers: ReadonlyMap<ServiceName, RouteMatcher>;
   verifier: TokenVerifier;
+  /** Step 3: Bearer header, browser session or exchanged Basic credentials → access token. */
+  tokens: TokenSource;
   cache: DecisionCache;
   /** The IdP call of the decision step, by `decision.mode`. */
   decider: Decider;
@@ -44,8 +46,9 @@ interface DecisionState {
 }
 
 /**
- * The /auth handler: read original request → match route → extract credentials → verify
- * token (by its issuer) → narrow to the object (`uma.perObject`) → decide (claims policy or RPT permissions, cache, then IdP) → respond. Each step is a named function that either
+ * The /auth handler: read original request → match route → credentials to token (bearer,
+ * session, Basic) → verify token (by its issuer) → narrow to the object (`uma.perObject`) →
+ * decide (claims policy or RPT permissions, cache, then IdP) → respond. Each step is a named function that either
  * returns what the next one needs or throws an {@link AuthzError}; nothing ever ends in an
  * allow except the last step.
  */
@@ -62,16 +65,34 @@ export function createAuthHandler(deps: AuthDependencies) {
     try {
       readOriginalRequest(req, config, state);
       const matcher = selectMatcher(req, deps.matchers);
-      let route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
+      const route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
       if (!route.public) {
-        const token = extractBearerToken(req);
-        const tokenHash = hashToken(token);
-        const identity = deps.verifier.cached(tokenHash);
-        if (identity === undefined) {
-          void decideOnMiss(res, state, route, token, tokenHash, undefined, false);
+        const token = deps.tokens.resolve(req);
+        if (typeof token !== 'string') {
+          void afterCredentials(res, state, route, token);
           return;
         }
-        state.identity = identity;
+        decideWithToken(res, state, route, token);
+        return;
+      }
+      allow(res, state, route);
+    } catch (thrown) {
+      refuse(res, state, thrown);
+    }
+  };
+
+  /** Steps 4-6 for a token in hand; synchronous while the identity and decision are cached. */
+  function decideWithToken(res: ServerResponse, state: DecisionState, matched: RouteMatch, token: string): void {
+    try {
+      let route = matched;
+      const tokenHash = hashToken(token);
+      const identity = deps.verifier.cached(tokenHash);
+      if (identity === undefined) {
+        void decideOnMiss(res, state, route, token, tokenHash, undefined, false);
+        return;
+      }
+      state.identity = identity;
+      if (!route.authenticated) {
         const narrowed = narrowRoute(state, route);
         if (narrowed instanceof Promise) {
           void decideOnMiss(res, state, narrowed, token, tokenHash, identity, false);
@@ -91,12 +112,26 @@ export function createAuthHandler(deps: AuthDependencies) {
           state.source = 'cache';
           if (cached.denial !== undefined) throw cached.denial;
         }
+      } else {
+        state.source = 'local';
       }
       allow(res, state, route);
     } catch (thrown) {
       refuse(res, state, thrown);
     }
-  };
+  }
+
+  /** Step 3 went to the IdP (a session refresh, a Basic exchange) or decrypted a cookie: continue once it answers. */
+  async function afterCredentials(res: ServerResponse, state: DecisionState, route: RouteMatch, pending: Promise<string>): Promise<void> {
+    let token: string;
+    try {
+      token = await pending;
+    } catch (thrown) {
+      refuse(res, state, thrown);
+      return;
+    }
+    decideWithToken(res, state, route, token);
+  }
 
   /**
    * The asynchronous rest of a decision. `route` is the matched route, or its narrowing still
@@ -106,6 +141,11 @@ export function createAuthHandler(deps: AuthDependencies) {
   async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch | Promise<RouteMatch>, token: string, tokenHash: string, known: Identity | undefined, looked: boolean): Promise<void> {
     try {
       state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
+      if (!(route instanceof Promise) && route.authenticated) {
+        state.source = 'local'; // AUTHENTICATED route: the verified identity is all it needs
+        allow(res, state, route);
+        return;
+      }
       const target = route instanceof Promise ? await route : looked ? route : await narrowRoute(state, route);
       if (looked || !decideLocally(state.identity, target, state)) {
         if (mustChallenge(deps, state.identity)) {
@@ -201,13 +241,6 @@ function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: Keycloa
   if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;
   return outcome.match;
-}
-
-/** Step 3: the bearer token. Basic credentials need the password grant (not enabled yet). */
-function extractBearerToken(req: IncomingMessage): string {
-  const credentials = extractCredentials(req.headers.authorization);
-  if (credentials.kind !== 'bearer') throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled' });
-  return credentials.token;
 }
 
 const NO_CLAIMS: ReadonlyMap<string, readonly string[]> = new Map();

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PermissionTicketChallenge, type AuthzError } from '../errors.js';
+import { PermissionTicketChallenge, Throttled, type AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
 
 /** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
@@ -62,13 +62,18 @@ export function sendAllow(res: ServerResponse, identity: Identity | undefined, m
 
 /**
  * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent), or
- * the UMA challenge with a permission ticket (decide/challenge.ts),
+ * the UMA challenge with a permission ticket (decide/challenge.ts), or a Basic challenge for
+ * refused or throttled Basic credentials (throttling adds `X-Authz-Retry-After`, for NGINX's 429),
  * 403, 400 or 503 without a body: NGINX reads only the status and WWW-Authenticate.
  */
 export function sendRefusal(res: ServerResponse, error: AuthzError, realm: string): void {
   if (error instanceof PermissionTicketChallenge) {
     // UMA 2.0 Grant §3.2; the ticket's characters were checked where it was received.
     res.setHeader('WWW-Authenticate', `UMA realm="${realm}", as_uri="${error.asUri}", ticket="${error.ticket}"`);
+  } else if (error.code === 'invalid_credentials' || error instanceof Throttled) {
+    // The caller sent Basic credentials: challenge in kind (RFC 7617), so the MLflow client shows it.
+    res.setHeader('WWW-Authenticate', `Basic realm="${realm}", charset="UTF-8"`);
+    if (error instanceof Throttled) res.setHeader('X-Authz-Retry-After', String(error.retryAfterSeconds));
   } else if (error.status === 401) {
     const challenge = error.code === 'invalid_token' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
     res.setHeader('WWW-Authenticate', challenge);

@@ -40,6 +40,22 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_ROUTES_FILE: ['routes.file', 'string'],
   AUTHZ_ROUTES_PREFIX: ['routes.prefix', 'string'],
   AUTHZ_ROUTES_FROM_KEYCLOAK: ['routes.fromKeycloak', 'boolean'],
+  AUTHZ_SESSION_SECRET: ['session.secret', 'string'],
+  AUTHZ_SESSION_SECRET_FILE: ['session.secretFile', 'string'],
+  AUTHZ_SESSION_COOKIE_NAME: ['session.cookieName', 'string'],
+  AUTHZ_SESSION_IDLE_TIMEOUT_SECONDS: ['session.idleTimeoutSeconds', 'number'],
+  AUTHZ_SESSION_ABSOLUTE_TIMEOUT_SECONDS: ['session.absoluteTimeoutSeconds', 'number'],
+  AUTHZ_SESSION_REFRESH_BEFORE_SECONDS: ['session.refreshBeforeSeconds', 'number'],
+  AUTHZ_LOGIN_ENABLED: ['login.enabled', 'boolean'],
+  AUTHZ_LOGIN_PUBLIC_URL: ['login.publicUrl', 'string'],
+  AUTHZ_LOGIN_ALLOWED_HOSTS: ['login.allowedHosts', 'list'],
+  AUTHZ_LOGIN_SCOPE: ['login.scope', 'string'],
+  AUTHZ_BASIC_ENABLED: ['basic.enabled', 'boolean'],
+  AUTHZ_BASIC_CLIENT_ID: ['basic.clientId', 'string'],
+  AUTHZ_BASIC_CLIENT_SECRET: ['basic.clientSecret', 'string'],
+  AUTHZ_BASIC_MAX_FAILURES_PER_USER: ['basic.maxFailuresPerUser', 'number'],
+  AUTHZ_BASIC_MAX_FAILURES_PER_ADDRESS: ['basic.maxFailuresPerAddress', 'number'],
+  AUTHZ_BASIC_LOCKOUT_SECONDS: ['basic.lockoutSeconds', 'number'],
   AUTHZ_LOG_LEVEL: ['log.level', 'string'],
   AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
 };
@@ -174,8 +190,30 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
   } else if (umaFeatures && primary.client.secret === undefined) {
     problems.push(`${clientPath}.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
   }
+  if (parsed.login.enabled && primary.client.secret === undefined) {
+    problems.push(`${clientPath}.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)`);
+  }
+  const session = readSessionSecret(parsed.session, problems);
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
-  return { ...rest, issuer: primary.issuer, client: primary.client, issuers };
+  return { ...rest, issuer: primary.issuer, client: primary.client, issuers, session };
+}
+
+/** `session.secret` or the contents of `session.secretFile` (one of them, not both). */
+function readSessionSecret(parsed: ParsedConfig['session'], problems: string[]): Config['session'] {
+  const { secretFile, ...session } = parsed;
+  if (secretFile === undefined) return session;
+  if (session.secret !== undefined) {
+    problems.push('session.secretFile: set either session.secret or session.secretFile, not both');
+    return session;
+  }
+  try {
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    if (secret.length < 32) problems.push(`session.secretFile: ${JSON.stringify(secretFile)} must hold at least 32 characters`);
+    return { ...session, secret };
+  } catch (error) {
+    problems.push(`session.secretFile: cannot read ${JSON.stringify(secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    return session;
+  }
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

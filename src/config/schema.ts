@@ -81,6 +81,60 @@ export const configSchema = z.strictObject({
       file: z.string().min(1).optional(),
     }).prefault({}),
   }).prefault({}),
+  session: z.strictObject({
+    /**
+     * Key material for the session and login-state cookies (JWE, `dir` + A256GCM, key from
+     * HKDF-SHA256). Unset: a random key per process, which is enough for one replica because
+     * sessions live in that process's memory anyway (a restart ends them either way); set it
+     * when several replicas share logins (the pending-login cookie must open on any of them).
+     */
+    secret: z.string().min(32, 'at least 32 characters').optional(),
+    secretFile: z.string().min(1).optional(),
+    cookieName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('nginx_authz_session'),
+    idleTimeoutSeconds: positiveSeconds.default(3_600), // no request for this long ends the session
+    absoluteTimeoutSeconds: positiveSeconds.default(43_200), // 12 h after login, whatever the activity
+    /** Sessions held in memory (tokens stay server-side; the cookie carries only the session id). */
+    maxEntries: z.number().int().positive().default(10_000), // ≈ 5 KB each with Keycloak's three tokens
+    /** The access token is refreshed once it has less than this left (single flight per session). */
+    refreshBeforeSeconds: z.number().int().min(0).max(3_600).default(30),
+  }).prefault({}),
+  login: z.strictObject({
+    /** Browser single sign-on: /oauth2/start, /oauth2/callback, /oauth2/sign_out (authorization code + PKCE). */
+    enabled: z.boolean().default(false),
+    /** External base URL (`https://mlflow.example.com`); unset: from X-Forwarded-Proto/Host, host checked against `allowedHosts`. */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Hosts (`host` or `host:port`) a login may return to and whose X-Forwarded-Host is trusted
+     * for the redirect URI. Loopback hosts (127.0.0.1, localhost, [::1], any port) are always allowed.
+     */
+    allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'host or host:port')).default([]),
+    scope: z.string().min(1).default('openid profile email'),
+    /** Where a browser lands after sign-out (a path on the public URL; registered as post_logout_redirect_uri). */
+    postLogoutPath: z.string().regex(/^\/(?![/\\])[\x21-\x7e]*$/, 'a path starting with a single /').default('/'),
+    /** A login must come back from the IdP within this time. */
+    stateTtlSeconds: positiveSeconds.default(600),
+  }).prefault({}),
+  basic: z.strictObject({
+    /**
+     * `Authorization: Basic` (MLFLOW_TRACKING_USERNAME/PASSWORD) exchanged at the IdP with the
+     * resource-owner password grant on `clientId`. Off by default: the password grant is
+     * deprecated (OAuth 2.0 Security BCP) and must be allowed on that client deliberately.
+     */
+    enabled: z.boolean().default(false),
+    clientId: z.string().min(1).default('mlflow-cli'),
+    /** For a confidential client; a public client (the default mlflow-cli) has none. */
+    clientSecret: z.string().min(1).optional(),
+    scope: z.string().min(1).default('openid'),
+    maxEntries: z.number().int().positive().default(10_000),
+    /** A cached exchange is trusted this long; then the password is checked again with a new grant. */
+    maxAgeSeconds: positiveSeconds.default(3_600),
+    /** Failed attempts (wrong password) allowed per user and per client address within `windowSeconds`... */
+    maxFailuresPerUser: z.number().int().positive().default(5),
+    maxFailuresPerAddress: z.number().int().positive().default(20),
+    windowSeconds: positiveSeconds.default(300),
+    /** ...before the user or address is locked out this long (no IdP call at all meanwhile). */
+    lockoutSeconds: positiveSeconds.default(60),
+  }).prefault({}),
   request: z.strictObject({
     maxUriLength: z.number().int().min(256).max(65_536).default(8_192),
   }).prefault({}),
@@ -157,8 +211,9 @@ export interface IssuerSettings {
  * primary issuer's (the `issuer:` shorthand, else the first of `issuers:`), which is also
  * `issuers[0]`.
  */
-export interface Config extends Omit<ParsedConfig, 'client' | 'issuer' | 'issuers'> {
+export interface Config extends Omit<ParsedConfig, 'client' | 'issuer' | 'issuers' | 'session'> {
   issuer: IssuerOptions;
   client: ClientSettings;
   issuers: readonly IssuerSettings[];
+  session: Omit<ParsedConfig['session'], 'secretFile'>;
 }

@@ -90,6 +90,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly logins = new Counter({
+    name: 'authz_logins_total',
+    help: 'Browser logins (/oauth2/callback) by result: ok, invalid_state, idp_error, exchange_failed',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionRefreshes = new Counter({
+    name: 'authz_session_refreshes_total',
+    help: "Refresh-token grants for browser sessions by result (ok, rejected: the session ended, error: IdP unavailable)",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly passwordGrants = new Counter({
+    name: 'authz_password_grants_total',
+    help: 'Basic credentials exchanged at the IdP by grant (password, refresh_token) and result (ok, rejected, error)',
+    labelNames: ['grant', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly basicThrottled = new Counter({
+    name: 'authz_basic_throttled_total',
+    help: 'Basic attempts refused without asking the IdP, because the user or the client address is locked out',
+    labelNames: ['by'] as const,
+    registers: [this.registry],
+  });
+
   private readonly decisionChildren = new Map<string, { inc(): void }>();
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 

@@ -5,6 +5,8 @@ export interface RouteMatch {
   /** The table path that matched, for logs. */
   pattern: string;
   public: boolean;
+  /** Any verified identity passes (enforcement-mode AUTHENTICATED): no scope, no decision. */
+  authenticated: boolean;
   /** Concrete resource name (templates filled from the path). */
   resource: string;
   /** The resource as written in the table (a bounded set: used for metric labels). */
@@ -113,5 +115,5 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments
   }
   const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
   const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];
-  return { pattern: entry.pattern, public: rule.public, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false };
+  return { pattern: entry.pattern, public: rule.public, authenticated: rule.authenticated, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false };
 }

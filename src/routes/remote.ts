@@ -25,7 +25,7 @@ export class KeycloakRoutes {
   pending(method: string, path: string): RouteMatch {
     const scope = this.scopes[method] ?? (method === 'HEAD' ? this.scopes.GET : undefined);
     if (scope === undefined) throw new UnmappedRoute('method_not_mapped', { detail: `${method} has no scope in routes.keycloakScopes` });
-    return { pattern: path, public: false, resource: '', family: REMOTE_FAMILY, scope, params: {}, rest: [], object: undefined, remote: true };
+    return { pattern: path, public: false, authenticated: false, resource: '', family: REMOTE_FAMILY, scope, params: {}, rest: [], object: undefined, remote: true };
   }
 
   /**

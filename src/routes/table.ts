@@ -25,7 +25,13 @@ const tableSchema = z.strictObject({
     z.strictObject({
       path: z.string().startsWith('/').or(z.string().startsWith('{api}')),
       name: z.string().regex(RESOURCE_TEMPLATE, 'letters, digits, _.:/- and {param} references').min(1).optional(),
-      'enforcement-mode': z.enum(['ENFORCING', 'DISABLED']).default('ENFORCING'),
+      /**
+       * ENFORCING: the method's scope on the resource, decided by the IdP. DISABLED: public.
+       * AUTHENTICATED (our extension): any verified identity, no UMA decision; for the UI shell,
+       * so that a browser without a session is sent to login instead of loading a UI whose
+       * every call fails.
+       */
+      'enforcement-mode': z.enum(['ENFORCING', 'DISABLED', 'AUTHENTICATED']).default('ENFORCING'),
       /** Where the request names one experiment visibly (our extension; see routes/objects.ts). */
       object: z.enum(OBJECT_RULES).optional(),
       methods: z.array(
@@ -43,9 +49,11 @@ export const API_ROOTS = ['/api/2.0', '/api/3.0', '/ajax-api/2.0', '/ajax-api/3.
 
 export type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'wildcard' };
 
-/** What one method on one path requires. `scope` is undefined for public routes. */
+/** What one method on one path requires. `scope` is undefined for public and AUTHENTICATED routes. */
 export interface MethodRule {
   public: boolean;
+  /** Any verified identity passes; no scope, no decision. */
+  authenticated: boolean;
   /** Resource name, possibly a template with `{param}` references. */
   resource: string;
   scope: string | undefined;
@@ -93,9 +101,11 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
   const problems: string[] = [];
   const entries: RouteEntry[] = [];
   for (const raw of parsed.data.paths) {
+    const isAuthenticated = raw['enforcement-mode'] === 'AUTHENTICATED';
     const isPublic = raw['enforcement-mode'] === 'DISABLED';
+    const open = isPublic || isAuthenticated; // no resource, no scope
     const where = `${source}: ${raw.path}`;
-    if (!isPublic && raw.name === undefined) problems.push(`${where}: an enforced path needs a resource name`);
+    if (!open && raw.name === undefined) problems.push(`${where}: an enforced path needs a resource name`);
     if (raw.object === 'experiment-artifact-path' && !raw.path.endsWith('/*')) problems.push(`${where}: object experiment-artifact-path needs a path ending in /*`);
     for (const expanded of expandApi(raw.path)) {
       const pattern = `${prefix}${expanded}`;
@@ -107,11 +117,11 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
       const methods = new Map<string, MethodRule>();
       for (const { method, scopes } of raw.methods) {
         if (methods.has(method)) problems.push(`${where}: method ${method} listed twice`);
-        if (!isPublic && scopes.length !== 1) problems.push(`${where}: ${method} needs exactly one scope`);
-        if (isPublic && scopes.length !== 0) problems.push(`${where}: ${method} is public and cannot require a scope`);
-        methods.set(method, { public: isPublic, resource: raw.name ?? '', scope: isPublic ? undefined : scopes[0] });
+        if (!open && scopes.length !== 1) problems.push(`${where}: ${method} needs exactly one scope`);
+        if (open && scopes.length !== 0) problems.push(`${where}: ${method} is ${isPublic ? 'public' : 'AUTHENTICATED'} and cannot require a scope`);
+        methods.set(method, { public: isPublic, authenticated: isAuthenticated, resource: isAuthenticated ? 'authenticated' : raw.name ?? '', scope: open ? undefined : scopes[0] });
       }
-      entries.push({ pattern, segments, methods, object: isPublic ? undefined : raw.object });
+      entries.push({ pattern, segments, methods, object: open ? undefined : raw.object });
     }
   }
   if (problems.length > 0) throw new RouteTableError(problems);

@@ -55,3 +55,32 @@ export class AuthzAdmin {
     for (const url of this.created.splice(0)) await fetch(url, { method: 'DELETE', headers: this.headers });
   }
 }
+
+/**
+ * Sets one attribute of a realm client (e.g. `access.token.lifespan`, seconds, which overrides
+ * the realm's for that client's tokens only) and returns a function that restores it.
+ */
+export async function setClientAttribute(clientId: string, name: string, value: string): Promise<() => Promise<void>> {
+  const headers = await adminHeaders();
+  const clients = `${stack.KC_URL}/admin/realms/mlflow/clients`;
+  const [client] = (await (await fetch(`${clients}?clientId=${clientId}`, { headers })).json()) as { id: string; attributes?: Record<string, string> }[];
+  const before = client!.attributes?.[name];
+  const put = async (attributeValue: string | undefined): Promise<void> => {
+    const current = (await (await fetch(`${clients}/${client!.id}`, { headers: await adminHeaders() })).json()) as { attributes?: Record<string, string> };
+    const attributes = { ...current.attributes };
+    if (attributeValue === undefined) attributes[name] = ''; // Keycloak drops empty attributes
+    else attributes[name] = attributeValue;
+    const response = await fetch(`${clients}/${client!.id}`, { method: 'PUT', headers: await adminHeaders(), body: JSON.stringify({ ...current, attributes }) });
+    if (response.status !== 204) throw new Error(`PUT client ${clientId}: ${response.status}`);
+  };
+  await put(value);
+  return () => put(before);
+}
+
+/** Ends every Keycloak session of `username` (as an admin's "sign out" would): its refresh tokens stop working. */
+export async function logoutUser(username: string): Promise<void> {
+  const headers = await adminHeaders();
+  const [user] = (await (await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=${username}&exact=true`, { headers })).json()) as { id: string }[];
+  const response = await fetch(`${stack.KC_URL}/admin/realms/mlflow/users/${user!.id}/logout`, { method: 'POST', headers });
+  if (response.status !== 204) throw new Error(`logout ${username}: ${response.status}`);
+}

@@ -20,7 +20,7 @@ const matcher = new RouteMatcher(entries);
 
 const FAMILIES = new Set(['experiments', 'runs', 'registered-models', 'logged-models', 'traces', 'datasets', 'scorers', 'prompt-optimization', 'issues', 'label-schemas', 'review-queues', 'artifacts', 'gateway', 'admin']);
 
-/** `resource#scope`, `public`, or the reason for a denial. */
+/** `resource#scope`, `public`, `authenticated`, or the reason for a denial. */
 function decide(method: string, rawUri: string): string {
   let path: string;
   try {
@@ -32,6 +32,7 @@ function decide(method: string, rawUri: string): string {
 }
 function describe_(outcome: MatchOutcome): string {
   if (outcome.kind !== 'matched') return outcome.kind;
+  if (outcome.match.authenticated) return 'authenticated';
   return outcome.match.public ? 'public' : `${outcome.match.resource}#${outcome.match.scope}`;
 }
 
@@ -53,8 +54,8 @@ describe(`the MLflow preset (MLflow ${mlflowVersion})`, () => {
   it('uses only the documented families and scopes', () => {
     for (const entry of entries) {
       for (const [method, rule] of entry.methods) {
-        if (rule.public) {
-          expect([method, 'GET']).toContain('GET'); // public routes are reads only
+        if (rule.public || rule.authenticated) {
+          expect(method).toBe('GET'); // public and AUTHENTICATED routes are reads only
           continue;
         }
         expect(FAMILIES).toContain(rule.resource);
@@ -75,7 +76,7 @@ describe(`the MLflow preset (MLflow ${mlflowVersion})`, () => {
   });
 
   it.each(cases.map((c) => [`${c.method} ${c.path}`, c] as const))('%s', (_name, c) => {
-    const expected = c.expect === 'public' ? 'public' : c.expect === 'deny' ? expect.stringMatching(/^(no_route|no_method|rejected)$/) : `${c.resource}#${c.scope}`;
+    const expected = c.expect === 'public' || c.expect === 'authenticated' ? c.expect : c.expect === 'deny' ? expect.stringMatching(/^(no_route|no_method|rejected)$/) : `${c.resource}#${c.scope}`;
     expect(decide(c.method, c.path)).toEqual(expected);
   });
 

@@ -1,0 +1,107 @@
+import request from 'supertest';
+import { FakeIdp } from '../helpers/fake-idp.js';
+import { startService } from '../helpers/service.js';
+
+let idp: FakeIdp;
+let service: Awaited<ReturnType<typeof startService>>;
+let off: Awaited<ReturnType<typeof startService>>;
+
+beforeAll(async () => {
+  idp = await new FakeIdp().start();
+  service = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } });
+  off = await startService(idp);
+});
+afterAll(async () => {
+  service.provider.stop();
+  off.provider.stop();
+  await idp.stop();
+});
+
+const viaNginx = (path: string) => request(service.handler).get(path).set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https');
+
+describe('/oauth2/start', () => {
+  it('redirects to the IdP with PKCE (S256), state and nonce, and keeps them in an encrypted cookie', async () => {
+    const res = await viaNginx('/oauth2/start').set('X-Original-URI', '/#/experiments?x=1&y=2');
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.location!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/auth`);
+    const query = Object.fromEntries(location.searchParams);
+    expect(query).toMatchObject({ response_type: 'code', client_id: 'nginx-authz', redirect_uri: 'https://mlflow.example.com/oauth2/callback', code_challenge_method: 'S256', scope: 'openid profile email' });
+    expect(query.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(query.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const cookie = (res.headers['set-cookie'] as unknown as string[])[0]!;
+    expect(cookie).toMatch(/^nginx_authz_login=[^;]+; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Secure; Max-Age=600$/);
+    expect(cookie).not.toContain(query.state!); // encrypted, not just encoded
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('refuses hosts that are neither loopback nor allowed (the redirect URI would carry the code there)', async () => {
+    const res = await request(service.handler).get('/oauth2/start').set('X-Forwarded-Host', 'evil.example.com');
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('/oauth2/callback', () => {
+  it('refuses a callback without the pending-login cookie (CSRF, expired, other browser)', async () => {
+    const res = await viaNginx('/oauth2/callback?code=abc&state=def');
+    expect(res.status).toBe(400);
+    expect(service.sessions!.store.size).toBe(0);
+  });
+
+  it('refuses a state that does not match the pending login', async () => {
+    const start = await viaNginx('/oauth2/start?rd=/');
+    const pending = (start.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const res = await viaNginx('/oauth2/callback?code=abc&state=forged').set('Cookie', pending);
+    expect(res.status).toBe(401);
+    expect(service.sessions!.store.size).toBe(0);
+  });
+});
+
+describe('sessions in /auth', () => {
+  it('decides on the session token for a request with the session cookie; sign-out ends it at once', async () => {
+    const token = await idp.token({ sub: 'u-7', preferred_username: 'carol' });
+    const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+    const cookie = `other=1; nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    const auth = () => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    const first = await auth();
+    expect(first.status).toBe(200);
+    expect(first.headers['x-auth-request-user']).toBe('carol');
+    expect((await auth()).status).toBe(200);
+
+    const out = await viaNginx('/oauth2/sign_out').set('Cookie', cookie);
+    expect(out.status).toBe(302);
+    expect(out.headers.location).toBe('https://mlflow.example.com/'); // no ID token: straight to postLogoutPath
+    expect(out.headers['set-cookie']![0]).toMatch(/^nginx_authz_session=; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=0$/);
+    const after = await auth();
+    expect(after.status).toBe(401);
+    expect(after.headers['www-authenticate']).toBe('Bearer realm="mlflow"');
+  });
+
+  it('lets any verified identity load the UI shell (/ is AUTHENTICATED) without a UMA call; none gets 401', async () => {
+    idp.umaCalls = [];
+    const token = await idp.token({ sub: 'u-8', preferred_username: 'dave' });
+    const shell = (bearer?: string) => {
+      const req = request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/');
+      return bearer === undefined ? req : req.set('Authorization', `Bearer ${bearer}`);
+    };
+    expect((await shell(token)).status).toBe(200);
+    expect(idp.umaCalls).toHaveLength(0);
+    expect((await shell()).status).toBe(401);
+    expect((await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/static-files/app.js')).status).toBe(200);
+  });
+
+  it('refuses Basic credentials when basic.enabled is off', async () => {
+    const res = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Authorization', `Basic ${Buffer.from('bob:pw').toString('base64')}`);
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('with login off', () => {
+  it('answers /oauth2/* with the API 401, so NGINX never sends a browser round in circles', async () => {
+    const res = await request(off.handler).get('/oauth2/start');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="mlflow"');
+    expect(off.sessions).toBeUndefined();
+  });
+});
