@@ -7,7 +7,7 @@
  */
 import { logoutUser, setClientAttribute } from './keycloak-admin.js';
 import { metric, sessionCookieFor } from './login-http.js';
-import { viaNginx } from './stack.js';
+import { password, stack, viaNginx } from './stack.js';
 
 // Browser sessions' tokens live 40 s; the service refreshes them 30 s before expiry
 // (session.refreshBeforeSeconds), so a refresh is due 10 s after login.
@@ -24,6 +24,15 @@ describe('browser session refresh (real Keycloak with refresh-token rotation)', 
   afterAll(async () => {
     await restore?.();
   });
+
+  it('(control) the realm refuses a refresh token spent twice: a double spend would end the login', async () => {
+    const grant = (body: Record<string, string>) => fetch(stack.KC_TOKEN_URL!, { method: 'POST', body: new URLSearchParams({ client_id: 'mlflow-cli', ...body }) });
+    const login = (await (await grant({ grant_type: 'password', username: 'carol', password: password('carol') })).json()) as { refresh_token: string };
+    expect((await grant({ grant_type: 'refresh_token', refresh_token: login.refresh_token })).status).toBe(200);
+    const reused = await grant({ grant_type: 'refresh_token', refresh_token: login.refresh_token });
+    expect(reused.status).toBe(400);
+    expect(((await reused.json()) as { error: string }).error).toBe('invalid_grant');
+  }, 30_000);
 
   it('spends one refresh token for two concurrent requests at refresh time; both are allowed', async () => {
     const cookie = await sessionCookieFor('carol');
