@@ -130,6 +130,13 @@ export function loginRoutes(deps: LoginDependencies): Router {
       page(res, 400, 'This host is not configured for login.');
       return;
     }
+    if (crossSite(req)) {
+      // Logout CSRF: another site's link, image or form must not end the session. The user
+      // confirms with a same-origin POST instead (Fetch Metadata, https://w3c.github.io/webappsec-fetch-metadata/).
+      log.info({ site: req.headers['sec-fetch-site'] }, 'sign-out: cross-site request; asking for confirmation');
+      confirmSignOut(res);
+      return;
+    }
     const session = await sessions.find(req.headers.cookie);
     if (session !== undefined) sessions.store.delete(session.id);
     res.setHeader('Set-Cookie', serializeCookie(sessions.cookieName, '', { secure: cookieSecure(base), path: '/', maxAgeSeconds: 0 }));
@@ -153,7 +160,27 @@ function query(req: Request): URLSearchParams {
 }
 
 function startLink(returnTo: string): string {
-  return `/oauth2/start?rd=${encodeURIComponent(returnTo)}`;
+  return `/oauth2/start?${new URLSearchParams({ rd: returnTo }).toString()}`;
+}
+
+/**
+ * A request another site started (Fetch Metadata's `Sec-Fetch-Site` is `cross-site` or
+ * `same-site`). Typed URLs and bookmarks say `none`, the app's own links `same-origin`; clients
+ * that send no such header (curl, scripts) cannot be driven by another site's page.
+ */
+function crossSite(req: Request): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
+function confirmSignOut(res: Response): void {
+  res.status(200).setHeader('Cache-Control', 'no-store');
+  res.type('html').send('<!doctype html><meta charset="utf-8"><title>Sign out</title><form method="post" action="/oauth2/sign_out"><button type="submit">Sign out of MLflow</button></form>');
+}
+
+/** HTML text and attribute escaping for the few values these pages show. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function redirect(res: Response, location: string): void {
@@ -164,5 +191,5 @@ function redirect(res: Response, location: string): void {
 /** A minimal page for login errors: no detail beyond what the user can act on. */
 function page(res: Response, status: number, message: string, retry?: string): void {
   res.status(status).setHeader('Cache-Control', 'no-store');
-  res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>${message}</p>${retry === undefined ? '' : `<p><a href="${retry.replace(/"/g, '%22')}">Sign in again</a></p>`}`);
+  res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>${escapeHtml(message)}</p>${retry === undefined ? '' : `<p><a href="${escapeHtml(retry)}">Sign in again</a></p>`}`);
 }

@@ -78,6 +78,23 @@ describe('sessions in /auth', () => {
     expect(after.headers['www-authenticate']).toBe('Bearer realm="mlflow"');
   });
 
+  it('does not sign out on a cross-site request (logout CSRF): it asks for a same-origin POST, and the session lives on', async () => {
+    const token = await idp.token({ sub: 'u-8', preferred_username: 'carol' });
+    const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+    const cookie = `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    const auth = () => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    for (const site of ['cross-site', 'same-site']) {
+      const out = await viaNginx('/oauth2/sign_out').set('Cookie', cookie).set('Sec-Fetch-Site', site);
+      expect(out.status).toBe(200);
+      expect(out.headers['set-cookie']).toBeUndefined();
+      expect(out.text).toContain('<form method="post" action="/oauth2/sign_out">');
+      expect((await auth()).status).toBe(200);
+    }
+    const confirmed = await request(service.handler).post('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin');
+    expect(confirmed.status).toBe(302);
+    expect((await auth()).status).toBe(401);
+  });
+
   it('lets any verified identity load the UI shell (/ is AUTHENTICATED) without a UMA call; none gets 401', async () => {
     idp.umaCalls = [];
     const token = await idp.token({ sub: 'u-8', preferred_username: 'dave' });
