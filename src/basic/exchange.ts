@@ -25,7 +25,7 @@ interface Exchanged {
  * `Authorization: Basic` → an access token (MLFLOW_TRACKING_USERNAME/PASSWORD), so that
  * decisions then run exactly as for bearer tokens.
  *
- * - Exchanges are cached by HMAC-SHA256(per-process random key, username NUL password): the
+ * - Exchanges are cached by HMAC-SHA256(per-process random key, JSON [username, password]: unambiguous even when a name holds a NUL): the
  *   password is never kept, and the cache key cannot be tested offline against guesses.
  * - A cached token is renewed before it expires with its refresh token (one renewal per
  *   entry at a time), falling back to a new password grant; after `maxAgeSeconds` the
@@ -64,7 +64,7 @@ export class BasicExchange {
    * @throws {Throttled} the user or address is locked out; {@link BadCredentials}; {@link IdpUnavailable}
    */
   token(username: string, password: string, address: string | undefined): string | Promise<string> {
-    const key = createHmac('sha256', this.key).update(username).update('\u0000').update(password).digest('base64url').slice(0, 32);
+    const key = createHmac('sha256', this.key).update(JSON.stringify([username, password])).digest('base64url').slice(0, 32);
     const now = this.clock();
     const entry = this.cache.get(key);
     if (entry !== undefined && now - entry.checkedAtMs < this.maxAgeMs) {
