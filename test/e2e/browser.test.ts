@@ -84,13 +84,16 @@ describe('browser single sign-on (Chromium, Keycloak login page, MLflow UI)', ()
     expect(await onKeycloakLogin(page)).toBe(true);
   }, TIMEOUT);
 
-  it('lets the admin sign in the same way and delete the run through the UI', async () => {
+  it('lets the admin sign in the same way (back to the deep link, query intact) and delete the run through the UI', async () => {
     const { experimentId, runId } = await experimentWithRun();
     browser = await openBrowser();
     const { page } = browser;
-    await page.goto(`${U}/`);
+    // A query with an encoded "&" and "=": the return target must survive NGINX and Keycloak byte for byte.
+    const deepLink = `${U}/?from=e2e&note=a%26b%3Dc`;
+    await page.goto(deepLink);
     expect(await onKeycloakLogin(page)).toBe(true);
     await signIn(page, 'alice');
+    expect(page.url()).toBe(deepLink);
     expect(await deleteThroughUi(browser, experimentId, runId)).toBe(200);
     expect(await lifecycle(runId)).toBe('deleted');
     await screenshot(page, 'browser-admin-after-delete.png');
