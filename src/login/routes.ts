@@ -75,7 +75,14 @@ export function loginRoutes(deps: LoginDependencies): Router {
       code_challenge_method: 'S256',
     });
     const sealed = await pending.seal({ state, nonce, codeVerifier, returnTo: safeReturnTo(rd, base, login.allowedHosts), redirectUri });
-    res.setHeader('Set-Cookie', serializeCookie(PendingLoginCookie.NAME, sealed, { secure: cookieSecure(base), path: '/oauth2/', maxAgeSeconds: login.stateTtlSeconds }));
+    const secure = cookieSecure(base);
+    // Too many logins under way in this browser (tabs left on the login page): forget the older ones.
+    const earlier = PendingLoginCookie.namesIn(req.headers.cookie);
+    const dropped = earlier.length >= PendingLoginCookie.MAX_PENDING ? earlier : [];
+    res.setHeader('Set-Cookie', [
+      ...dropped.map((name) => serializeCookie(name, '', { secure, path: '/oauth2/', maxAgeSeconds: 0 })),
+      serializeCookie(PendingLoginCookie.nameFor(state), sealed, { secure, path: '/oauth2/', maxAgeSeconds: login.stateTtlSeconds }),
+    ]);
     redirect(res, target.href);
   });
 
@@ -83,8 +90,10 @@ export function loginRoutes(deps: LoginDependencies): Router {
     const ready = prerequisites(req, res);
     if (ready === undefined) return;
     const { base, idp } = ready;
-    const clearPending = serializeCookie(PendingLoginCookie.NAME, '', { secure: cookieSecure(base), path: '/oauth2/', maxAgeSeconds: 0 });
-    const started = await pending.open(readCookie(req.headers.cookie, PendingLoginCookie.NAME));
+    // The pending login of the state the IdP sent back (each login has its own cookie).
+    const pendingName = PendingLoginCookie.nameFor(query(req).get('state') ?? '');
+    const clearPending = serializeCookie(pendingName, '', { secure: cookieSecure(base), path: '/oauth2/', maxAgeSeconds: 0 });
+    const started = await pending.open(readCookie(req.headers.cookie, pendingName));
     if (started === undefined) {
       metrics.logins.labels('invalid_state').inc();
       res.setHeader('Set-Cookie', clearPending);

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
+import { PendingLoginCookie } from '../../src/login/pending.js';
 
 let idp: FakeIdp;
 let service: Awaited<ReturnType<typeof startService>>;
@@ -31,7 +32,8 @@ describe('/oauth2/start', () => {
     expect(query.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const cookie = (res.headers['set-cookie'] as unknown as string[])[0]!;
-    expect(cookie).toMatch(/^nginx_authz_login=[^;]+; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Secure; Max-Age=600$/);
+    expect(cookie).toMatch(/^nginx_authz_login_[A-Za-z0-9_-]{16}=[^;]+; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Secure; Max-Age=600$/);
+    expect(cookie.startsWith(`${PendingLoginCookie.nameFor(query.state!)}=`)).toBe(true);
     expect(cookie).not.toContain(query.state!); // encrypted, not just encoded
     expect(res.headers['cache-control']).toBe('no-store');
   });
@@ -49,12 +51,41 @@ describe('/oauth2/callback', () => {
     expect(service.sessions!.store.size).toBe(0);
   });
 
-  it('refuses a state that does not match the pending login', async () => {
+  it('refuses a state that matches no pending login', async () => {
     const start = await viaNginx('/oauth2/start?rd=/');
     const pending = (start.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
     const res = await viaNginx('/oauth2/callback?code=abc&state=forged').set('Cookie', pending);
+    expect(res.status).toBe(400);
+    expect(service.sessions!.store.size).toBe(0);
+  });
+
+  it('refuses a pending-login cookie renamed to a forged state (the state sealed inside must match)', async () => {
+    const start = await viaNginx('/oauth2/start?rd=/');
+    const value = (start.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!.split('=')[1]!;
+    const res = await viaNginx('/oauth2/callback?code=abc&state=forged').set('Cookie', `${PendingLoginCookie.nameFor('forged')}=${value}`);
     expect(res.status).toBe(401);
     expect(service.sessions!.store.size).toBe(0);
+  });
+
+  it('keeps one pending login per tab: each callback finds its own, and at most four travel at once', async () => {
+    const states: string[] = [];
+    const cookies: string[] = [];
+    for (let tab = 0; tab < 3; tab++) {
+      const start = await viaNginx('/oauth2/start?rd=/').set('Cookie', cookies.join('; '));
+      states.push(new URL(start.headers.location!).searchParams.get('state')!);
+      cookies.push((start.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!);
+    }
+    expect(new Set(cookies.map((c) => c.split('=')[0])).size).toBe(3);
+    // The first tab's callback gets past the pending-login lookup (400) to the code exchange,
+    // which this fake IdP refuses for the made-up code: 401 "Login did not complete", not "expired".
+    const first = await viaNginx(`/oauth2/callback?code=abc&state=${states[0]}`).set('Cookie', cookies.join('; '));
+    expect(first.status).toBe(401);
+    expect(first.headers['set-cookie']![0]).toBe(`${cookies[0]!.split('=')[0]}=; Path=/oauth2/; HttpOnly; SameSite=Lax; Secure; Max-Age=0`);
+
+    const fourth = await viaNginx('/oauth2/start?rd=/').set('Cookie', [...cookies, 'nginx_authz_login_extra=x'].join('; '));
+    const set = fourth.headers['set-cookie'] as unknown as string[];
+    expect(set.filter((c) => c.endsWith('Max-Age=0'))).toHaveLength(4); // the earlier four are dropped
+    expect(set.at(-1)).toMatch(/Max-Age=600$/);
   });
 });
 
