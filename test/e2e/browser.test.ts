@@ -99,6 +99,25 @@ describe('browser single sign-on (Chromium, Keycloak login page, MLflow UI)', ()
     await screenshot(page, 'browser-admin-after-delete.png');
   }, TIMEOUT);
 
+  it('logs two tabs in at once: each callback finds its own pending login and lands on its own page', async () => {
+    browser = await openBrowser();
+    const first = browser.page;
+    const second = await browser.context.newPage();
+    // An expired session sends every open tab to login; each /oauth2/start leaves its own pending-login cookie.
+    await first.goto(`${U}/?tab=1`);
+    await second.goto(`${U}/?tab=2`);
+    expect(await onKeycloakLogin(first)).toBe(true);
+    expect(await onKeycloakLogin(second)).toBe(true);
+    await signIn(second, 'carol');
+    expect(second.url()).toBe(`${U}/?tab=2`);
+    // Keycloak continues the other tab's login on its own once one tab has signed in; its
+    // callback must find ITS pending login (state, nonce, PKCE verifier), not the second tab's.
+    await first.waitForURL(`${U}/?tab=1`, { timeout: 60_000 });
+    expect((await first.request.get(`${U}/ajax-api/2.0/mlflow/experiments/search?max_results=1`)).status()).toBe(200);
+    const names = (await browser.context.cookies()).map((c) => c.name); // every path, /oauth2/ included
+    expect(names.filter((n) => n.startsWith('nginx_authz_login_'))).toEqual([]); // both callbacks cleared theirs
+  }, TIMEOUT);
+
   it('keeps API clients on 401 JSON with WWW-Authenticate (no redirect without Accept: text/html)', async () => {
     const response = await fetch(`${U}/ajax-api/2.0/mlflow/experiments/search?max_results=1`, { redirect: 'manual', headers: { accept: 'application/json' } });
     expect(response.status).toBe(401);
