@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { BadCredentials, IdpUnavailable, Throttled } from '../errors.js';
 import { isRefused, type GrantedTokens, type GrantRefused } from '../idp/grants.js';
+import { renewedToken, type RenewableToken } from '../idp/renewal.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { FailureThrottle } from './throttle.js';
@@ -14,11 +15,10 @@ export interface PasswordGrants {
   refresh(refreshToken: string): Promise<GrantedTokens | GrantRefused>;
 }
 
-interface Exchanged {
+interface Exchanged extends RenewableToken {
   tokens: GrantedTokens;
   /** When the password was last checked by the IdP. */
   checkedAtMs: number;
-  renewing: Promise<string> | undefined;
 }
 
 /**
@@ -68,14 +68,7 @@ export class BasicExchange {
     const now = this.clock();
     const entry = this.cache.get(key);
     if (entry !== undefined && now - entry.checkedAtMs < this.maxAgeMs) {
-      if (entry.tokens.accessExpiresAtMs - now > this.refreshBeforeMs) return entry.tokens.accessToken;
-      entry.renewing ??= this.renew(key, entry, username, password).finally(() => {
-        entry.renewing = undefined;
-      });
-      return entry.renewing.catch((error: unknown) => {
-        if (error instanceof IdpUnavailable && entry.tokens.accessExpiresAtMs > this.clock()) return entry.tokens.accessToken;
-        throw error;
-      });
+      return renewedToken(entry, this.refreshBeforeMs, this.clock, () => this.renew(key, entry, username, password));
     }
     const shared = this.pending.get(key);
     if (shared !== undefined) return shared;
@@ -118,7 +111,7 @@ export class BasicExchange {
         entry.tokens = { ...refreshed, refreshToken: refreshed.refreshToken ?? entry.tokens.refreshToken };
         return refreshed.accessToken;
       }
-      this.log.info({ error: refreshed.refused }, 'Basic: refresh refused; exchanging the password again');
+      this.log.info({ oauth_error: refreshed.refused }, 'Basic: refresh refused; exchanging the password again');
     }
     this.cache.delete(key);
     return this.exchange(key, username, password, undefined);

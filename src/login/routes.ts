@@ -118,7 +118,7 @@ export function loginRoutes(deps: LoginDependencies): Router {
     }
     if (isRefused(outcome)) {
       metrics.logins.labels('refused').inc();
-      log.info({ error: outcome.refused }, 'login: refused');
+      log.info({ oauth_error: outcome.refused }, 'login: refused');
       res.setHeader('Set-Cookie', clearPending);
       page(res, 401, 'Login did not complete.', startLink(started.returnTo));
       return;

@@ -1,10 +1,11 @@
 import type { Clock } from '../clock.js';
-import { IdpUnavailable, Unauthenticated } from '../errors.js';
+import { Unauthenticated } from '../errors.js';
 import { isRefused, type GrantedTokens, type GrantRefused } from '../idp/grants.js';
+import { renewedToken } from '../idp/renewal.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { hashToken } from '../tokens/verify.js';
-import type { Session, SessionStore, SessionTokens } from './store.js';
+import type { Session, SessionStore } from './store.js';
 
 /** Exchanges a refresh token at the IdP (openid-client's refreshTokenGrant, via runGrant). */
 export type RefreshGrant = (refreshToken: string) => Promise<GrantedTokens | GrantRefused>;
@@ -29,25 +30,16 @@ export class SessionRefresher {
 
   accessToken(session: Session): string | Promise<string> {
     const { tokens } = session;
-    if (tokens.accessExpiresAtMs - this.clock() > this.refreshBeforeMs) return tokens.accessToken;
     if (tokens.refreshToken === undefined) {
       if (tokens.accessExpiresAtMs > this.clock()) return tokens.accessToken;
       this.store.delete(session.id);
       throw new Unauthenticated('no_credentials', { detail: 'session token expired and there is no refresh token' });
     }
-    session.refreshing ??= this.refresh(session, tokens.refreshToken).finally(() => {
-      session.refreshing = undefined;
-    });
-    return session.refreshing.then(
-      (fresh) => fresh.accessToken,
-      (error: unknown) => {
-        if (error instanceof IdpUnavailable && session.tokens.accessExpiresAtMs > this.clock()) return session.tokens.accessToken;
-        throw error;
-      },
-    );
+    const refreshToken = tokens.refreshToken;
+    return renewedToken(session, this.refreshBeforeMs, this.clock, () => this.refresh(session, refreshToken));
   }
 
-  private async refresh(session: Session, refreshToken: string): Promise<SessionTokens> {
+  private async refresh(session: Session, refreshToken: string): Promise<string> {
     let outcome;
     try {
       outcome = await this.grant(refreshToken);
@@ -58,7 +50,7 @@ export class SessionRefresher {
     if (isRefused(outcome)) {
       this.metrics.sessionRefreshes.labels('rejected').inc();
       this.store.delete(session.id);
-      this.log.info({ session: hashToken(session.id).slice(0, 12), error: outcome.refused }, 'session refresh refused; session ended');
+      this.log.info({ session: hashToken(session.id).slice(0, 12), oauth_error: outcome.refused }, 'session refresh refused; session ended');
       throw new Unauthenticated('no_credentials', { detail: `session refresh refused (${outcome.refused})` });
     }
     this.metrics.sessionRefreshes.labels('ok').inc();
@@ -69,6 +61,6 @@ export class SessionRefresher {
       refreshToken: outcome.refreshToken ?? refreshToken,
       idToken: outcome.idToken ?? session.tokens.idToken,
     };
-    return session.tokens;
+    return session.tokens.accessToken;
   }
 }

@@ -1,26 +1,19 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import type { GrantedTokens } from '../idp/grants.js';
+import type { RenewableToken } from '../idp/renewal.js';
 import { randomId } from './crypto.js';
 
-/** The tokens of one login. They never leave the service: the cookie holds only the session id. */
-export interface SessionTokens {
-  accessToken: string;
-  /** ms since the epoch. */
-  accessExpiresAtMs: number;
-  refreshToken: string | undefined;
-  /** For RP-initiated logout (`id_token_hint`). */
-  idToken: string | undefined;
-}
+/** The tokens of one login (as the grant returned them). They never leave the service: the cookie holds only the session id. */
+export type SessionTokens = GrantedTokens;
 
-export interface Session {
+export interface Session extends RenewableToken {
   readonly id: string;
   readonly createdAtMs: number;
   /** createdAtMs + the absolute timeout: the session ends then, whatever the activity. */
   readonly absoluteExpiresAtMs: number;
   lastSeenMs: number;
   tokens: SessionTokens;
-  /** The refresh under way, shared by every request that needs it (single flight). */
-  refreshing: Promise<SessionTokens> | undefined;
 }
 
 export interface SessionLimits {
@@ -52,7 +45,7 @@ export class SessionStore {
 
   create(tokens: SessionTokens): Session {
     const now = this.clock();
-    const session: Session = { id: randomId(), createdAtMs: now, absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs, lastSeenMs: now, tokens, refreshing: undefined };
+    const session: Session = { id: randomId(), createdAtMs: now, absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs, lastSeenMs: now, tokens, renewing: undefined };
     this.sessions.set(session.id, session);
     return session;
   }
