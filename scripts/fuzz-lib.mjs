@@ -115,7 +115,7 @@ function usernameOf(token) {
  * The built service (dist/main.js) as `npm start` runs it: the script's environment
  * assignments and node flags (heap limit), with `env` added. Resolves when /readyz answers.
  */
-export async function startService(issuerUrl, env = {}) {
+export async function startService(issuerUrl, env = {}, options = {}) {
   const words = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')).scripts.start.split(' ');
   const startEnv = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
   const flags = words.filter((w) => w.startsWith('--'));
@@ -126,7 +126,15 @@ export async function startService(issuerUrl, env = {}) {
       AUTHZ_ISSUER_URL: issuerUrl, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'fuzz-only-secret', AUTHZ_PORT: String(port),
       AUTHZ_LOG_LEVEL: 'fatal', ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+  });
+  // Log lines at error level and above (pino: 50+), the first thousand: enough to show what went wrong.
+  const errorLines = [];
+  let partial = '';
+  child.stdout?.on('data', (chunk) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (errorLines.length < 1000 && /"level":(5|6)\d/.test(line)) errorLines.push(line);
   });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -142,6 +150,8 @@ export async function startService(issuerUrl, env = {}) {
   return {
     base, port, flags, child, exit,
     stderr: () => stderr,
+    /** Error-level log lines (with `captureStdout`). */
+    stdoutLines: () => errorLines,
     alive: () => exit.at === undefined,
     /** Resident set size in MB, from /proc (undefined once the process is gone). */
     rssMb() {

@@ -30,7 +30,9 @@ function start(): void {
     throw error;
   }
 
-  const server = createServer(service.handler);
+  // NGINX passes the client's headers on (4 × 8 KB by default, large_client_header_buffers) plus its own:
+  // above Node's 16 KB default, so a large but valid request is decided (403/401) instead of answered 431 (a 500 through NGINX).
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, service.handler);
   // Above NGINX's upstream keepalive_timeout, or NGINX reuses sockets Node already closed.
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
