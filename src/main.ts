@@ -60,7 +60,7 @@ function start(): void {
 }
 
 /**
- * The caches are bounded by entry counts; the heap is bounded by V8's limit (`npm start` and
+ * The caches are bounded by entry counts and estimated bytes; the heap is bounded by V8's limit (`npm start` and
  * the image set --max-old-space-size to keep the resident size small). Say so at start if
  * the configured bounds could outgrow the heap, rather than failing under load.
  */
@@ -68,12 +68,15 @@ function warnIfCachesMayNotFit(config: Config, log: Logger): void {
   const BYTES_PER_DECISION = 250; // measured: 100,000 cached decisions ≈ 23 MB of heap
   const BYTES_PER_IDENTITY = 600;
   const BASELINE = 48 * 1024 * 1024; // heap in use by an idle service, with headroom
-  const needed = config.cache.maxEntries * BYTES_PER_DECISION + config.cache.tokenMaxEntries * BYTES_PER_IDENTITY + BASELINE;
+  const LOOKUP_CACHES = 8 * 1024 * 1024; // the protection API's name and URI lookups, 4 MiB each at most
+  // Each cache stops at whichever bound it reaches first: its entry count or its byte budget.
+  const needed = Math.min(config.cache.maxEntries * BYTES_PER_DECISION, config.cache.maxBytes)
+    + Math.min(config.cache.tokenMaxEntries * BYTES_PER_IDENTITY, config.cache.tokenMaxBytes) + LOOKUP_CACHES + BASELINE;
   const limit = getHeapStatistics().heap_size_limit;
   if (needed > limit) {
     log.warn(
       { neededMb: Math.round(needed / 2 ** 20), heapLimitMb: Math.round(limit / 2 ** 20) },
-      'cache bounds may exceed the heap limit: raise --max-old-space-size or lower cache.maxEntries / cache.tokenMaxEntries',
+      'cache bounds may exceed the heap limit: raise --max-old-space-size or lower cache.maxBytes / cache.tokenMaxBytes',
     );
   }
 }
