@@ -124,7 +124,9 @@ export async function startService(issuerUrl, env = {}, options = {}) {
     env: {
       PATH: process.env.PATH ?? '', ...startEnv,
       AUTHZ_ISSUER_URL: issuerUrl, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'fuzz-only-secret', AUTHZ_PORT: String(port),
-      AUTHZ_LOG_LEVEL: 'fatal', ...env,
+      // The local issuer shares its event loop with the load generator: under load its answers can
+      // take seconds, which must not read as an outage (503). Outages are the `down` switch's to make.
+      AUTHZ_LOG_LEVEL: 'fatal', AUTHZ_DECISION_TIMEOUT_MS: '20000', ...env,
     },
     stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -136,6 +138,9 @@ export async function startService(issuerUrl, env = {}, options = {}) {
     partial = lines.pop() ?? '';
     for (const line of lines) if (errorLines.length < 1000 && /"level":(5|6)\d/.test(line)) errorLines.push(line);
   });
+  // Never outlive the script, whatever ends it (an exception, Ctrl-C, a test runner's SIGTERM).
+  process.on('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exit = { code: undefined, signal: undefined };

@@ -165,14 +165,20 @@ export async function runFuzz(options = {}) {
   const downTo = Math.floor(requests * 0.55);
   const started = Date.now();
   let done = 0;
+  let transitions = 0;
   await pool(requests, parallel, async (i) => {
     if (!service.alive()) return;
     const request = generate(r, tokens);
-    issuer.state.down = done >= downFrom && done < downTo;
+    const downNow = done >= downFrom && done < downTo;
+    if (downNow !== issuer.state.down) {
+      issuer.state.down = downNow;
+      transitions++;
+    }
     const downAtStart = issuer.state.down;
+    const transitionsAtStart = transitions;
     const { status, retryAfter } = await send(agent, service.base, request);
-    // The outage began or ended while this request was in flight: 503 is its honest answer either way.
-    const down = downAtStart || issuer.state.down;
+    // The issuer was down at some point while this request was in flight: 503 is an honest answer.
+    const down = downAtStart || issuer.state.down || transitions !== transitionsAtStart;
     done++;
     const label = status === 401 && retryAfter !== undefined ? '429 (401 + X-Authz-Retry-After)' : String(status);
     statuses[label] = (statuses[label] ?? 0) + 1;
