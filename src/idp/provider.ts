@@ -101,7 +101,7 @@ export class IdentityProvider {
 
   /** The loaded signing keys as `kid (alg)`, for `--check`; empty until discovery has succeeded. */
   get keyIds(): string[] {
-    return (this.state?.jwks.jwks()?.keys ?? []).map((key) => `${key.kid ?? '(no kid)'} (${key.alg ?? key.kty ?? '?'})`);
+    return (this.state?.jwks.jwks()?.keys ?? []).filter((key) => key.use !== 'enc').map((key) => `${key.kid ?? '(no kid)'} (${key.alg ?? key.kty ?? '?'})`);
   }
 
   /** openid-client's view of the issuer and this client, for grants it implements. */
