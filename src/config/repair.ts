@@ -51,10 +51,15 @@ export function repairInput<S extends z.ZodType>(schema: S, input: Record<string
   return undefined;
 }
 
-/** True when a problem (`path: text`) is about an option {@link repairInput} touched, or one inside or around it. */
+/**
+ * True when a problem (`path: text`) is about an option {@link repairInput} touched (or one inside
+ * or around it), or reasons from one ("required when issuers.0.mode is ..."): either would be an
+ * echo of the first problem, or wrong, since the option's real value is not the repaired one.
+ */
 export function isAbout(problem: string, touched: readonly string[]): boolean {
   const lead = /^[^\s:(]+/.exec(problem)?.[0] ?? '';
-  return touched.some((path) => lead === path || lead.startsWith(`${path}.`) || path.startsWith(`${lead}.`));
+  return touched.some((path) => lead === path || lead.startsWith(`${path}.`) || path.startsWith(`${lead}.`)
+    || new RegExp(`(?<![\\w.])${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\w)`).test(problem));
 }
 
 function parentOf(root: Record<string, unknown>, path: readonly PropertyKey[]): Record<string, unknown> | undefined {
