@@ -29,8 +29,13 @@ export function shownValue(path: readonly PropertyKey[] | string, value: unknown
   if (isSecretName(path)) return undefined;
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') return undefined; // mappings and lists: they may hold a secret beside the mistake
-  const text = JSON.stringify(value);
+  const text = JSON.stringify(withoutUserinfo(value));
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/** `https://user:password@host/` → `https://***@host/`: a URL's userinfo is a credential. */
+export function withoutUserinfo(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, '$1***@');
 }
 
 /** `client.secret: at least 32 characters` or `server.port: ..., got "eighty"`. */

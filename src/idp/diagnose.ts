@@ -1,3 +1,5 @@
+import { withoutUserinfo } from '../config/problems.js';
+
 /**
  * What went wrong when talking to the IdP at start, in words an operator can act on: the URL
  * that was tried, the HTTP status or network error, and a hint at the usual cause. Used in the
@@ -18,15 +20,17 @@ export interface Diagnosis {
 
 /** A start-up step failed; `diagnosis` says how. */
 export class StartupFailure extends Error {
-  constructor(readonly step: string, readonly diagnosis: Diagnosis) {
+  readonly diagnosis: Diagnosis;
+  constructor(readonly step: string, diagnosis: Diagnosis) {
     super(`${step}: ${describe(diagnosis)}`);
+    this.diagnosis = { ...diagnosis, url: withoutUserinfo(diagnosis.url) }; // a URL's userinfo is a credential
     this.name = 'StartupFailure';
   }
 }
 
 /** `GET <url>: HTTP 404 (hint)` */
 export function describe(diagnosis: Diagnosis): string {
-  return `${diagnosis.url}: ${diagnosis.outcome}${diagnosis.hint === undefined ? '' : ` (${diagnosis.hint})`}`;
+  return `${withoutUserinfo(diagnosis.url)}: ${diagnosis.outcome}${diagnosis.hint === undefined ? '' : ` (${diagnosis.hint})`}`;
 }
 
 /** The discovery document's URL for an issuer (OIDC Discovery §4: the issuer + /.well-known/openid-configuration). */
@@ -117,7 +121,7 @@ export function diagnoseClientRefusal(url: string, clientId: string, status: num
   } else if (status >= 500) {
     hint = 'the IdP is failing or still starting';
   }
-  return { url, outcome, hint };
+  return { url: withoutUserinfo(url), outcome, hint };
 }
 
 function isTimeout(error: unknown): boolean {

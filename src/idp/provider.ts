@@ -3,6 +3,7 @@ import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { withoutUserinfo } from '../config/problems.js';
 import { describe, diagnoseDiscovery, networkDiagnosis, StartupFailure, type Diagnosis } from './diagnose.js';
 import { idpFetch } from './http.js';
 
@@ -55,7 +56,7 @@ export class IdentityProvider {
           const base = this.config.issuer.discoveryRetryMs;
           const retryInMs = Math.min(base * 2 ** Math.min(attempt - 1, 16), Math.max(base, MAX_RETRY_MS));
           this.log.error(
-            { issuer: this.config.issuer.url, url: diagnosis.url, outcome: diagnosis.outcome, hint: diagnosis.hint, attempt, retryInMs },
+            { issuer: withoutUserinfo(this.config.issuer.url), url: diagnosis.url, outcome: diagnosis.outcome, hint: diagnosis.hint, attempt, retryInMs },
             `${step} failed: ${describe(diagnosis)}; retrying in ${Math.round(retryInMs / 1000)} s`,
           );
           if (!this.stopped) this.retryTimer = setTimeout(next, retryInMs);

@@ -50,3 +50,10 @@ describe('describeIssue', () => {
     expect(found[0]).toMatch(/^client: a key that is not an option name \(not shown/);
   });
 });
+
+describe('withoutUserinfo', () => {
+  it('hides the credentials of a URL, in problems too', () => {
+    expect(shownValue(['issuer', 'url'], 'http://admin:SUPER-SECRET@idp.example/realms/x')).toBe('"http://***@idp.example/realms/x"');
+    expect(shownValue(['issuer', 'url'], 'https://idp.example/a@b')).toBe('"https://idp.example/a@b"');
+  });
+});

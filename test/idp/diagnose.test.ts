@@ -107,3 +107,11 @@ describe('refused client credentials', () => {
     expect(diagnoseClientRefusal('https://kc/token', 'nginx-authz', 400, { error: 'unauthorized_client', error_description: 'Client not enabled to retrieve service account' }).hint).toMatch(/has no service account: enable "Service accounts roles"/);
   });
 });
+
+describe('URLs with credentials', () => {
+  it('never show the userinfo', async () => {
+    const { diagnosis, message } = await failure(base.replace('http://', 'http://admin:SUPER-SECRET@') + '/realms/x', { AUTHZ_ALLOW_INSECURE_ISSUER: 'true' });
+    expect(diagnosis.url).toBe(`${base.replace('http://', 'http://***@')}/realms/x/.well-known/openid-configuration`);
+    expect(message).not.toContain('SUPER-SECRET');
+  });
+});
