@@ -14,6 +14,7 @@ import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient, type Decider } from './decide/uma.js';
 import { IdpUnavailable } from './errors.js';
+import { CredentialChecks, credentialChecks } from './idp/credentials.js';
 import { runGrant } from './idp/grants.js';
 import { IssuerRegistry, issuerView } from './idp/issuers.js';
 import { PatProvider } from './idp/pat.js';
@@ -33,6 +34,8 @@ export interface Service {
   /** The request listener for node:http: /auth directly, everything else through express. */
   handler: RequestListener;
   app: Express;
+  /** The route tables, by the upstream NGINX asks for. */
+  matchers: ReturnType<typeof loadRoutes>;
   /** The primary issuer's provider (`issuer:`, else the first of `issuers:`). */
   provider: IdentityProvider;
   /** Every configured issuer, the primary first: `issuers.start()` discovers them all. */
@@ -46,6 +49,13 @@ export interface Service {
   sessions: Sessions | undefined;
   /** Basic credentials exchange; undefined unless `basic.enabled`. */
   basic: BasicExchange | undefined;
+  /** The client secrets the configuration uses, checked at start (src/idp/credentials.ts). */
+  credentials: CredentialChecks;
+  /** Why the service is not ready (empty when it is): every issuer discovered with its keys, every credentials check passed. */
+  notReady(): string[];
+  /** Discovers every issuer and checks the credentials, retrying each until it succeeds; resolves when all have. */
+  start(): Promise<void>;
+  stop(): void;
 }
 
 export interface ServiceOptions {
@@ -54,7 +64,7 @@ export interface ServiceOptions {
   defaultMetrics?: boolean;
 }
 
-/** Wires the service together. Call `provider.start()` to begin discovery. */
+/** Wires the service together. Call `start()` to begin discovery and the credentials checks (`issuers.start()` for discovery alone). */
 export function createService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
@@ -82,6 +92,11 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   primaryDecider = decider;
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
+  const credentials = new CredentialChecks(credentialChecks(config, issuers.all, pat, metrics), log);
+  const notReady = (): string[] => [
+    ...issuers.all.filter((issuer) => !issuer.provider.ready).map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
+    ...credentials.problems,
+  ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
@@ -112,7 +127,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     });
   }
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz(issuers));
+  app.get('/readyz', readyz(notReady));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -129,5 +144,12 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic };
+  const start = async (): Promise<void> => {
+    await Promise.all([issuers.start(), credentials.start()]);
+  };
+  const stop = (): void => {
+    issuers.stop();
+    credentials.stop();
+  };
+  return { handler, app, matchers, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic, credentials, notReady, start, stop };
 }
