@@ -115,7 +115,6 @@ describe('session cookie and requests from another origin (A10b/c)', () => {
     const answered = page.waitForResponse((response) => response.url().endsWith('csrf.txt'), { timeout: 60_000 });
     await page.goto(attackerUrl);
     const response = await answered;
-    expect((await response.request().allHeaders())['origin']).toBe(attackerUrl.replace(/\/$/, ''));
     expect(response.status()).toBe(403);
     await page.waitForFunction('document.title !== ""', undefined, { timeout: 30_000 });
     expect(await crossOriginRefusals()).toBe(before + 1);

@@ -6,7 +6,7 @@
  * credentials are refused by NGINX itself. See nginx/README.md, "MinIO: three ways".
  */
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { runPython, stack, tokenFor, uniqueName, type DemoUser } from './stack.js';
 
 const BUCKET = stack.S3_BUCKET ?? 'mlflow';
@@ -123,16 +123,17 @@ else:
   return result.stdout.trim();
 }
 
-/** A PUT through the S3 front with raw header lines in the order given (fetch would merge and sort them). */
+/** An empty PUT through the S3 front with its header lines exactly in the order given (fetch would merge and sort them). */
 function rawPut(path: string, headers: [string, string][]): Promise<number> {
   const url = new URL(stack.S3_URL!);
+  const head = [`PUT ${path} HTTP/1.1`, `Host: ${url.host}`, ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', 'Connection: close', '', ''].join('\r\n');
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'PUT', headers: [...headers.flat(), 'content-length', '0'] }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end();
+    let answer = '';
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(head)); // no half-close: NGINX would take it for an abort
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
   });
 }
 
@@ -188,9 +189,8 @@ describe('S3 CopyObject through NGINX needs read on the source bucket', () => {
     copied.push(`${prefix}/own.bin`, `${prefix}/twin.bin`);
     const status = await rawPut(`/${BUCKET}/${prefix}/twin.bin`, [['authorization', await bearer('bob')], ['x_amz_copy_source', `/${BUCKET}/${prefix}/own.bin`], ['x-amz-copy-source', `/${RESTRICTED}/${secretKey}`]]);
     const size = await rootS3('head', BUCKET, `${prefix}/twin.bin`);
-    expect([200, 403]).toContain(status);
-    expect(size === 'missing' || Number(size) === own.length).toBe(true);
-    expect(Number(size)).not.toBe(secret.length);
+    expect(status).toBe(200);
+    expect(size).toBe(String(own.length)); // bob's own object, never the secret
   }, 120_000);
 
   it('lets an admin (read on mlflow-restricted, write on mlflow) copy, and an editor copy within mlflow', async () => {
