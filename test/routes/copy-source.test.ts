@@ -105,6 +105,12 @@ describe('/auth decides the copy source of an S3 copy as well as its destination
     expect(idp.umaCalls).toHaveLength(0);
   });
 
+  it('decides UploadPartCopy (a PUT with ?partNumber&uploadId) the same way', async () => {
+    const part = request(service.handler).get('/auth').set('X-Authz-Service', 'minio').set('X-Original-Method', 'PUT').set('X-Original-URI', '/dest/big.bin?partNumber=2&uploadId=abc').set('Authorization', `Bearer ${await idp.token({ sub: 'copier-4' })}`).set('X-Amz-Copy-Source', '/secret/big.bin');
+    expect((await part).status).toBe(403);
+    expect(permissions()).toEqual(['bucket:dest#write', 'bucket:secret#read']);
+  });
+
   it('decides a plain PUT on its destination alone', async () => {
     expect((await copy(undefined, 'copier-3')).status).toBe(200);
     expect(permissions()).toEqual(['bucket:dest#write']);
