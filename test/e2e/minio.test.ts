@@ -90,9 +90,10 @@ describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
 /**
  * Root-key (SigV4) operations straight on MinIO, for setting up and for reading MinIO's own
  * state: `op` is "setup" (a second bucket with the same NGINX-gated anonymous policy as
- * bucket mlflow, and one object in it) or "head" (prints the object's size, or "missing").
+ * bucket mlflow, and one object in it), "head" (prints the object's size, or "missing"), or for a
+ * multipart upload "initiate" (prints its id), "parts" (prints the part numbers) and "abort".
  */
-async function rootS3(op: 'setup' | 'head', bucket: string, key: string, body = Buffer.alloc(0)): Promise<string> {
+async function rootS3(op: 'setup' | 'head' | 'initiate' | 'parts' | 'abort', bucket: string, key: string, body = Buffer.alloc(0), uploadId = ''): Promise<string> {
   const script = `
 import json, os, sys, boto3
 from botocore.config import Config
@@ -109,6 +110,12 @@ if os.environ["OP"] == "setup":
     s3.put_bucket_policy(Bucket=bucket, Policy=policy)
     s3.put_object(Bucket=bucket, Key=key, Body=bytes.fromhex(os.environ["BODY_HEX"]))
     print("ok")
+elif os.environ["OP"] == "initiate":
+    print(s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"])
+elif os.environ["OP"] == "parts":
+    print(json.dumps([p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key=key, UploadId=os.environ["UPLOAD_ID"]).get("Parts", [])]))
+elif os.environ["OP"] == "abort":
+    s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=os.environ["UPLOAD_ID"]); print("ok")
 else:
     try: print(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
     except ClientError as e:
@@ -117,7 +124,7 @@ else:
 `;
   const result = await runPython(['-c', script], {
     MINIO_URL: stack.MINIO_URL!, MINIO_ROOT_USER: stack.MINIO_ROOT_USER!, MINIO_ROOT_PASSWORD: stack.MINIO_ROOT_PASSWORD!,
-    OP: op, BUCKET: bucket, KEY: key, TEMPLATE: BUCKET, BODY_HEX: body.toString('hex'),
+    OP: op, BUCKET: bucket, KEY: key, TEMPLATE: BUCKET, BODY_HEX: body.toString('hex'), UPLOAD_ID: uploadId,
   });
   if (result.code !== 0) throw new Error(`root ${op} ${bucket}/${key} failed (${result.code}):\n${result.stderr.slice(-3000)}`);
   return result.stdout.trim();
@@ -191,6 +198,20 @@ describe('S3 CopyObject through NGINX needs read on the source bucket', () => {
     const size = await rootS3('head', BUCKET, `${prefix}/twin.bin`);
     expect(status).toBe(200);
     expect(size).toBe(String(own.length)); // bob's own object, never the secret
+  }, 120_000);
+
+  it('refuses UploadPartCopy from mlflow-restricted to an editor (no part is stored) and allows it to an admin', async () => {
+    const key = `${prefix}/multipart.bin`;
+    const uploadId = await rootS3('initiate', BUCKET, key); // multipart initiation is a POST: SigV4 only
+    try {
+      const partCopy = async (user: DemoUser, part: number) => (await fetch(`${stack.S3_URL}/${BUCKET}/${key}?partNumber=${part}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', headers: { authorization: await bearer(user), 'x-amz-copy-source': `/${RESTRICTED}/${secretKey}` } })).status;
+      expect(await partCopy('bob', 1)).toBe(403);
+      expect(await rootS3('parts', BUCKET, key, undefined, uploadId)).toBe('[]');
+      expect(await partCopy('alice', 2)).toBe(200);
+      expect(await rootS3('parts', BUCKET, key, undefined, uploadId)).toBe('[2]');
+    } finally {
+      await rootS3('abort', BUCKET, key, undefined, uploadId);
+    }
   }, 120_000);
 
   it('lets an admin (read on mlflow-restricted, write on mlflow) copy, and an editor copy within mlflow', async () => {
