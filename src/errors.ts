@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'invalid_token'
   | 'invalid_credentials'
   | 'throttled'
+  | 'cross_origin_request'
   | 'access_denied'
   | 'route_misconfigured'
   | 'uma_ticket'
@@ -104,6 +105,17 @@ export class Forbidden extends AuthzError {
   readonly status = 403;
   constructor(code: 'access_denied' | 'route_misconfigured', options?: AuthzErrorOptions) {
     super(code, 'permission denied', options);
+  }
+}
+
+/**
+ * A state-changing request authenticated by the browser's session cookie that another page may
+ * have sent (CSRF): its Sec-Fetch-Site, Origin or Referer does not show this site (login/origin.ts).
+ */
+export class CrossOriginRequest extends AuthzError {
+  readonly status = 403;
+  constructor(options?: AuthzErrorOptions) {
+    super('cross_origin_request', 'cross-origin request with the session cookie refused', options);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
+import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
@@ -43,6 +44,12 @@ interface DecisionState {
   route: RouteMatch | undefined;
   identity: Identity | undefined;
   source: DecisionSource;
+  /** The raw `x-amz-copy-source` header, for routes marked `s3-copy-source`. */
+  copySource: string | undefined;
+  /** A second permission the request needs once the first is allowed (the S3 copy source). */
+  next: RouteMatch | undefined;
+  /** The caller's token, kept only to decide `next`; never logged. */
+  token: string | undefined;
 }
 
 /**
@@ -61,7 +68,7 @@ export function createAuthHandler(deps: AuthDependencies) {
    * request's work is interleaved into this one's latency) and goes async only on a miss.
    */
   return function authHandler(req: IncomingMessage, res: ServerResponse): void {
-    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
+    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none', copySource: undefined, next: undefined, token: undefined };
     try {
       readOriginalRequest(req, config, state);
       const matcher = selectMatcher(req, deps.matchers);
@@ -84,6 +91,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   /** Steps 4-6 for a token in hand; synchronous while the identity and decision are cached. */
   function decideWithToken(res: ServerResponse, state: DecisionState, matched: RouteMatch, token: string): void {
     try {
+      state.token = token;
       let route = matched;
       const tokenHash = hashToken(token);
       const identity = deps.verifier.cached(tokenHash);
@@ -175,6 +183,14 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
+    const next = state.next;
+    if (next !== undefined) {
+      // Both permissions must hold: the first is allowed, now decide the second the same way.
+      state.next = undefined;
+      if (state.token === undefined) refuse(res, state, new Forbidden('access_denied', { detail: 'second permission without a token' }));
+      else decideWithToken(res, state, next, state.token);
+      return;
+    }
     sendAllow(res, state.identity, config.identity.maxHeaderBytes);
     finish(state, 'allow', route.public ? 'public' : 'allowed');
   }
@@ -220,6 +236,8 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
   state.method = normalizeMethod(rawMethod);
   if (state.method === undefined) throw new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
   state.uri = normalizeUri(rawUri, config.request.maxUriLength);
+  const copySource = req.headers['x-amz-copy-source'];
+  state.copySource = typeof copySource === 'string' ? copySource : undefined;
 }
 
 /** Step 2a: the route table of the upstream NGINX is asking about (`X-Authz-Service`). */
@@ -240,6 +258,8 @@ function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: Keycloa
   if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
   if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;
+  // S3 CopyObject/UploadPartCopy: reading the source is decided too (routes/copy-source.ts).
+  if (outcome.match.copySource === true && !outcome.match.public && state.copySource !== undefined) state.next = copySourceRoute(matcher, state.copySource);
   return outcome.match;
 }
 
