@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { andThen, isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey, type Maybe } from './limiter.js';
 import { MemoryFailureLimiter } from './memory-limiter.js';
+import { OwnerIndex } from './owners.js';
 
 /** The IdP grants Basic credentials are exchanged with (openid-client, via runGrant). */
 export interface PasswordGrants {
@@ -20,6 +21,8 @@ interface Exchanged extends RenewableToken {
   tokens: GrantedTokens;
   /** When the password was last checked by the IdP. */
   checkedAtMs: number;
+  /** The user's limiter key id. */
+  readonly user: string;
   /** Address ids (limitKeyId) that proved these credentials, newest first: served even while the user is locked out. */
   owners: string[];
 }
@@ -48,7 +51,7 @@ const MAX_OWNERS = 8;
  *   proved these credentials (an owner); from any other address it takes an attempt from the
  *   budget like a guess. While a budget is locked out, right and wrong passwords therefore get
  *   the same answer (429) everywhere except at an owner address, whose jobs keep working when
- *   someone elsewhere locks their user out. A refusal costs the refused address one failure, so
+ *   someone elsewhere locks their user out. There a refusal costs the address one failure, so
  *   someone guessing from an owner address itself learns at most `maxFailuresPerAddress`
  *   answers before that address, cached credentials included, is locked out too.
  */
@@ -56,6 +59,7 @@ export class BasicExchange {
   private readonly key = randomBytes(32);
   private readonly cache: LRUCache<string, Exchanged>;
   private readonly pending = new Map<string, Promise<string>>();
+  private readonly owners = new OwnerIndex();
   private readonly limiter: FailureLimiter;
   private readonly refreshBeforeMs: number;
   private readonly maxAgeMs: number;
@@ -63,7 +67,11 @@ export class BasicExchange {
 
   constructor(config: Config, private readonly grants: PasswordGrants, private readonly metrics: Metrics, private readonly log: Logger, private readonly clock: Clock, limiter?: FailureLimiter) {
     const { basic } = config;
-    this.cache = new LRUCache<string, Exchanged>({ max: basic.maxEntries });
+    this.cache = new LRUCache<string, Exchanged>({
+      max: basic.maxEntries,
+      // Evicted, deleted or replaced: its addresses no longer own anything through it.
+      dispose: (entry) => this.owners.remove(entry.user, entry.owners),
+    });
     this.limiter = limiter ?? new MemoryFailureLimiter({ windowMs: basic.windowSeconds * 1000, lockoutMs: basic.lockoutSeconds * 1000, maxEntries: basic.maxEntries, attemptTtlMs: 4 * config.decision.timeoutMs + 10_000 }, clock);
     this.refreshBeforeMs = config.session.refreshBeforeSeconds * 1000;
     this.maxAgeMs = basic.maxAgeSeconds * 1000;
@@ -72,6 +80,11 @@ export class BasicExchange {
 
   get size(): number {
     return this.cache.size;
+  }
+
+  /** Cached exchanges and the (user, owner address) pairs indexed for them (bounded by the cache). */
+  get usage(): { entries: number; ownerPairs: number } {
+    return { entries: this.cache.size, ownerPairs: this.owners.size };
   }
 
   /**
@@ -90,7 +103,7 @@ export class BasicExchange {
       if (addressWait !== 0) return this.attempt(credential, username, password, keys);
       if (this.clock() - entry.checkedAtMs < this.maxAgeMs) return this.serve(credential, entry, username, password, keys.address.id);
       // Due for a new check of the password: not a guess (it matched), so no budget either.
-      return this.shared(`${credential}|${keys.address.id}`, () => this.exchange(credential, username, password, entry.owners, keys.address.id, undefined));
+      return this.shared(`${credential}|${keys.address.id}`, () => this.exchange(credential, username, password, entry.owners, keys, undefined));
     });
   }
 
@@ -104,8 +117,12 @@ export class BasicExchange {
   }
 
   /**
-   * An attempt from the budget: refused (and charged to the address) when there is none; else
-   * answered from the cache when the credentials are there, or by the IdP.
+   * An attempt from the budget: refused when there is none; else answered from the cache when
+   * the credentials are there, or by the IdP. A refusal costs the address a failure where the
+   * right password would have been served (it owns a cached exchange of this user): there a
+   * refusal tells a wrong guess from the right one, so their number must be limited. Elsewhere
+   * right and wrong are refused alike, and charging would only let someone who locked a user
+   * out make that user's own retries lock a shared address (and the jobs behind it) too.
    */
   private attempt(credential: string, username: string, password: string, keys: Keys): string | Promise<string> {
     const id = `${credential}|${keys.address.id}`;
@@ -113,7 +130,7 @@ export class BasicExchange {
     if (running !== undefined) return running; // the same guess from the same address, already counted
     const outcome = andThen(this.limiter.reserve([keys.user, keys.address]), (reserved): Maybe<string> => {
       if (isRefusal(reserved)) {
-        this.quietly(this.limiter.charge([keys.address]));
+        if (this.owners.has(keys.user.id, keys.address.id)) this.quietly(this.limiter.charge([keys.address]));
         const [byUser = 0, byAddress = 0] = reserved.retryAfterSeconds;
         const by = byUser >= byAddress ? 'user' : 'address';
         this.metrics.basicThrottled.labels(by).inc();
@@ -124,14 +141,23 @@ export class BasicExchange {
         this.quietly(this.limiter.succeed(reserved));
         return this.serve(credential, entry, username, password, keys.address.id);
       }
-      return this.exchange(credential, username, password, entry?.owners ?? [], keys.address.id, reserved);
+      return this.exchange(credential, username, password, entry?.owners ?? [], keys, reserved);
     });
     return outcome instanceof Promise ? this.shared(id, () => outcome) : outcome;
   }
 
   /** Serves a cached exchange to an address that proved it, which becomes an owner. */
   private serve(credential: string, entry: Exchanged, username: string, password: string, owner: string): string | Promise<string> {
-    if (entry.owners[0] !== owner) entry.owners = [owner, ...entry.owners.filter((known) => known !== owner)].slice(0, MAX_OWNERS);
+    if (entry.owners[0] !== owner) {
+      const owners = [owner, ...entry.owners.filter((known) => known !== owner)];
+      const dropped = owners.splice(MAX_OWNERS);
+      // Only a live entry counts (with an asynchronous limiter it may have left the cache meanwhile).
+      if (this.cache.peek(credential) === entry) {
+        if (!entry.owners.includes(owner)) this.owners.add(entry.user, [owner]);
+        this.owners.remove(entry.user, dropped);
+      }
+      entry.owners = owners;
+    }
     return renewedToken(entry, this.refreshBeforeMs, this.clock, () => this.renew(credential, entry, username, password));
   }
 
@@ -148,7 +174,7 @@ export class BasicExchange {
    * The password grant. With an attempt (a guess) the outcome settles it; without one (a
    * re-check of credentials that matched the cache) a refusal just drops the cached exchange.
    */
-  private async exchange(credential: string, username: string, password: string, owners: readonly string[], owner: string, attempt: Attempt | undefined): Promise<string> {
+  private async exchange(credential: string, username: string, password: string, owners: readonly string[], keys: { user: { id: string }; address: { id: string } }, attempt: Attempt | undefined): Promise<string> {
     let outcome;
     try {
       outcome = await this.count('password', this.grants.password(username, password));
@@ -167,8 +193,10 @@ export class BasicExchange {
       throw new BadCredentials({ detail: 'the IdP refused the Basic credentials' });
     }
     if (attempt !== undefined) this.quietly(this.limiter.succeed(attempt));
+    const owner = keys.address.id;
     const merged = [owner, ...owners.filter((known) => known !== owner)].slice(0, MAX_OWNERS);
-    this.cache.set(credential, { tokens: outcome, checkedAtMs: this.clock(), renewing: undefined, owners: merged });
+    this.cache.set(credential, { tokens: outcome, checkedAtMs: this.clock(), renewing: undefined, user: keys.user.id, owners: merged });
+    this.owners.add(keys.user.id, merged);
     return outcome.accessToken;
   }
 
@@ -183,7 +211,7 @@ export class BasicExchange {
       this.log.info({ oauth_error: refreshed.refused }, 'Basic: refresh refused; exchanging the password again');
     }
     this.cache.delete(credential);
-    return this.exchange(credential, username, password, entry.owners, entry.owners[0] ?? limitKeyId('address', ''), undefined);
+    return this.exchange(credential, username, password, entry.owners, { user: { id: entry.user }, address: { id: entry.owners[0] ?? limitKeyId('address', '') } }, undefined);
   }
 
   private async count(grant: 'password' | 'refresh_token', call: Promise<GrantedTokens | GrantRefused>): Promise<GrantedTokens | GrantRefused> {

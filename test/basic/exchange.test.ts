@@ -162,6 +162,26 @@ describe('BasicExchange', () => {
     expect(rightAnswer).toBe(wrongAnswer);
   });
 
+  it('a lockout caused elsewhere does not make the locked user’s retries lock a shared address (the jobs behind it keep working)', async () => {
+    const { exchange } = setup({ alice: 'secret', bob: 'his' });
+    await exchange.token('alice', 'secret', '10.0.0.2'); // alice's job on a shared host
+    for (let i = 0; i < 3; i++) await outcome(() => exchange.token('bob', `guess-${i}`, '10.6.6.6')); // bob locked out from elsewhere
+    // bob, on the shared host, retries many times (his client backs off and retries on 429).
+    for (let i = 0; i < 50; i++) expect(await outcome(() => exchange.token('bob', 'his', '10.0.0.2'))).toBeInstanceOf(Throttled);
+    expect(exchange.token('alice', 'secret', '10.0.0.2')).toMatch(/^at-alice-/);
+  });
+
+  it('keeps the owner index within the cache', async () => {
+    const small: Config = { ...config, basic: { ...config.basic, maxEntries: 10 } };
+    const passwords = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`user-${i}`, 'pw']));
+    const { exchange } = setup(passwords, { config: small });
+    for (let i = 0; i < 100; i++) {
+      await exchange.token(`user-${i}`, 'pw', '10.0.0.1');
+      exchange.token(`user-${i}`, 'pw', '10.0.0.2');
+    }
+    expect(exchange.usage).toEqual({ entries: 10, ownerPairs: 20 });
+  });
+
   it.each([
     ['one user from one address', (i: number) => ['carol', `g-${i}`, '10.0.0.9'], 3],
     ['one user from 200 addresses', (i: number) => ['carol', `g-${i}`, `10.1.0.${i}`], 3],
