@@ -95,6 +95,10 @@ export const configSchema = z.strictObject({
     absoluteTimeoutSeconds: positiveSeconds.default(43_200), // 12 h after login, whatever the activity
     /** Sessions held in memory (tokens stay server-side; the cookie carries only the session id). */
     maxEntries: z.number().int().positive().default(10_000), // ≈ 5 KB each with Keycloak's three tokens
+    /** Sessions one subject (user) may hold at once; a login beyond it ends that subject's oldest session. */
+    maxPerSubject: z.number().int().positive().default(20),
+    /** Bytes the sessions may hold in all (token lengths + ~320 B each), least recently used dropped first. */
+    maxBytes: z.number().int().min(65_536).default(33_554_432), // 32 MiB ≈ 7,000 Keycloak sessions
     /** The access token is refreshed once it has less than this left (single flight per session). */
     refreshBeforeSeconds: z.number().int().min(0).max(3_600).default(30),
   }).prefault({}),
