@@ -45,6 +45,7 @@ function mutate(target, rand, plainPaths, catchAllPaths) {
   const [path, query] = splitQuery(target);
   const segments = path.split('/');
   const at = 1 + Math.floor(rand() * Math.max(1, segments.length - 1));
+  segments[at] ??= '';
   switch (Math.floor(rand() * 16)) {
     case 0: { // percent-encode one character, any case
       const i = 1 + Math.floor(rand() * (path.length - 1));
@@ -114,7 +115,7 @@ function splitQuery(target) {
 }
 
 /**
- * `count` [method, raw target] pairs: about one in eight plain, the rest with 1-3 mutations.
+ * `count` distinct [method, raw target] pairs: about one in eight plain, the rest with 1-3 mutations.
  * @param {{rule: string, methods: string[]}[]} endpoints MLflow's routes (the route dump)
  */
 export function generate(endpoints, count, seed) {
@@ -123,6 +124,7 @@ export function generate(endpoints, count, seed) {
   const plainPaths = routes.map((e) => samplePath(e.rule, rand));
   const catchAllPaths = routes.filter((e) => /<path:\w+>$/.test(e.rule)).map((e) => samplePath(e.rule.replace(/<path:\w+>$/, 'x'), rand));
   const cases = [];
+  const seen = new Set();
   while (cases.length < count) {
     const endpoint = pick(routes, rand);
     const method = rand() < 0.85 ? pick(endpoint.methods, rand) : pick(METHODS, rand);
@@ -131,6 +133,9 @@ export function generate(endpoints, count, seed) {
       const rounds = 1 + Math.floor(rand() * 3);
       for (let i = 0; i < rounds; i++) target = mutate(target, rand, plainPaths, catchAllPaths);
     }
+    const key = `${method} ${target}`;
+    if (seen.has(key)) continue; // count distinct targets only
+    seen.add(key);
     cases.push([method, target]);
   }
   return cases;

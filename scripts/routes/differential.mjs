@@ -91,6 +91,9 @@ function expectedObject(method, route, theirs) {
   if (route.public || route.authenticated) return undefined;
   if (route.object === 'experiment-artifact-path') {
     if (!('artifact_dir' in theirs)) return undefined; // the bare listing of the root
+    // `…/artifacts/` (download of the empty path): the root, no experiment's directory; decided on the
+    // family like the root listing (MLflow answers 400 for a directory; PUT there is unmapped, so denied).
+    if (theirs.artifact_dir === '') return undefined;
     return theirs.artifact_dir === null ? 'refused-by-mlflow' : `experiment:${theirs.artifact_dir}`;
   }
   if (route.object === 'experiment-query' && (method === 'GET' || method === 'HEAD')) {
@@ -107,6 +110,7 @@ async function main() {
   const started = performance.now();
   const cases = generate(endpoints, COUNT, SEED);
   const oracle = spawn(PYTHON, [resolve(ROOT, 'scripts/routes/mlflow_router_oracle.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' } });
+  process.on('exit', () => oracle.kill()); // never outlive the run, whatever ends it
   const lines = createInterface({ input: oracle.stdout })[Symbol.asyncIterator]();
   const ready = await lines.next();
   if (ready.done || !JSON.parse(ready.value).ready) throw new Error('the MLflow oracle did not start');
