@@ -115,7 +115,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.set('trust proxy', false);
 
   const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic, { login: config.login, log }), cache: decisions, decider, challenger, objects, remote, metrics, log });
-  app.all('/auth', authHandler);
+  app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
@@ -141,7 +141,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   // node:http serves ~20k (README, "Speed").
   const handler: RequestListener = (req, res) => {
     const url = req.url ?? '';
-    if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
+    // `/auth` and `/auth/<table>`: the decision path NGINX proxies to names the route table.
+    if (url === '/auth' || url.startsWith('/auth?') || url.startsWith('/auth/')) void authHandler(req, res);
     else app(req, res);
   };
   const start = async (): Promise<void> => {

@@ -45,8 +45,20 @@ export abstract class AuthzError extends Error {
 /** NGINX sent something we cannot read: a deployment error, not a client one. */
 export class BadOriginalRequest extends AuthzError {
   readonly status = 400;
-  constructor(code: 'missing_original_request' | 'bad_original_method' | 'unknown_service', options?: AuthzErrorOptions) {
+  constructor(code: 'missing_original_request' | 'bad_original_method', options?: AuthzErrorOptions) {
     super(code, 'the auth_request subrequest lacks a readable X-Original-Method/X-Original-URI', options);
+  }
+}
+
+/**
+ * The decision path names no configured route table (`/auth/<table>`), or the subrequest still
+ * carries the retired `X-Authz-Service` header. A deployment error, answered 403 (fail closed;
+ * NGINX turns a 400 into a 500 for the client) and logged.
+ */
+export class UnknownRouteTable extends AuthzError {
+  readonly status = 403;
+  constructor(options?: AuthzErrorOptions) {
+    super('unknown_service', 'route not permitted', options);
   }
 }
 

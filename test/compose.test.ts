@@ -305,7 +305,7 @@ describe('nginx/compose/nginx.conf', () => {
 
   it('keeps the stack template: upstream keepalive, the S3 front logic, the upstream identity log', () => {
     const template = readFileSync(join(ROOT, 'nginx/nginx.conf.template'), 'utf8');
-    for (const line of ['keepalive 32;', 'keepalive_timeout 60s;', 'keepalive 16;', 'ignore_invalid_headers off;', 'proxy_set_header X-Authz-Service minio;',
+    for (const line of ['keepalive 32;', 'keepalive_timeout 60s;', 'keepalive 16;', 'ignore_invalid_headers off;', 'proxy_pass http://nginx_authz/auth/minio;',
       'proxy_set_header Authorization "";', 'proxy_set_header Referer "";', 'if ($s3_auth_kind = signed) { return 418; }', 'if ($s3_auth_kind = none)   { return 419; }']) {
       expect(template).toContain(line);
       expect(nginxConf).toContain(line);

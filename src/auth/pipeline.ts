@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnmappedRoute } from '../errors.js';
+import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
@@ -206,7 +206,9 @@ export function createAuthHandler(deps: AuthDependencies) {
     const seconds = (performance.now() - state.startedAt) / 1000;
     const route = state.route;
     metrics.recordDecision(decision, reason, route?.family ?? 'none', route?.scope ?? 'none', state.source, seconds);
-    if (audit === undefined && error?.status !== 400 && error?.status !== 503) return;
+    // Deployment errors (400, an unknown route table) and IdP failures are logged even without the audit log.
+    const misconfigured = error?.status === 400 || error?.code === 'unknown_service';
+    if (audit === undefined && !misconfigured && error?.status !== 503) return;
     const line = {
       user: state.identity === undefined ? undefined : state.identity.username ?? state.identity.subject,
       token: state.identity?.tokenHash.slice(0, 12), // a fingerprint for correlation, never the token
@@ -221,7 +223,7 @@ export function createAuthHandler(deps: AuthDependencies) {
       latency_ms: Math.round(seconds * 1e6) / 1e3,
       detail: error?.detail,
     };
-    if (error?.status === 503 || error?.status === 400) log.warn(line, 'decision failed');
+    if (error?.status === 503 || misconfigured) log.warn(line, 'decision failed');
     else audit!.info(line, 'decision');
   }
 }
@@ -240,11 +242,25 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
   state.copySource = typeof copySource === 'string' ? copySource : undefined;
 }
 
-/** Step 2a: the route table of the upstream NGINX is asking about (`X-Authz-Service`). */
+/** The retired table selector: a client could set it on any front that did not overwrite it (issue 10). */
+const RETIRED_SERVICE_HEADER = 'x-authz-service';
+
+/**
+ * Step 2a: the route table, chosen by NGINX alone through the decision path it proxies to:
+ * `/auth` is MLflow's table, `/auth/<table>` names one (`/auth/minio`, the S3 front). Nothing
+ * the client sends can choose it: the path is written in NGINX's config, and a subrequest that
+ * still carries `X-Authz-Service` (an old config, or a client's header on a front that does
+ * not clear it) is refused rather than read.
+ */
 function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, RouteMatcher>): RouteMatcher {
-  const service = req.headers['x-authz-service'];
-  const matcher = matchers.get(service === undefined ? 'mlflow' : (service as ServiceName));
-  if (matcher === undefined) throw new BadOriginalRequest('unknown_service', { detail: 'X-Authz-Service names no configured route table' });
+  if (req.headers[RETIRED_SERVICE_HEADER] !== undefined) {
+    throw new UnknownRouteTable({ detail: 'X-Authz-Service is no longer read: point the decision location at /auth/<table> (nginx/README.md)' });
+  }
+  const url = req.url ?? '';
+  const path = url.split('?', 1)[0]!;
+  const table = path === '/auth' ? 'mlflow' : path.startsWith('/auth/') ? path.slice('/auth/'.length) : '';
+  const matcher = table === '' ? undefined : matchers.get(table as ServiceName);
+  if (matcher === undefined) throw new UnknownRouteTable({ detail: `decision path ${JSON.stringify(path.slice(0, 64))} names no configured route table` });
   return matcher;
 }
 

@@ -75,7 +75,7 @@ export const configSchema = z.strictObject({
     fromKeycloak: z.boolean().default(false),
     /** The scope a Keycloak-resolved path needs, by method (HEAD uses GET's); other methods are denied. */
     keycloakScopes: z.record(z.string().regex(/^[A-Z]{1,16}$/), z.string().regex(/^[A-Za-z0-9_.:-]+$/)).default({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' }),
-    /** The S3 table, used when NGINX sends `X-Authz-Service: minio` (the MinIO front). */
+    /** The S3 table, used for subrequests NGINX sends to `/auth/minio` (the MinIO front). */
     minio: z.strictObject({
       preset: z.enum(['minio', 'none']).default('minio'),
       file: z.string().min(1).optional(),

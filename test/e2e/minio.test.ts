@@ -1,7 +1,7 @@
 /**
  * MinIO's S3 API through NGINX's S3 front (path-style `/<bucket>/<key>`): SigV4-signed requests
  * go straight to MinIO; Bearer requests are decided by nginx-authz with the MinIO route table
- * (`X-Authz-Service: minio`, resource `bucket:<name>`: GET read, PUT write, DELETE delete) and
+ * (decision path `/auth/minio`, resource `bucket:<name>`: GET read, PUT write, DELETE delete) and
  * then reach MinIO through the bucket policy gated by NGINX's secret; requests without
  * credentials are refused by NGINX itself. See nginx/README.md, "MinIO: three ways".
  */
