@@ -5,8 +5,9 @@
 #     -e AUTHZ_CLIENT_ID=nginx-authz -e AUTHZ_CLIENT_SECRET_FILE=/run/secrets/authz nginx-authz
 # docker-compose.yml builds it for the full development stack.
 
+# Node 24 LTS (package.json `engines`; CI runs the tests on the same major through the pinned `node` devDependency).
 # ---------------------------------------------------------------- build: TypeScript -> dist/
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -16,7 +17,7 @@ COPY src ./src
 RUN npm run build && test -f dist/main.js && ls dist/routes/presets/*.yaml
 
 # ---------------------------------------------------------------- runtime: production dependencies + dist/
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

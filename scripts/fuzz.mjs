@@ -109,12 +109,15 @@ export function generate(r, tokens) {
   if (r.chance(0.2)) headers['x-forwarded-host'] = r.chance(0.5) ? r.pick(['127.0.0.1:8080', 'evil.example', 'localhost', '']) : bytes(r, size(r));
   if (r.chance(0.2)) headers['x-forwarded-proto'] = r.pick(['http', 'https', 'gopher', '', bytes(r, 8)]);
   if (r.chance(0.5)) headers['x-original-remote-addr'] = r.chance(0.8) ? `10.1.${r.int(4)}.${r.int(256)}` : bytes(r, size(r));
-  // The values NGINX's fronts set (the MLflow front sends none, the S3 front `minio`).
-  if (r.chance(0.2)) headers['x-authz-service'] = r.pick(['mlflow', 'minio']);
+  // The retired table selector, as a client might still send it (refused, never read).
+  if (r.chance(0.05)) headers['x-authz-service'] = r.pick(['mlflow', 'minio', bytes(r, 8)]);
+  if (r.chance(0.05)) headers['x-amz-copy-source'] = r.pick(['/mlflow/a', 'mlflow-restricted/x', '%2e%2e/x', bytes(r, size(r))]);
   if (r.chance(0.2)) headers.accept = r.pick(['text/html', 'application/json', '*/*', bytes(r, size(r))]);
   if (r.chance(0.1)) headers['x-auth-request-user'] = 'alice';
   if (r.chance(0.05)) headers[`x-padding-${r.int(1000)}`] = bytes(r, 8_000);
-  return { method: r.chance(0.95) ? 'GET' : r.pick(['HEAD', 'POST']), path: r.chance(0.95) ? '/auth' : `/auth?${bytes(r, 10).replace(/[^\x21-\x7e]/g, 'x')}`, headers };
+  // The decision path names the route table (`/auth`, `/auth/minio`); anything else must be refused, never a 5xx.
+  const path = r.chance(0.8) ? '/auth' : r.chance(0.6) ? '/auth/minio' : r.pick(['/auth/mlflow', '/auth/bogus', '/auth/', '/auth/minio/x', `/auth?${bytes(r, 10).replace(/[^\x21-\x7e]/g, 'x')}`]);
+  return { method: r.chance(0.95) ? 'GET' : r.pick(['HEAD', 'POST']), path, headers };
 }
 
 /** Forged tokens: right shape, wrong in some way the verifier must catch. */

@@ -15,6 +15,7 @@ import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient, type Decider } from './decide/uma.js';
 import { IdpUnavailable } from './errors.js';
+import { CredentialChecks, credentialChecks } from './idp/credentials.js';
 import { runGrant } from './idp/grants.js';
 import { IssuerRegistry, issuerView } from './idp/issuers.js';
 import { PatProvider } from './idp/pat.js';
@@ -34,6 +35,8 @@ export interface Service {
   /** The request listener for node:http: /auth directly, everything else through express. */
   handler: RequestListener;
   app: Express;
+  /** The route tables, by the upstream NGINX asks for. */
+  matchers: ReturnType<typeof loadRoutes>;
   /** The primary issuer's provider (`issuer:`, else the first of `issuers:`). */
   provider: IdentityProvider;
   /** Every configured issuer, the primary first: `issuers.start()` discovers them all. */
@@ -47,6 +50,13 @@ export interface Service {
   sessions: Sessions | undefined;
   /** Basic credentials exchange; undefined unless `basic.enabled`. */
   basic: BasicExchange | undefined;
+  /** The client secrets the configuration uses, checked at start (src/idp/credentials.ts). */
+  credentials: CredentialChecks;
+  /** Why the service is not ready (empty when it is): every issuer discovered with its keys, every credentials check passed. */
+  notReady(): string[];
+  /** Discovers every issuer and checks the credentials, retrying each until it succeeds; resolves when all have. */
+  start(): Promise<void>;
+  stop(): void;
 }
 
 export interface ServiceOptions {
@@ -55,7 +65,7 @@ export interface ServiceOptions {
   defaultMetrics?: boolean;
 }
 
-/** Wires the service together. Call `provider.start()` to begin discovery. */
+/** Wires the service together. Call `start()` to begin discovery and the credentials checks (`issuers.start()` for discovery alone). */
 export function createService(config: Config, log: Logger, options: ServiceOptions = {}): Service {
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
@@ -86,6 +96,11 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   primaryDecider = decider;
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection, limiter) : undefined;
+  const credentials = new CredentialChecks(credentialChecks(config, issuers.all, pat, metrics), log);
+  const notReady = (): string[] => [
+    ...issuers.all.filter((issuer) => !issuer.provider.ready).map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
+    ...credentials.problems,
+  ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
@@ -103,8 +118,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic), cache: decisions, decider, challenger, objects, remote, limiter, metrics, log });
-  app.all('/auth', authHandler);
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic, { login: config.login, log }), cache: decisions, decider, challenger, objects, remote, limiter, metrics, log });
+  app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
@@ -116,7 +131,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     });
   }
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz(issuers));
+  app.get('/readyz', readyz(notReady));
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -130,8 +145,16 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   // node:http serves ~20k (README, "Speed").
   const handler: RequestListener = (req, res) => {
     const url = req.url ?? '';
-    if (url === '/auth' || url.startsWith('/auth?')) void authHandler(req, res);
+    // `/auth` and `/auth/<table>`: the decision path NGINX proxies to names the route table.
+    if (url === '/auth' || url.startsWith('/auth?') || url.startsWith('/auth/')) void authHandler(req, res);
     else app(req, res);
   };
-  return { handler, app, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic };
+  const start = async (): Promise<void> => {
+    await Promise.all([issuers.start(), credentials.start()]);
+  };
+  const stop = (): void => {
+    issuers.stop();
+    credentials.stop();
+  };
+  return { handler, app, matchers, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic, credentials, notReady, start, stop };
 }

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'invalid_credentials'
   | 'throttled'
   | 'rate_limited'
+  | 'cross_origin_request'
   | 'access_denied'
   | 'route_misconfigured'
   | 'uma_ticket'
@@ -45,8 +46,20 @@ export abstract class AuthzError extends Error {
 /** NGINX sent something we cannot read: a deployment error, not a client one. */
 export class BadOriginalRequest extends AuthzError {
   readonly status = 400;
-  constructor(code: 'missing_original_request' | 'bad_original_method' | 'unknown_service', options?: AuthzErrorOptions) {
+  constructor(code: 'missing_original_request' | 'bad_original_method', options?: AuthzErrorOptions) {
     super(code, 'the auth_request subrequest lacks a readable X-Original-Method/X-Original-URI', options);
+  }
+}
+
+/**
+ * The decision path names no configured route table (`/auth/<table>`), or the subrequest still
+ * carries the retired `X-Authz-Service` header. A deployment error, answered 403 (fail closed;
+ * NGINX turns a 400 into a 500 for the client) and logged.
+ */
+export class UnknownRouteTable extends AuthzError {
+  readonly status = 403;
+  constructor(options?: AuthzErrorOptions) {
+    super('unknown_service', 'route not permitted', options);
   }
 }
 
@@ -118,6 +131,17 @@ export class Forbidden extends AuthzError {
   readonly status = 403;
   constructor(code: 'access_denied' | 'route_misconfigured', options?: AuthzErrorOptions) {
     super(code, 'permission denied', options);
+  }
+}
+
+/**
+ * A state-changing request authenticated by the browser's session cookie that another page may
+ * have sent (CSRF): its Sec-Fetch-Site, Origin or Referer does not show this site (login/origin.ts).
+ */
+export class CrossOriginRequest extends AuthzError {
+  readonly status = 403;
+  constructor(options?: AuthzErrorOptions) {
+    super('cross_origin_request', 'cross-origin request with the session cookie refused', options);
   }
 }
 

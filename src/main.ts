@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
 import { createService } from './app.js';
+import { runCheck } from './check.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
@@ -33,13 +34,18 @@ function start(): void {
   // NGINX passes the client's headers on (4 × 8 KB by default, large_client_header_buffers) plus its own:
   // above Node's 16 KB default, so a large but valid request is decided (403/401) instead of answered 431 (a 500 through NGINX).
   const server = createServer({ maxHeaderSize: 64 * 1024 }, service.handler);
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    // Before listening: the address is taken or not ours. One line saying what to change, no stack trace.
+    process.stderr.write(`nginx-authz: ${listenProblem(error, config.server.host, config.server.port)}\n`);
+    process.exit(1);
+  });
   // Above NGINX's upstream keepalive_timeout, or NGINX reuses sockets Node already closed.
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
   server.listen(config.server.port, config.server.host, () => {
     log.info({ host: config.server.host, port: config.server.port, issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`) }, 'listening');
   });
-  void service.issuers.start();
+  void service.start();
   warnIfCachesMayNotFit(config, log);
 
   let stopping = false;
@@ -47,7 +53,7 @@ function start(): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    service.issuers.stop();
+    service.stop();
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     setTimeout(() => {
@@ -57,6 +63,24 @@ function start(): void {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** `cannot listen on 127.0.0.1:4180: address in use; ...` */
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  const where = `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `${where}: address in use (another process listens there); stop it, or set AUTHZ_PORT (server.port)`;
+    case 'EACCES':
+      return `${where}: permission denied (ports below 1024 need privileges); set AUTHZ_PORT (server.port)`;
+    case 'EADDRNOTAVAIL':
+      return `${where}: no such address on this machine; set AUTHZ_HOST (server.host)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${where}: the host name does not resolve; set AUTHZ_HOST (server.host)`;
+    default:
+      return `${where}: ${error.code ?? error.message}`;
+  }
 }
 
 /**
@@ -81,4 +105,17 @@ function warnIfCachesMayNotFit(config: Config, log: Logger): void {
   }
 }
 
-start();
+// `node dist/main.js check [METHOD PATH]`, or `--check` anywhere (`npm start -- --check`): validate and exit.
+const args = process.argv.slice(2);
+const checkAt = args.findIndex((arg) => arg === 'check' || arg === '--check');
+if (checkAt >= 0) {
+  runCheck(args.filter((_, index) => index !== checkAt), process.env, (line) => process.stdout.write(`${line}\n`)).then(
+    (status) => process.exit(status),
+    (error: unknown) => {
+      process.stderr.write(`nginx-authz check: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  start();
+}

@@ -251,7 +251,10 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   it('builds with npm ci + npm run build and ships production dependencies and dist/ (with the route presets)', () => {
     expect(dockerfile.length).toBeGreaterThanOrEqual(2);
-    for (const stage of dockerfile) expect(stage.from).toMatch(/^node:20[-.\w]*( AS \w+)?$/i);
+    // The image runs the Node major CI tests on (the pinned `node` devDependency, package.json).
+    const major = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.node!.split('.')[0];
+    expect(major).toBe('24');
+    for (const stage of dockerfile) expect(stage.from).toMatch(new RegExp(`^node:${major}[-.\\w]*( AS \\w+)?$`, 'i'));
     const build = dockerfile[0]!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     expect(build).toContain('npm ci');
     expect(build).toContain('npm run build');
@@ -277,7 +280,8 @@ describe('Dockerfile', () => {
     // `npm start` may set variables first (VAR=value node ...): those must be ENV in the image.
     const start = (JSON.parse(read('package.json')) as { scripts: Env }).scripts.start!.trim().split(/\s+/);
     const assignments = start.filter((word, i) => /^[A-Z_][A-Z0-9_]*=/.test(word) && start.slice(0, i).every((w) => w.includes('=')));
-    expect(cmd).toEqual(start.slice(assignments.length));
+    const command = start.slice(assignments.length);
+    expect(cmd).toEqual(command[0] === 'exec' ? command.slice(1) : command); // `exec`: sh hands the process to node (one SIGTERM stops it)
     expect(cmd[0]).toBe('node');
     for (const assignment of assignments) expect(runtimeOps('ENV')).toContain(assignment);
   });
@@ -301,7 +305,7 @@ describe('nginx/compose/nginx.conf', () => {
 
   it('keeps the stack template: upstream keepalive, the S3 front logic, the upstream identity log', () => {
     const template = readFileSync(join(ROOT, 'nginx/nginx.conf.template'), 'utf8');
-    for (const line of ['keepalive 32;', 'keepalive_timeout 60s;', 'keepalive 16;', 'ignore_invalid_headers off;', 'proxy_set_header X-Authz-Service minio;',
+    for (const line of ['keepalive 32;', 'keepalive_timeout 60s;', 'keepalive 16;', 'ignore_invalid_headers off;', 'proxy_pass http://nginx_authz/auth/minio;',
       'proxy_set_header Authorization "";', 'proxy_set_header Referer "";', 'if ($s3_auth_kind = signed) { return 418; }', 'if ($s3_auth_kind = none)   { return 419; }']) {
       expect(template).toContain(line);
       expect(nginxConf).toContain(line);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnmappedRoute } from '../errors.js';
+import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
+import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
@@ -46,6 +47,12 @@ interface DecisionState {
   route: RouteMatch | undefined;
   identity: Identity | undefined;
   source: DecisionSource;
+  /** The raw `x-amz-copy-source` header, for routes marked `s3-copy-source`. */
+  copySource: string | undefined;
+  /** A second permission the request needs once the first is allowed (the S3 copy source). */
+  next: RouteMatch | undefined;
+  /** The caller's token, kept only to decide `next`; never logged. */
+  token: string | undefined;
 }
 
 /**
@@ -64,7 +71,7 @@ export function createAuthHandler(deps: AuthDependencies) {
    * request's work is interleaved into this one's latency) and goes async only on a miss.
    */
   return function authHandler(req: IncomingMessage, res: ServerResponse): void {
-    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none' };
+    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none', copySource: undefined, next: undefined, token: undefined };
     try {
       readOriginalRequest(req, config, state);
       const matcher = selectMatcher(req, deps.matchers);
@@ -87,6 +94,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   /** Steps 4-6 for a token in hand; synchronous while the identity and decision are cached. */
   function decideWithToken(res: ServerResponse, state: DecisionState, matched: RouteMatch, token: string): void {
     try {
+      state.token = token;
       let route = matched;
       const tokenHash = hashToken(token);
       const identity = deps.verifier.cached(tokenHash);
@@ -179,6 +187,14 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
+    const next = state.next;
+    if (next !== undefined) {
+      // Both permissions must hold: the first is allowed, now decide the second the same way.
+      state.next = undefined;
+      if (state.token === undefined) refuse(res, state, new Forbidden('access_denied', { detail: 'second permission without a token' }));
+      else decideWithToken(res, state, next, state.token);
+      return;
+    }
     sendAllow(res, state.identity, config.identity.maxHeaderBytes);
     finish(state, 'allow', route.public ? 'public' : 'allowed');
   }
@@ -194,7 +210,9 @@ export function createAuthHandler(deps: AuthDependencies) {
     const seconds = (performance.now() - state.startedAt) / 1000;
     const route = state.route;
     metrics.recordDecision(decision, reason, route?.family ?? 'none', route?.scope ?? 'none', state.source, seconds);
-    if (audit === undefined && error?.status !== 400 && error?.status !== 503) return;
+    // Deployment errors (400, an unknown route table) and IdP failures are logged even without the audit log.
+    const misconfigured = error?.status === 400 || error?.code === 'unknown_service';
+    if (audit === undefined && !misconfigured && error?.status !== 503) return;
     const line = {
       user: state.identity === undefined ? undefined : state.identity.username ?? state.identity.subject,
       token: state.identity?.tokenHash.slice(0, 12), // a fingerprint for correlation, never the token
@@ -209,7 +227,7 @@ export function createAuthHandler(deps: AuthDependencies) {
       latency_ms: Math.round(seconds * 1e6) / 1e3,
       detail: error?.detail,
     };
-    if (error?.status === 503 || error?.status === 400) log.warn(line, 'decision failed');
+    if (error?.status === 503 || misconfigured) log.warn(line, 'decision failed');
     else audit!.info(line, 'decision');
   }
 }
@@ -225,13 +243,29 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
   // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).
   if (state.method === undefined) throw /^[A-Z_-]{1,64}$/.test(rawMethod) ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' }) : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
   state.uri = normalizeUri(rawUri, config.request.maxUriLength);
+  const copySource = req.headers['x-amz-copy-source'];
+  state.copySource = typeof copySource === 'string' ? copySource : undefined;
 }
 
-/** Step 2a: the route table of the upstream NGINX is asking about (`X-Authz-Service`). */
+/** The retired table selector: a client could set it on any front that did not overwrite it (issue 10). */
+const RETIRED_SERVICE_HEADER = 'x-authz-service';
+
+/**
+ * Step 2a: the route table, chosen by NGINX alone through the decision path it proxies to:
+ * `/auth` is MLflow's table, `/auth/<table>` names one (`/auth/minio`, the S3 front). Nothing
+ * the client sends can choose it: the path is written in NGINX's config, and a subrequest that
+ * still carries `X-Authz-Service` (an old config, or a client's header on a front that does
+ * not clear it) is refused rather than read.
+ */
 function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, RouteMatcher>): RouteMatcher {
-  const service = req.headers['x-authz-service'];
-  const matcher = matchers.get(service === undefined ? 'mlflow' : (service as ServiceName));
-  if (matcher === undefined) throw new BadOriginalRequest('unknown_service', { detail: 'X-Authz-Service names no configured route table' });
+  if (req.headers[RETIRED_SERVICE_HEADER] !== undefined) {
+    throw new UnknownRouteTable({ detail: 'X-Authz-Service is no longer read: point the decision location at /auth/<table> (nginx/README.md)' });
+  }
+  const url = req.url ?? '';
+  const path = url.split('?', 1)[0]!;
+  const table = path === '/auth' ? 'mlflow' : path.startsWith('/auth/') ? path.slice('/auth/'.length) : '';
+  const matcher = table === '' ? undefined : matchers.get(table as ServiceName);
+  if (matcher === undefined) throw new UnknownRouteTable({ detail: `decision path ${JSON.stringify(path.slice(0, 64))} names no configured route table` });
   return matcher;
 }
 
@@ -245,6 +279,8 @@ function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: Keycloa
   if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
   if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;
+  // S3 CopyObject/UploadPartCopy: reading the source is decided too (routes/copy-source.ts).
+  if (outcome.match.copySource === true && !outcome.match.public && state.copySource !== undefined) state.next = copySourceRoute(matcher, state.copySource);
   return outcome.match;
 }
 

@@ -1,8 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { BasicExchange } from '../basic/exchange.js';
-import { Unauthenticated } from '../errors.js';
+import type { Config } from '../config/schema.js';
+import { CrossOriginRequest, Unauthenticated } from '../errors.js';
+import type { Logger } from '../log.js';
+import { crossOriginRefusal, isUnsafeMethod } from '../login/origin.js';
+import { publicBase } from '../login/return-to.js';
 import type { Sessions } from '../session/sessions.js';
 import { extractCredentials, type Credentials } from './credentials.js';
+
+/** What the CSRF check of session-authenticated requests needs: the site's origin and a log. */
+export interface SiteCheck {
+  login: Pick<Config['login'], 'publicUrl' | 'allowedHosts'>;
+  log: Logger;
+}
 
 /**
  * Step 3 of /auth, credentials → access token, in this order: a Bearer token as sent; else
@@ -10,19 +20,35 @@ import { extractCredentials, type Credentials } from './credentials.js';
  * `basic.enabled`). Whatever the source, the token is then verified and decided on exactly
  * like a bearer token. Synchronous whenever the answer is already known (cached session or
  * exchange), so the pipeline's fast path stays free of awaits.
+ *
+ * A token that came from the session cookie, which the browser attaches to requests any page
+ * starts, is used for a state-changing method only when the request shows it came from this
+ * site (login/origin.ts); a Bearer or Basic header is never attached by a browser on its own.
  */
 export class TokenSource {
-  constructor(private readonly sessions: Sessions | undefined, private readonly basic: BasicExchange | undefined) {}
+  constructor(private readonly sessions: Sessions | undefined, private readonly basic: BasicExchange | undefined, private readonly site?: SiteCheck) {}
 
-  /** @throws {Unauthenticated} no usable credentials; see also BasicExchange.token */
+  /** @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token */
   resolve(req: IncomingMessage): string | Promise<string> {
     const authorization = req.headers.authorization;
     const credentials = authorization === undefined || authorization === '' ? undefined : extractCredentials(authorization);
     if (credentials?.kind === 'bearer') return credentials.token;
     const fromSession = this.sessions?.accessToken(req.headers.cookie);
-    if (typeof fromSession === 'string') return fromSession;
-    if (fromSession instanceof Promise) return fromSession.then((token) => token ?? this.fromBasic(req, credentials));
+    if (typeof fromSession === 'string') return this.sameOrigin(req, fromSession);
+    if (fromSession instanceof Promise) return fromSession.then((token) => (token === undefined ? this.fromBasic(req, credentials) : this.sameOrigin(req, token)));
     return this.fromBasic(req, credentials);
+  }
+
+  /** The session's token, unless a state-changing request does not show it came from this site. */
+  private sameOrigin(req: IncomingMessage, token: string): string {
+    const method = req.headers['x-original-method'];
+    if (typeof method === 'string' && !isUnsafeMethod(method)) return token;
+    // No site configured (unit tests of other steps): nothing to compare with, so nothing passes.
+    const base = this.site === undefined ? undefined : publicBase(req, this.site.login.publicUrl, this.site.login.allowedHosts);
+    const refusal = crossOriginRefusal(req.headers, base);
+    if (refusal === undefined) return token;
+    this.site?.log.warn({ method, reason: refusal }, 'session-cookie request refused: not shown to come from this site (CSRF check)');
+    throw new CrossOriginRequest({ detail: refusal });
   }
 
   private fromBasic(req: IncomingMessage, credentials: Credentials | undefined): string | Promise<string> {

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { normalizeIssuers } from './issuer-list.js';
+import { describeIssue, isSecretName, shownValue } from './problems.js';
+import { isAbout, repairInput } from './repair.js';
 import { configSchema, type Config, type ParsedConfig } from './schema.js';
 
-/** Every problem found in the configuration, each naming the option and the bad value. */
+/**
+ * Every problem found in the configuration, each naming the option and, unless it could be a
+ * secret, the bad value (src/config/problems.ts).
+ */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -60,22 +64,30 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
 };
 
-const SECRET_PATHS = /secret|password/i;
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
  * Loads the configuration: the file named by `AUTHZ_CONFIG` (YAML or JSON), then the
- * `AUTHZ_*` overrides, then validation. Throws {@link ConfigError} listing every problem.
+ * `AUTHZ_*` overrides, then validation. Throws {@link ConfigError} listing every problem: the
+ * schema's, and those of the checks that span options, which run on a repaired copy of the
+ * input when the schema fails (src/config/repair.ts), so one start shows them all.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const raw = readConfigFile(env.AUTHZ_CONFIG, problems);
+  // An unreadable file would make every required option look missing: say only what is wrong with the file.
+  const fileFailed = problems.length > 0;
   applyEnvOverrides(raw, env, problems);
+  if (fileFailed) throw new ConfigError(problems);
 
-  const parsed = configSchema.safeParse(requireShorthand(raw), { reportInput: true });
+  const input = requireShorthand(raw);
+  const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
-    problems.push(...parsed.error.issues.map(describeIssue));
-    checkInsecureIssuer(raw, problems); // still worth saying alongside the schema's problems
+    problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, configSchema)));
+    const repaired = repairInput(configSchema, input, parsed.error.issues);
+    if (repaired !== undefined) {
+      const more: string[] = [];
+      finish(repaired.data, more);
+      problems.push(...more.filter((problem) => !isAbout(problem, repaired.touched) && !problems.includes(problem)));
+    }
     throw new ConfigError(problems);
   }
   const config = finish(parsed.data, problems);
@@ -128,7 +140,8 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     const text = env[name] ?? '';
     const value = convertEnv(text, kind);
     if (value === undefined) {
-      problems.push(`${name}: expected a ${kind}, got ${show(path, text)}`);
+      const shown = isSecretName(name) ? undefined : shownValue(path.split('.'), text);
+      problems.push(`${name}: expected a ${kind}${shown === undefined ? '' : `, got ${shown}`}`);
       continue;
     }
     setPath(raw, path, value);
@@ -159,19 +172,6 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1]!] = value;
-}
-
-/** Plain http is accepted for loopback issuers only, unless explicitly allowed (said alongside the schema's problems too). */
-function checkInsecureIssuer(raw: { issuer?: unknown }, problems: string[]): void {
-  const issuer = (typeof raw.issuer === 'object' && raw.issuer !== null ? raw.issuer : {}) as { url?: unknown; allowInsecureHttp?: unknown };
-  if (typeof issuer.url !== 'string' || !URL.canParse(issuer.url)) return;
-  const url = new URL(issuer.url);
-  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname) && issuer.allowInsecureHttp !== true) {
-    problems.push(
-      `issuer.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(issuer.url)} ` +
-        '(use https, or set issuer.allowInsecureHttp / AUTHZ_ALLOW_INSECURE_ISSUER=true)',
-    );
-  }
 }
 
 /** Checks that span options, the issuers' normalisation (src/config/issuer-list.ts), and secret files. */
@@ -214,19 +214,6 @@ function readSessionSecret(parsed: ParsedConfig['session'], problems: string[]):
     problems.push(`session.secretFile: cannot read ${JSON.stringify(secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     return session;
   }
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  const got = 'input' in issue && issue.input !== undefined ? `, got ${show(path, issue.input)}` : '';
-  return `${path}: ${issue.message}${got}`;
-}
-
-/** Renders a bad value for an error message; secrets are never echoed. */
-function show(path: string, value: unknown): string {
-  if (SECRET_PATHS.test(path)) return '(hidden)';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 function deepFreeze<T>(value: T): T {

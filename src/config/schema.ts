@@ -86,7 +86,7 @@ export const configSchema = z.strictObject({
     fromKeycloak: z.boolean().default(false),
     /** The scope a Keycloak-resolved path needs, by method (HEAD uses GET's); other methods are denied. */
     keycloakScopes: z.record(z.string().regex(/^[A-Z]{1,16}$/), z.string().regex(/^[A-Za-z0-9_.:-]+$/)).default({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' }),
-    /** The S3 table, used when NGINX sends `X-Authz-Service: minio` (the MinIO front). */
+    /** The S3 table, used for subrequests NGINX sends to `/auth/minio` (the MinIO front). */
     minio: z.strictObject({
       preset: z.enum(['minio', 'none']).default('minio'),
       file: z.string().min(1).optional(),
@@ -106,6 +106,10 @@ export const configSchema = z.strictObject({
     absoluteTimeoutSeconds: positiveSeconds.default(43_200), // 12 h after login, whatever the activity
     /** Sessions held in memory (tokens stay server-side; the cookie carries only the session id). */
     maxEntries: z.number().int().positive().default(10_000), // ≈ 5 KB each with Keycloak's three tokens
+    /** Sessions one subject (user) may hold at once; a login beyond it ends that subject's oldest session. */
+    maxPerSubject: z.number().int().positive().default(20),
+    /** Bytes the sessions may hold in all (token lengths + ~320 B each), least recently used dropped first. */
+    maxBytes: z.number().int().min(65_536).default(33_554_432), // 32 MiB ≈ 7,000 Keycloak sessions
     /** The access token is refreshed once it has less than this left (single flight per session). */
     refreshBeforeSeconds: z.number().int().min(0).max(3_600).default(30),
   }).prefault({}),

@@ -32,10 +32,12 @@ export async function runGrant(
     if (error instanceof oidc.ResponseBodyError && error.status < 500) return { refused: error.error };
     if (error instanceof oidc.AuthorizationResponseError) return { refused: error.error };
     // A response that failed a check (state, nonce, iss, ID token) is a refusal; one that is not
-    // an OAuth response at all (an HTML 502 page) means the IdP is not answering properly.
-    if (error instanceof oidc.ClientError && !/NOT_CONFORM|NOT_JSON/.test(error.code ?? '')) return { refused: error.code ?? 'client_error' };
+    // an OAuth response at all (an HTML 502 page), or none in time (OAUTH_TIMEOUT, OAUTH_ABORT),
+    // means the IdP is not answering properly: a slow IdP must not end sessions or count as a wrong password.
+    if (error instanceof oidc.ClientError && !/NOT_CONFORM|NOT_JSON|OAUTH_TIMEOUT|OAUTH_ABORT/.test(error.code ?? '')) return { refused: error.code ?? 'client_error' };
     const name = (error as Error).name;
-    const detail = name === 'TimeoutError' || name === 'AbortError' ? 'timed out' : (error as Error).message;
+    const code = error instanceof oidc.ClientError ? error.code : undefined;
+    const detail = name === 'TimeoutError' || name === 'AbortError' || code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT' ? 'timed out' : (error as Error).message;
     throw new IdpUnavailable({ detail: `${what}: ${detail}`, cause: error });
   }
   return {

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { describe, diagnoseClientRefusal, StartupFailure } from './diagnose.js';
 import { idpFetch } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
@@ -79,11 +80,15 @@ export class PatProvider {
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({ grant_type: 'client_credentials' }),
     }, this.config.decision.timeoutMs);
-    const body = (await response.json().catch(() => undefined)) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
+    const body = (await response.json().catch(() => undefined)) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
     if (response.status !== 200 || typeof body?.access_token !== 'string' || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
       const error = typeof body?.error === 'string' ? body.error : undefined;
-      this.log.error({ status: response.status, error }, 'cannot obtain a PAT (client credentials of the resource server); protection API calls fail closed');
-      throw new IdpUnavailable({ detail: `pat: keycloak answered ${response.status}${error === undefined ? '' : ` ${error}`}` });
+      const diagnosis = diagnoseClientRefusal(endpoints.tokenEndpoint, id, response.status, body);
+      this.log.error(
+        { status: response.status, error, url: diagnosis.url, hint: diagnosis.hint },
+        `cannot obtain a PAT (client credentials of the resource server): ${describe(diagnosis)}; protection API calls fail closed`,
+      );
+      throw new IdpUnavailable({ detail: `pat: keycloak answered ${response.status}${error === undefined ? '' : ` ${error}`}`, cause: new StartupFailure('PAT', diagnosis) });
     }
     const lifetimeMs = body.expires_in * 1000;
     this.current = {

@@ -32,6 +32,10 @@ export function publicBase(req: IncomingMessage, publicUrl: string | undefined, 
  * this site's host or an allowed host. Anything else (`//evil.com`, `/\evil.com`,
  * `https://evil.com`, `javascript:`, userinfo tricks, control characters) becomes `/`: no
  * open redirect (RFC 9700 §4.11).
+ *
+ * The value returned is the Location header that will be sent, checked as such by
+ * {@link isSameOriginLocation}: a path like `/.//evil.example` or `/a/..//evil.example` is
+ * harmless as written but resolves to `//evil.example`, which a browser reads as another host.
  */
 export function safeReturnTo(rd: string | undefined, base: URL, allowedHosts: readonly string[]): string {
   // Browsers treat \ as / and drop tabs/newlines when parsing URLs: refuse them outright.
@@ -39,7 +43,9 @@ export function safeReturnTo(rd: string | undefined, base: URL, allowedHosts: re
   if (rd.startsWith('/')) {
     if (rd.startsWith('//')) return '/';
     const resolved = new URL(rd, base);
-    return resolved.origin === base.origin ? `${resolved.pathname}${resolved.search}${resolved.hash}` : '/';
+    if (resolved.origin !== base.origin) return '/';
+    const location = `${resolved.pathname}${resolved.search}${resolved.hash}`;
+    return isSameOriginLocation(location, base) ? location : '/';
   }
   if (!URL.canParse(rd)) return '/';
   const target = new URL(rd);
@@ -47,6 +53,19 @@ export function safeReturnTo(rd: string | undefined, base: URL, allowedHosts: re
   if (target.username !== '' || target.password !== '') return '/';
   if (target.host.toLowerCase() !== base.host.toLowerCase() && !allowedHosts.some((host) => host.toLowerCase() === target.host.toLowerCase())) return '/';
   return target.href;
+}
+
+/**
+ * A relative Location value (as sent, byte for byte) that a browser resolves to this site:
+ * parsed with the WHATWG URL parser against the site's base, as a browser parses it (tabs and
+ * newlines dropped, `\` read as `/`), it keeps the site's origin, and it is not a
+ * scheme-relative reference (`//host`, `/\host`) once leading blanks are ignored.
+ */
+export function isSameOriginLocation(location: string, base: URL): boolean {
+  const asParsed = location.replace(/[\t\n\r]/g, '').replace(/^[\x00-\x20]+/, '');
+  if (!asParsed.startsWith('/') || /^[/\\][/\\]/.test(asParsed)) return false;
+  if (!URL.canParse(location, base.href)) return false;
+  return new URL(location, base).origin === base.origin;
 }
 
 /** The Secure cookie attribute: on, except for plain http on a loopback host (the development stack). */

@@ -11,6 +11,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { readCookie, serializeCookie } from '../session/cookies.js';
 import type { Sessions } from '../session/sessions.js';
 import { PendingLoginCookie } from './pending.js';
+import { provenance } from './origin.js';
 import { cookieSecure, publicBase, safeReturnTo } from './return-to.js';
 
 export interface LoginDependencies {
@@ -130,7 +131,8 @@ export function loginRoutes(deps: LoginDependencies): Router {
       serializeCookie(sessions.cookieName, value, { secure: cookieSecure(base), path: '/', maxAgeSeconds: config.session.absoluteTimeoutSeconds }),
     ]);
     metrics.logins.labels('ok').inc();
-    redirect(res, started.returnTo);
+    // Checked again on the value about to be sent (a pending cookie sealed by an older version may hold anything valid then).
+    redirect(res, safeReturnTo(started.returnTo, base, login.allowedHosts));
   });
 
   const signOut = async (req: Request, res: Response): Promise<void> => {
@@ -139,10 +141,13 @@ export function loginRoutes(deps: LoginDependencies): Router {
       page(res, 400, 'This host is not configured for login.');
       return;
     }
-    if (crossSite(req)) {
+    // Fetch Metadata, else Origin, else Referer; a request that shows none of them (an old
+    // browser on a no-referrer page looks like curl) is asked to confirm too: one click.
+    const origin = provenance(req.headers, base);
+    if (origin !== 'same-origin') {
       // Logout CSRF: another site's link, image or form must not end the session. The user
-      // confirms with a same-origin POST instead (Fetch Metadata, https://w3c.github.io/webappsec-fetch-metadata/).
-      log.info({ site: req.headers['sec-fetch-site'] }, 'sign-out: cross-site request; asking for confirmation');
+      // confirms with a same-origin POST instead (see login/origin.ts).
+      log.info({ origin }, 'sign-out: not shown to be same-origin; asking for confirmation');
       confirmSignOut(res);
       return;
     }
@@ -172,16 +177,6 @@ function startLink(returnTo: string): string {
   return `/oauth2/start?${new URLSearchParams({ rd: returnTo }).toString()}`;
 }
 
-/**
- * A request another site started (Fetch Metadata's `Sec-Fetch-Site` is `cross-site` or
- * `same-site`). Typed URLs and bookmarks say `none`, the app's own links `same-origin`; clients
- * that send no such header (curl, scripts) cannot be driven by another site's page.
- */
-function crossSite(req: Request): boolean {
-  const site = req.headers['sec-fetch-site'];
-  return site === 'cross-site' || site === 'same-site';
-}
-
 function confirmSignOut(res: Response): void {
   res.status(200).setHeader('Cache-Control', 'no-store');
   res.type('html').send('<!doctype html><meta charset="utf-8"><title>Sign out</title><form method="post" action="/oauth2/sign_out"><button type="submit">Sign out of MLflow</button></form>');
@@ -192,9 +187,11 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** A 302 whose Location is exactly `location` (Express's res.redirect would re-encode it after it was checked). */
 function redirect(res: Response, location: string): void {
-  res.setHeader('Cache-Control', 'no-store');
-  res.redirect(302, location);
+  res.status(302).setHeader('Cache-Control', 'no-store');
+  res.setHeader('Location', location);
+  res.end();
 }
 
 /** A minimal page for login errors: no detail beyond what the user can act on. */

@@ -5,10 +5,15 @@ export function healthz(_req: Request, res: Response): void {
   res.status(200).json({ status: 'ok' });
 }
 
-/** Readiness: discovery done and signing keys loaded (every issuer's), so decisions can be made. */
-export function readyz(provider: { readonly ready: boolean }) {
+/**
+ * Readiness: every issuer discovered with its signing keys, and the client secrets in use
+ * accepted by the IdP (src/idp/credentials.ts). Otherwise 503, the body saying why, one
+ * reason per problem (URLs, statuses and hints only: nothing secret).
+ */
+export function readyz(notReady: () => string[]) {
   return function readiness(_req: Request, res: Response): void {
-    if (provider.ready) res.status(200).json({ status: 'ready' });
-    else res.status(503).json({ status: 'not ready', reason: 'issuer metadata or keys not loaded' });
+    const reasons = notReady();
+    if (reasons.length === 0) res.status(200).json({ status: 'ready' });
+    else res.status(503).json({ status: 'not ready', reason: reasons.join('; '), reasons });
   };
 }

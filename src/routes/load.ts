@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { RouteMatcher } from './match.js';
 import { combineTables, parseRouteTable, readPreset, RouteTableError, type RouteEntry } from './table.js';
 
-/** Which upstream NGINX is asking for (`X-Authz-Service`); MLflow when absent. */
+/** Which upstream NGINX is asking for: the decision path, `/auth` (MLflow) or `/auth/<name>`. */
 export type ServiceName = 'mlflow' | 'minio';
 
 /** One matcher per upstream service NGINX fronts. */

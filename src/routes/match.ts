@@ -19,6 +19,8 @@ export interface RouteMatch {
   object: ObjectRule | undefined;
   /** Not in the table: the resource is still to be found in Keycloak (`routes.fromKeycloak`). */
   remote: boolean;
+  /** The table asks for the S3 copy source to be decided too (`s3-copy-source`). */
+  copySource?: true;
 }
 
 export type MatchOutcome =
@@ -118,5 +120,5 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments
   }
   const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
   const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];
-  return { pattern: entry.pattern, public: rule.public, authenticated: rule.authenticated, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false };
+  return { pattern: entry.pattern, public: rule.public, authenticated: rule.authenticated, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false, ...(entry.copySource ? { copySource: true as const } : {}) };
 }

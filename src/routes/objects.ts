@@ -1,4 +1,5 @@
 import { RejectedUri } from '../errors.js';
+import { decodeToFixedPoint } from '../request/normalize.js';
 import type { RouteMatch } from './match.js';
 
 /** The resource name of one experiment in Keycloak (`uma.perObject`). */
@@ -33,11 +34,33 @@ export function objectResource(method: string, query: string, route: RouteMatch)
     }
     case 'experiment-artifact-path': {
       // <experiment_id>/<run_id>/artifacts/...; a bare listing names its directory in ?path=.
-      const first = route.rest.length > 0 ? route.rest[0] : firstPathSegment(single(query, 'path'));
-      // Artifact storage is keyed by the literal directory name; anything but an id is no experiment's.
-      return first !== undefined && EXPERIMENT_ID.test(first) ? experimentResource(first) : undefined;
+      const path = route.rest.length > 0 ? route.rest.join('/') : single(query, 'path');
+      return path === undefined || path === '' ? undefined : experimentResource(artifactExperiment(path));
     }
   }
+}
+
+/** A canonical experiment id as MLflow names its artifact directory (`str(id)`): no sign, no leading zero. */
+const CANONICAL_EXPERIMENT_ID = /^(?:0|[1-9][0-9]{0,18})$/;
+
+/**
+ * The experiment whose artifact directory `path` is in, read as MLflow reads it: its handlers
+ * percent-decode artifact paths until they stop changing (`validate_path_is_safe`), so
+ * `%2535` is directory `5`. A path whose first segment is not a canonical experiment id is
+ * refused, never decided on the family resource: that fallback was the way around a
+ * per-experiment denial (`%2535`, `05`, `./5`).
+ *
+ * @throws {RejectedUri} for anything but `<canonical id>/...` after full decoding
+ */
+function artifactExperiment(path: string): string {
+  const settled = decodeToFixedPoint(path);
+  if (settled === undefined) throw new RejectedUri({ detail: 'artifact path does not settle under percent-decoding' });
+  if (/[\\\x00-\x1f\x7f]/.test(settled)) throw new RejectedUri({ detail: 'backslash or control character in artifact path' });
+  const segments = settled.split('/');
+  if (segments.includes('..')) throw new RejectedUri({ detail: 'path climbs out of the artifact root' });
+  const first = segments[0]!;
+  if (!CANONICAL_EXPERIMENT_ID.test(first)) throw new RejectedUri({ detail: 'artifact path does not start with an experiment id' });
+  return first;
 }
 
 /** The one value of `name` in the query (decoded as MLflow's server decodes it), undefined when absent. */
@@ -45,11 +68,4 @@ function single(query: string, name: string): string | undefined {
   const values = new URLSearchParams(query).getAll(name);
   if (values.length > 1) throw new RejectedUri({ detail: `${name} given more than once` });
   return values[0];
-}
-
-function firstPathSegment(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  const segments = path.split('/').filter((segment) => segment !== '' && segment !== '.');
-  if (segments.includes('..') || path.includes('\\')) throw new RejectedUri({ detail: 'path climbs out of the artifact root' });
-  return segments[0];
 }

@@ -34,6 +34,11 @@ const tableSchema = z.strictObject({
       'enforcement-mode': z.enum(['ENFORCING', 'DISABLED', 'AUTHENTICATED']).default('ENFORCING'),
       /** Where the request names one experiment visibly (our extension; see routes/objects.ts). */
       object: z.enum(OBJECT_RULES).optional(),
+      /**
+       * S3 CopyObject/UploadPartCopy (our extension): a request here that carries
+       * `x-amz-copy-source` also needs what reading the source needs (routes/copy-source.ts).
+       */
+      's3-copy-source': z.literal(true).optional(),
       methods: z.array(
         z.strictObject({
           method: z.string().regex(/^[A-Z]{1,16}$/, 'an upper-case HTTP method'),
@@ -66,6 +71,8 @@ export interface RouteEntry {
   methods: Map<string, MethodRule>;
   /** Set when the request names its experiment in the URI (`uma.perObject`). */
   object: ObjectRule | undefined;
+  /** A copy source in `x-amz-copy-source` is decided too (`s3-copy-source`). */
+  copySource: boolean;
 }
 
 export class RouteTableError extends Error {
@@ -121,7 +128,7 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
         if (open && scopes.length !== 0) problems.push(`${where}: ${method} is ${isPublic ? 'public' : 'AUTHENTICATED'} and cannot require a scope`);
         methods.set(method, { public: isPublic, authenticated: isAuthenticated, resource: isAuthenticated ? 'authenticated' : raw.name ?? '', scope: open ? undefined : scopes[0] });
       }
-      entries.push({ pattern, segments, methods, object: open ? undefined : raw.object });
+      entries.push({ pattern, segments, methods, object: open ? undefined : raw.object, copySource: raw['s3-copy-source'] === true });
     }
   }
   if (problems.length > 0) throw new RouteTableError(problems);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { GrantedTokens } from '../idp/grants.js';
@@ -14,13 +15,22 @@ export interface Session extends RenewableToken {
   readonly absoluteExpiresAtMs: number;
   lastSeenMs: number;
   tokens: SessionTokens;
+  /** Hash of the tokens' issuer and subject (undefined when they carry none): the per-subject cap's key. */
+  readonly subject?: string | undefined;
 }
 
 export interface SessionLimits {
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
   maxEntries: number;
+  /** Sessions one subject may hold; a new login beyond it ends that subject's oldest session. */
+  maxPerSubject?: number;
+  /** Bytes of tokens and bookkeeping held at most (estimated per session from the token lengths). */
+  maxBytes?: number;
 }
+
+/** Accounted per session besides its tokens: id, times, the object, the LRU's and the index's links. */
+const SESSION_OVERHEAD = 320;
 
 /**
  * Sessions held in this process's memory, keyed by a random id.
@@ -30,22 +40,57 @@ export interface SessionLimits {
  * takes effect at once, where a cookie that carries tokens stays valid until they expire;
  * and because one place holding the refresh token makes single-flight refresh simple.
  * Costs: a restart signs everyone out, and several replicas need sticky sessions (README).
- * Bounded: the least recently used session is dropped when `maxEntries` is reached.
+ *
+ * Bounded three ways, so that one user's abuse cannot sign the others out: at most
+ * `maxPerSubject` sessions per subject (its oldest ends first, whatever the others do), at most
+ * `maxEntries` sessions and `maxBytes` in all (least recently used dropped first).
  */
 export class SessionStore {
   private readonly sessions: LRUCache<string, Session>;
+  /** Subject (hashed issuer + sub) → its sessions' ids, oldest first. */
+  private readonly bySubject = new Map<string, Set<string>>();
+  private readonly maxPerSubject: number;
 
   constructor(private readonly limits: SessionLimits, private readonly clock: Clock) {
-    this.sessions = new LRUCache<string, Session>({ max: limits.maxEntries });
+    this.maxPerSubject = limits.maxPerSubject ?? 20;
+    this.sessions = new LRUCache<string, Session>({
+      max: limits.maxEntries,
+      maxSize: limits.maxBytes ?? limits.maxEntries * 8_192,
+      sizeCalculation: sessionBytes,
+      // Every way out of the LRU (eviction, delete, expiry) leaves the subject index too.
+      dispose: (session, id) => this.unindex(session.subject, id),
+    });
   }
 
   get size(): number {
     return this.sessions.size;
   }
 
+  /** Sessions held and the bytes accounted for them. */
+  get usage(): { entries: number; bytes: number; subjects: number } {
+    return { entries: this.sessions.size, bytes: this.sessions.calculatedSize, subjects: this.bySubject.size };
+  }
+
+  /**
+   * A new session for these tokens. Its subject is read from the ID token (verified by the
+   * grant that returned it), else from the access token; tokens without one are not capped per
+   * subject (the login always has an ID token).
+   */
   create(tokens: SessionTokens): Session {
     const now = this.clock();
-    const session: Session = { id: randomId(), createdAtMs: now, absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs, lastSeenMs: now, tokens, renewing: undefined };
+    const subject = subjectOf(tokens);
+    const session: Session = { id: randomId(), createdAtMs: now, absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs, lastSeenMs: now, tokens, renewing: undefined, subject };
+    if (subject !== undefined) {
+      const ids = this.bySubject.get(subject) ?? new Set<string>();
+      // Make room within the subject first, so the LRU never has to evict someone else for it.
+      for (const oldest of ids) {
+        if (ids.size < this.maxPerSubject) break;
+        this.sessions.delete(oldest); // its dispose unindexes it...
+        ids.delete(oldest); // ...unless it had already left the LRU
+      }
+      ids.add(session.id);
+      this.bySubject.set(subject, ids);
+    }
     this.sessions.set(session.id, session);
     return session;
   }
@@ -72,4 +117,36 @@ export class SessionStore {
     this.sessions.delete(id);
     return session;
   }
+
+  private unindex(subject: string | undefined, id: string): void {
+    if (subject === undefined) return;
+    const ids = this.bySubject.get(subject);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) this.bySubject.delete(subject);
+  }
+}
+
+function sessionBytes(session: Session): number {
+  const { accessToken, refreshToken, idToken } = session.tokens;
+  return SESSION_OVERHEAD + accessToken.length + (refreshToken?.length ?? 0) + (idToken?.length ?? 0);
+}
+
+/**
+ * The subject a session belongs to: issuer and `sub` of the ID token, else of the access token
+ * (a JWT's payload, read without checking: the grant that returned the tokens checked them),
+ * hashed to a fixed length. undefined when neither is a JWT with a `sub`.
+ */
+export function subjectOf(tokens: SessionTokens): string | undefined {
+  for (const token of [tokens.idToken, tokens.accessToken]) {
+    const payload = token?.split('.')[1];
+    if (payload === undefined) continue;
+    try {
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
+      if (typeof claims.sub === 'string' && claims.sub !== '') return createHash('sha256').update(JSON.stringify([claims.iss, claims.sub])).digest('base64url').slice(0, 22);
+    } catch {
+      // Not a JWT: try the next token.
+    }
+  }
+  return undefined;
 }

@@ -20,8 +20,8 @@ beforeEach(() => {
   idp.uma = () => ({ status: 200, body: { result: true } });
 });
 
-const auth = (method: string, uri: string, token?: string) => {
-  const req = request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
+const auth = (method: string, uri: string, token?: string, path = '/auth') => {
+  const req = request(service.handler).get(path).set('X-Original-Method', method).set('X-Original-URI', uri);
   return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
 };
 
@@ -90,11 +90,9 @@ describe('/auth', () => {
   });
 
   it.each([
-    ['POST', '/api/2.0/mlflow/experiments/get/../../runs/delete'],
     ['post', '/api/2.0/mlflow/runs/delete'],
     ['Post', '//api//2.0//mlflow//runs//delete//'],
     ['POST', '/ajax-api/3.0/mlflow/runs/%64elete'],
-    ['POST', '/api/2.0/mlflow/experiments/get/%2e%2e/%2E%2E/runs/delete'],
   ])('%s %s reaches the plain path rule, runs#delete', async (method, uri) => {
     const res = await auth(method, uri, await idp.token({ sub: `${method} ${uri}` })); // a fresh token: no cache hit
     expect(res.status).toBe(200);
@@ -102,6 +100,9 @@ describe('/auth', () => {
   });
 
   it.each([
+    // Dot segments are refused, not resolved: MLflow routes the raw path (issue 10, A7).
+    ['POST', '/api/2.0/mlflow/experiments/get/../../runs/delete'],
+    ['POST', '/api/2.0/mlflow/experiments/get/%2e%2e/%2E%2E/runs/delete'],
     ['GET', '/api/2.0/mlflow/runs%2Fdelete'],
     ['POST', '/../api/2.0/mlflow/runs/delete'],
     ['POST', '/api/2.0/mlflow/runs/delete%00'],
@@ -112,9 +113,9 @@ describe('/auth', () => {
     expect(idp.umaCalls).toHaveLength(0);
   });
 
-  it('decides S3 requests with the MinIO table when NGINX says X-Authz-Service: minio', async () => {
+  it('decides S3 requests with the MinIO table when NGINX asks on /auth/minio', async () => {
     const token = await idp.token({ sub: 's3-user' });
-    const s3 = (method: string, uri: string, service = 'minio') => auth(method, uri, token).set('X-Authz-Service', service);
+    const s3 = (method: string, uri: string, path = '/auth/minio') => auth(method, uri, token, path);
     expect((await s3('GET', '/mlflow/artifacts/1/abc/model.pkl')).status).toBe(200);
     expect((await s3('HEAD', '/mlflow')).status).toBe(200);
     expect((await s3('PUT', '/mlflow/artifacts/x')).status).toBe(200);
@@ -123,7 +124,30 @@ describe('/auth', () => {
       expect((await s3(method!, uri!)).status).toBe(403);
     }
     expect(idp.umaCalls).toHaveLength(2);
-    expect((await s3('GET', '/mlflow/x', 'mystery')).status).toBe(400);
+    expect((await s3('GET', '/mlflow/x', '/auth/minio?x=1')).status).toBe(200);
+  });
+
+  // Issue 10, A1: the client's X-Authz-Service used to pick the table (a viewer's MLflow request
+  // decided as bucket:api#read); an unknown table answered 400, which NGINX turns into 500.
+  it('never lets a request header choose the route table; unknown tables are a logged 403', async () => {
+    const token = await idp.token({ sub: 'table-chooser' });
+    // Under the MinIO table this is bucket:api#read; under MLflow's, experiments#read.
+    const get = () => auth('GET', '/api/2.0/mlflow/experiments/get', token);
+    service.logs.lines = [];
+    expect((await get().set('X-Authz-Service', 'minio')).status).toBe(403);
+    expect((await get().set('X-Authz-Service', 'mlflow')).status).toBe(403);
+    expect((await auth('GET', '/mlflow/x', token, '/auth/minio').set('X-Authz-Service', 'minio')).status).toBe(403);
+    expect(idp.umaCalls).toHaveLength(0);
+    for (const path of ['/auth/mystery', '/auth/', '/auth/minio/x', '/auth/__proto__', '/authx']) {
+      const res = await auth('GET', '/mlflow/x', token, path);
+      expect([path, res.status]).toEqual([path, path === '/authx' ? 404 : 403]);
+    }
+    expect(idp.umaCalls).toHaveLength(0);
+    const warnings = service.logs.records.filter((r) => r.reason === 'unknown_service' && r.msg === 'decision failed');
+    expect(warnings).toHaveLength(7);
+    // Without the header the same request is decided on MLflow's table.
+    expect((await get()).status).toBe(200);
+    expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['experiments#read']);
   });
 
   it('answers 400 when NGINX did not send the original request', async () => {

@@ -114,3 +114,45 @@ describe('UMA options', () => {
     expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_ROUTES_FROM_KEYCLOAK: 'on' }).routes.keycloakScopes).toEqual({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' });
   });
 });
+
+describe('every problem at once', () => {
+  it('reports the checks that span options even when the schema fails (a misplaced policy hid them)', () => {
+    const yaml = file('all.yaml', 'issuer:\n  url: http://127.0.0.1:8080/realms/mlflow\n  policy:\n    rules: {}\nclient:\n  id: nginx-authz\nserver:\n  port: eighty\nlogin:\n  enabled: true\n');
+    expect(problems({ AUTHZ_CONFIG: yaml })).toEqual([
+      'server.port: Invalid input: expected number, received string, got "eighty"',
+      'issuer.policy: only used when issuer.mode is "claims" or "introspection" (mode is "keycloak-uma")',
+      'client.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer\'s confidential client)',
+    ]);
+  });
+
+  it('checks the other issuers when one has a broken required option', () => {
+    const yaml = file('issuers.yaml', 'issuers:\n  - id: a\n    url: 5\n    mode: claims\n  - id: b\n    url: http://idp.example/x\n    mode: claims\n    audiences: [x]\n    policy: {rules: {"a#b": {anyOf: [{claim: x, values: [y]}]}}}\n');
+    const found = problems({ AUTHZ_CONFIG: yaml });
+    expect(found[0]).toBe('issuers.0.url: must be an http(s) URL, got 5');
+    expect(found).toContain('issuers.1.url: plain http is only accepted for loopback hosts; got "http://idp.example/x" (use https, or set issuers.1.allowInsecureHttp)');
+    expect(found).toContain('issuers.0.policy: required when issuers.0.mode is "claims" (or issuers.0.policyFile)');
+    expect(found.some((problem) => problem.includes('placeholder'))).toBe(false);
+  });
+
+  it('says only what is wrong with an unreadable file, not that every option in it is missing', () => {
+    expect(problems({ AUTHZ_CONFIG: join(dir, 'missing.yaml') })).toEqual([expect.stringMatching(/^AUTHZ_CONFIG: cannot read .*ENOENT/)]);
+  });
+});
+
+describe('secrets in problems', () => {
+  const SECRET = 'SUPER-SECRET-VALUE-123';
+  const cases: [string, Record<string, string>][] = [
+    ['an unknown key beside the secret', { AUTHZ_CONFIG: file('k.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: ${SECRET}\n  secertFile: /x\n`) }],
+    ['a secret of the wrong type', { AUTHZ_CONFIG: file('t.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: [${SECRET}]\nbasic:\n  clientSecret: {v: ${SECRET}}\n`) }],
+    ['a session secret too short', { ...minimal, AUTHZ_SESSION_SECRET: SECRET }],
+    ['a secret beside a wrong sibling in a list', { AUTHZ_CONFIG: file('l.yaml', `issuers:\n  - id: a\n    url: https://idp.example\n    client: {id: c, secret: ${SECRET}, bogus: 1}\n`) }],
+    ['a secret as a key', { AUTHZ_CONFIG: file('v.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  ${SECRET}:\n`) }],
+    ['a missing secret file beside an inline secret', { ...minimal, AUTHZ_CLIENT_SECRET: SECRET, AUTHZ_CLIENT_SECRET_FILE: join(dir, 'nope') }],
+    ['an invalid YAML line holding the secret', { AUTHZ_CONFIG: file('y.yaml', `client:\n  id: c\n  secret:${SECRET}\n`) }],
+  ];
+  it.each(cases)('never shows it: %s', (_name, env) => {
+    const found = problems(env);
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.join('\n')).not.toContain(SECRET);
+  });
+});

@@ -3,8 +3,11 @@
  * exchanged by nginx-authz at Keycloak (password grant on the public mlflow-cli client), so the
  * real Python client works with nothing else; a wrong password is refused with a Basic
  * challenge; repeated failures are throttled (429 + Retry-After, no IdP call); and a run that
- * outlasts the access token's lifespan keeps logging, renewed transparently.
+ * outlasts the access token's lifespan keeps logging, renewed transparently. Concurrent guesses
+ * cannot overrun the limits, and a lockout answers the right password like a wrong one (issue 10 A2):
+ * the attackers send from other loopback addresses (127.0.0.x), which NGINX reports as $remote_addr.
  */
+import { request } from 'node:http';
 import { setClientAttribute } from './keycloak-admin.js';
 import { metric } from './login-http.js';
 import { password, runPython, stack, uniqueName, viaNginx, type DemoUser } from './stack.js';
@@ -26,6 +29,43 @@ function clientEnv(user: DemoUser, secret: string): Record<string, string> {
 }
 
 const basic = (user: string, secret: string): string => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+const SEARCH = '/api/2.0/mlflow/experiments/search?max_results=1';
+
+interface Answer { status: number; retryAfter: string | undefined; body: string }
+
+/** GET through NGINX from a chosen loopback source address (NGINX's $remote_addr, the service's throttling key). */
+function fromAddress(source: string, path: string, authorization: string): Promise<Answer> {
+  const target = new URL(path, stack.MLFLOW_URL);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, path: target.pathname + target.search, localAddress: source, headers: { authorization }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Keycloak admin (the stack's dev-only admin): a realm user in mlflow-viewers, and its removal. */
+async function adminFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const login = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
+  });
+  const { access_token } = (await login.json()) as { access_token: string };
+  return fetch(`${stack.KC_URL}/admin/realms/mlflow${path}`, { ...init, headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' } });
+}
+
+async function createViewer(username: string, secret: string): Promise<string> {
+  const created = await adminFetch('/users', {
+    method: 'POST',
+    body: JSON.stringify({ username, enabled: true, email: `${username}@example.test`, emailVerified: true, firstName: 'Test', lastName: 'Viewer', groups: ['/mlflow-viewers'], credentials: [{ type: 'password', value: secret, temporary: false }] }),
+  });
+  if (created.status !== 201) throw new Error(`create user ${username}: ${created.status} ${await created.text()}`);
+  return created.headers.get('location')!.split('/').pop()!;
+}
 
 describe('Basic credentials (MLFLOW_TRACKING_USERNAME / PASSWORD) through NGINX', () => {
   it('lets the MLflow Python client log a run with username and password only', async () => {
@@ -93,5 +133,68 @@ describe('Basic credentials (MLFLOW_TRACKING_USERNAME / PASSWORD) through NGINX'
       expect(await metric('authz_password_grants_total', 'grant="refresh_token",result="ok"')).toBeGreaterThan(renewed);
       process.stdout.write(`long run: ${run.steps} metrics over ${run.seconds} s with a ${LIFESPAN_S} s access token\n`);
     }, 200_000);
+  });
+
+  describe('guessing cannot overrun the limits, and a lockout tells nothing (issue 10 A2)', () => {
+    // Two realm users of their own, so that these lockouts touch no other test.
+    const users = [uniqueName('e2e-guess').toLowerCase(), uniqueName('e2e-lock').toLowerCase()] as const;
+    const secret = `${uniqueName('pw')}-Aa1!`;
+    const ids: string[] = [];
+    const passwordGrants = async (): Promise<number> => {
+      let total = 0;
+      for (const result of ['ok', 'rejected', 'error']) total += await metric('authz_password_grants_total', `grant="password",result="${result}"`);
+      return total;
+    };
+    beforeAll(async () => {
+      for (const user of users) ids.push(await createViewer(user, secret));
+    });
+    afterAll(async () => {
+      for (const id of ids) await adminFetch(`/users/${id}`, { method: 'DELETE' });
+    });
+
+    it('200 concurrent wrong guesses make at most maxFailuresPerUser (5) password grants at Keycloak', async () => {
+      const user = users[0];
+      const before = await passwordGrants();
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => fromAddress('127.0.0.3', SEARCH, basic(user, `wrong-${i}`))));
+      const grants = (await passwordGrants()) - before;
+      const statuses = new Map<number, number>();
+      for (const { status } of answers) statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      process.stdout.write(`200 concurrent wrong guesses through NGINX: ${grants} password grants at Keycloak; answers ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+      expect(grants).toBeGreaterThan(0);
+      expect(grants).toBeLessThanOrEqual(5);
+      expect(statuses.get(429)).toBe(200 - grants);
+      // Each grant answered 401, or 500 where Keycloak did not answer within decision.timeoutMs on a
+      // loaded machine (the service's 503; such an attempt costs no budget).
+      expect((statuses.get(401) ?? 0) + (statuses.get(500) ?? 0)).toBe(grants);
+      // Locked out now (after topping up the failures a timeout did not count): the right password
+      // waits like the rest, and Keycloak is not asked.
+      for (let i = 0; i < 5 && (await fromAddress('127.0.0.3', SEARCH, basic(user, `more-${i}`))).status !== 429; i++);
+      const asked = await passwordGrants();
+      expect((await fromAddress('127.0.0.3', SEARCH, basic(user, secret))).status).toBe(429);
+      expect(await passwordGrants()).toBe(asked);
+    }, TIMEOUT);
+
+    it('during a lockout the right password gets the same 429 as a wrong one from the attacker’s addresses, while the job that cached it keeps working', async () => {
+      const user = users[1];
+      // The job: its credentials exchanged and cached from 127.0.0.1.
+      expect((await fromAddress('127.0.0.1', SEARCH, basic(user, secret))).status).toBe(200);
+      // The attacker, from 127.0.0.4, locks the user out.
+      const guesses: number[] = [];
+      for (let i = 0; i < 5; i++) guesses.push((await fromAddress('127.0.0.4', SEARCH, basic(user, `guess-${i}`))).status);
+      expect(guesses).toEqual([401, 401, 401, 401, 401]);
+      const before = await passwordGrants();
+      // From the attacker's address and from one that never proved the password, right and wrong look alike.
+      for (const source of ['127.0.0.4', '127.0.0.5']) {
+        const right = await fromAddress(source, SEARCH, basic(user, secret));
+        const wrong = await fromAddress(source, SEARCH, basic(user, 'still-wrong'));
+        expect({ status: right.status, body: right.body }).toEqual({ status: 429, body: wrong.body });
+        expect(wrong.status).toBe(429);
+        expect(Number(right.retryAfter)).toBeGreaterThan(0);
+        expect(Math.abs(Number(right.retryAfter) - Number(wrong.retryAfter))).toBeLessThanOrEqual(1);
+      }
+      expect(await passwordGrants()).toBe(before); // none of these reached Keycloak
+      // The job's own address still gets its cached exchange.
+      expect((await fromAddress('127.0.0.1', SEARCH, basic(user, secret))).status).toBe(200);
+    }, TIMEOUT);
   });
 });

@@ -52,13 +52,20 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     // An experiment without its own resource falls back to the family: a viewer reads, cannot write.
     expect((await service.auth('GET', artifact(NONE), carol)).status).toBe(200);
     expect((await service.auth('PUT', artifact(NONE), carol)).status).toBe(403);
+    // Spelling B's id so that only MLflow's repeated decoding reveals it (%2539... -> %39... -> 9...)
+    // used to fall back to the family, which carol may read (issue 10, A3); now refused or decided on B.
+    const encodedB = `%25${B.charCodeAt(0).toString(16)}${B.slice(1)}`;
+    expect((await service.auth('GET', artifact(encodedB), carol)).status).toBe(403);
+    expect((await service.auth('GET', `/api/2.0/mlflow-artifacts/artifacts?path=${encodedB}/0a1b2c3d/artifacts`, carol)).status).toBe(403);
+    expect((await service.auth('GET', artifact(`0${B}`), carol)).status).toBe(403); // no experiment's directory: refused, not the family
     // Repeating the parameter to dodge the per-object check is refused.
     expect((await service.auth('GET', `/api/2.0/mlflow/experiments/get?experiment_id=${NONE}&experiment_id=${B}`, carol)).status).toBe(403);
 
     // One Keycloak decision per experiment for the three routes naming it; the others were cache hits.
     for (const decision of ['allow', 'deny']) {
       expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'idp' })).toBe(1);
-      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'cache' })).toBe(2);
+      // (B's two encoded spellings are decided on experiment:B as well: two more cached denials.)
+      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'cache' })).toBe(decision === 'allow' ? 2 : 4);
     }
   });
 

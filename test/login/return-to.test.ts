@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { cookieSecure, publicBase, safeReturnTo } from '../../src/login/return-to.js';
+import { cookieSecure, isSameOriginLocation, publicBase, safeReturnTo } from '../../src/login/return-to.js';
 
 const BASE = new URL('https://mlflow.example.com/');
 
@@ -34,6 +34,53 @@ describe('safeReturnTo (no open redirect)', () => {
     undefined,
   ])('replaces %p with /', (rd) => {
     expect(safeReturnTo(rd as string | undefined, BASE, ['other.example.com'])).toBe('/');
+  });
+});
+
+describe('safeReturnTo checks the Location it will send, after dot segments are resolved (issue 10, A4)', () => {
+  // Each of these is a path on this site as written, but resolves to "//host..." (or "/\\host"),
+  // which a browser reads as another host.
+  it.each([
+    '/.//evil.example/steal', // ?rd=%2F.%2F%2Fevil.example%2Fsteal, decoded by the query parser
+    '/%2e//evil.example/x',
+    '/%2E//evil.example/x',
+    '/a/..//evil.example/x',
+    '/a/%2e%2e//evil.example/x',
+    '/.//',
+    '/..//',
+    '/..//evil.example',
+    '/././/evil.example',
+    '/a/b/../..//evil.example',
+  ])('replaces %p with /', (rd) => {
+    const location = safeReturnTo(rd, BASE, []);
+    expect(location).toBe('/');
+  });
+
+  it.each([
+    ['/%09/evil.example', '/%09/evil.example'], // an encoded tab stays encoded: a path on this site
+    ['/%5C/evil.example', '/%5C/evil.example'], // an encoded backslash likewise
+    ['/%5c%5cevil.example', '/%5c%5cevil.example'],
+    ['/a/./b', '/a/b'],
+    ['/.well-known/x', '/.well-known/x'],
+    ['/.%2f/evil.example', '/.%2f/evil.example'], // not a dot segment to a browser either
+  ])('keeps %p on the site as %p', (rd, expected) => {
+    const location = safeReturnTo(rd, BASE, []);
+    expect(location).toBe(expected);
+    expect(new URL(location, BASE).origin).toBe(BASE.origin);
+  });
+
+  it.each(['/\t/evil.example', '/\n/evil.example', '/\\evil.example', '/\\/evil.example', '\t//evil.example', ' //evil.example'])('replaces the raw control or backslash form %p with /', (rd) => {
+    expect(safeReturnTo(rd, BASE, [])).toBe('/');
+  });
+});
+
+describe('isSameOriginLocation (the final check on the Location value)', () => {
+  it.each(['/', '/x?y=1#z', '/%2F%2Fevil.example', '/%09/evil.example', '/a//b'])('accepts %p', (location) => {
+    expect(isSameOriginLocation(location, BASE)).toBe(true);
+  });
+
+  it.each(['//evil.example', '/\\evil.example', '\\/evil.example', '/\t/evil.example', '\t//evil.example', ' //evil.example', '/\r\n/evil.example', 'https://evil.example/', 'evil.example', 'javascript:alert(1)', ''])('refuses %p', (location) => {
+    expect(isSameOriginLocation(location, BASE)).toBe(false);
   });
 });
 

@@ -44,6 +44,40 @@ describe('/oauth2/start', () => {
   });
 });
 
+describe('return target after login (issue 10, A4: open redirect through dot segments)', () => {
+  /** Starts a login with `rd` (or X-Original-URI), comes back with its state: the fake IdP refuses the code, and the page's retry link carries the return target. */
+  async function returnTarget(start: () => request.Test): Promise<string> {
+    const started = await start();
+    expect(started.status).toBe(302);
+    const state = new URL(started.headers.location!).searchParams.get('state')!;
+    const pending = (started.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    const back = await viaNginx(`/oauth2/callback?code=made-up&state=${state}`).set('Cookie', pending);
+    expect(back.status).toBe(401);
+    const retry = /href="([^"]+)"/.exec(back.text)![1]!.replace(/&#38;/g, '&');
+    return new URL(retry, 'https://mlflow.example.com').searchParams.get('rd')!;
+  }
+
+  it.each([
+    '%2F.%2F%2Fevil.example%2Fsteal',
+    '%2F%252e%2F%2Fevil.example%2Fx',
+    '%2Fa%2F..%2F%2Fevil.example%2Fx',
+    '%2F%09%2Fevil.example',
+    '%2F.%2F%2F',
+    '%2F..%2F%2Fevil.example',
+    '%2F%5Cevil.example',
+  ])('?rd=%s returns to /', async (rd) => {
+    expect(await returnTarget(() => viaNginx(`/oauth2/start?rd=${rd}`))).toBe('/');
+  });
+
+  it.each(['/.//evil.example/steal', '/%2e//evil.example/x', '/a/..//evil.example/x', '/..//evil.example', '/.//'])('X-Original-URI %s returns to /', async (uri) => {
+    expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe('/');
+  });
+
+  it.each([['/%09/evil.example'], ['/%5C/evil.example'], ['/#/experiments/1?x=1']])('X-Original-URI %s stays a path on this site', async (uri) => {
+    expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe(uri);
+  });
+});
+
 describe('/oauth2/callback', () => {
   it('refuses a callback without the pending-login cookie (CSRF, expired, other browser)', async () => {
     const res = await viaNginx('/oauth2/callback?code=abc&state=def');
@@ -100,7 +134,7 @@ describe('sessions in /auth', () => {
     expect(first.headers['x-auth-request-user']).toBe('carol');
     expect((await auth()).status).toBe(200);
 
-    const out = await viaNginx('/oauth2/sign_out').set('Cookie', cookie);
+    const out = await viaNginx('/oauth2/sign_out').set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin'); // the UI's own link
     expect(out.status).toBe(302);
     expect(out.headers.location).toBe('https://mlflow.example.com/'); // no ID token: straight to postLogoutPath
     expect(out.headers['set-cookie']![0]).toMatch(/^nginx_authz_session=; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=0$/);
@@ -124,6 +158,40 @@ describe('sessions in /auth', () => {
     const confirmed = await request(service.handler).post('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin');
     expect(confirmed.status).toBe(302);
     expect((await auth()).status).toBe(401);
+  });
+
+  it('without Sec-Fetch-Site, signs out only when Origin, else Referer, names this site; anything else asks for confirmation', async () => {
+    const token = await idp.token({ sub: 'u-9', preferred_username: 'carol' });
+    const newCookie = async () => {
+      const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+      return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    };
+    const auth = (cookie: string) => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    const cookie = await newCookie();
+    const refused: Record<string, string>[] = [
+      {}, // nothing shows where it came from (an old browser on a no-referrer page looks like this)
+      { Origin: 'https://evil.example' },
+      { Origin: 'null' },
+      { Origin: 'http://mlflow.example.com' }, // another scheme is another origin
+      { Origin: 'https://mlflow.example.com.evil.example' },
+      { Referer: 'https://evil.example/page' },
+      { Referer: 'https://sub.mlflow.example.com/' },
+      { Origin: 'https://evil.example', Referer: 'https://mlflow.example.com/' }, // Origin decides when present
+    ];
+    for (const headers of refused) {
+      for (const method of ['get', 'post'] as const) {
+        const out = await request(service.handler)[method]('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).set(headers);
+        expect([JSON.stringify(headers), method, out.status, out.headers['set-cookie']]).toEqual([JSON.stringify(headers), method, 200, undefined]);
+        expect(out.text).toContain('<form method="post" action="/oauth2/sign_out">');
+      }
+      expect((await auth(cookie)).status).toBe(200);
+    }
+    for (const headers of [{ Origin: 'https://mlflow.example.com' }, { Referer: 'https://mlflow.example.com/#/experiments' }, { 'Sec-Fetch-Site': 'none' }]) {
+      const own = await newCookie();
+      const out = await request(service.handler).post('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', own).set(headers);
+      expect(out.status).toBe(302);
+      expect((await auth(own)).status).toBe(401);
+    }
   });
 
   it('lets any verified identity load the UI shell (/ is AUTHENTICATED) without a UMA call; none gets 401', async () => {

@@ -6,14 +6,8 @@ const path = (raw: string): string => normalizeUri(raw, 8192).path;
 describe('normalizeUri', () => {
   it.each([
     ['/api/2.0/mlflow/runs/delete', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/runs/../runs/delete', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/experiments/get/../../runs/delete', '/api/2.0/mlflow/runs/delete'],
     ['//api//2.0///mlflow/runs/delete', '/api/2.0/mlflow/runs/delete'],
     ['/api/2.0/mlflow/runs/delete/', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/./runs/./delete', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/runs/%2e%2e/runs/delete', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/runs/%2E%2E/runs/delete', '/api/2.0/mlflow/runs/delete'],
-    ['/api/2.0/mlflow/runs/.%2e/runs/delete', '/api/2.0/mlflow/runs/delete'],
     ['/api/2.0/mlflow/runs/dele%74e', '/api/2.0/mlflow/runs/delete'],
     ['/%61pi/2.0/mlflow/runs/delete', '/api/2.0/mlflow/runs/delete'],
     ['/', '/'],
@@ -25,7 +19,7 @@ describe('normalizeUri', () => {
 
   it('keeps the query apart from the path, unmatched', () => {
     expect(normalizeUri('/api/2.0/mlflow/runs/get?run_id=abc&x=%2F', 8192)).toEqual({ path: '/api/2.0/mlflow/runs/get', query: 'run_id=abc&x=%2F' });
-    expect(normalizeUri('/x/..?/y', 8192)).toEqual({ path: '/', query: '/y' });
+    expect(normalizeUri('/x?/../y', 8192)).toEqual({ path: '/x', query: '/../y' });
   });
 
   it('accepts absolute-form targets by dropping scheme and authority', () => {
@@ -54,8 +48,40 @@ describe('normalizeUri', () => {
     expect(() => path(raw)).toThrow(RejectedUri);
   });
 
-  it('decodes once: %25 becomes a literal %, never a second round', () => {
-    expect(path('/api/2.0/mlflow/runs%252Fdelete')).toBe('/api/2.0/mlflow/runs%2Fdelete');
+  it('decodes once for matching: %25 becomes a literal %, as in the upstream router', () => {
+    expect(path('/api/2.0/mlflow/runs/dele%2574e')).toBe('/api/2.0/mlflow/runs/dele%74e');
+    expect(path('/api/2.0/mlflow-artifacts/artifacts/5/r/100%25.txt')).toBe('/api/2.0/mlflow-artifacts/artifacts/5/r/100%.txt');
+  });
+
+  // Issue 10, A7: MLflow's routers do not resolve dot segments, so resolving them decided on
+  // another endpoint than the one executed (a gateway proxy call allowed as runs#read).
+  it.each([
+    '/gateway/proxy/my-endpoint/../../../api/2.0/mlflow/runs/search',
+    '/api/2.0/mlflow/runs/../runs/delete',
+    '/api/2.0/mlflow/experiments/get/../../runs/delete',
+    '/api/2.0/mlflow/./runs/./delete',
+    '/api/2.0/mlflow/runs/%2e%2e/runs/delete',
+    '/api/2.0/mlflow/runs/%2E%2E/runs/delete',
+    '/api/2.0/mlflow/runs/.%2e/runs/delete',
+    '/api/2.0/mlflow/runs/%2e/delete',
+    '/api/2.0/mlflow/runs/delete/..',
+    '/api/2.0/mlflow/runs/delete/.',
+  ])('refuses dot segments instead of resolving them: %s', (raw) => {
+    expect(() => path(raw)).toThrow(RejectedUri);
+  });
+
+  // Issue 10, A3: a later decoding (MLflow decodes artifact paths until they settle) must not
+  // reveal structure the first one hid.
+  it.each([
+    ['doubly encoded slash', '/api/2.0/mlflow/runs%252Fdelete'],
+    ['doubly encoded dot segment', '/api/2.0/mlflow-artifacts/artifacts/5/%252e%252e/6/x'],
+    ['triply encoded dot segment', '/api/2.0/mlflow-artifacts/artifacts/5/%25252e%25252e/6/x'],
+    ['doubly encoded backslash', '/api/2.0/mlflow-artifacts/artifacts/5/a%255Cb'],
+    ['doubly encoded NUL', '/api/2.0/mlflow-artifacts/artifacts/5/a%2500'],
+    ['never settles', `/api/2.0/mlflow-artifacts/artifacts/5/%${'25'.repeat(12)}41`],
+    ['later round not UTF-8', '/api/2.0/mlflow-artifacts/artifacts/5/%25ff'],
+  ])('rejects a %s', (_name, raw) => {
+    expect(() => path(raw)).toThrow(RejectedUri);
   });
 
   it('rejects an overlong URI', () => {

@@ -60,7 +60,7 @@ describe('routes.fromKeycloak', () => {
 
   it('looks nothing up for anonymous requests, nor for paths the MinIO table leaves unmapped', async () => {
     expect((await auth('GET', '/reports/anon')).status).toBe(401);
-    const minio = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/').set('X-Authz-Service', 'minio').set('Authorization', `Bearer ${await tokenAt('remote-5')}`);
+    const minio = await request(service.handler).get('/auth/minio').set('X-Original-Method', 'GET').set('X-Original-URI', '/').set('Authorization', `Bearer ${await tokenAt('remote-5')}`);
     expect(minio.status).toBe(403);
     expect(uriLookups()).toHaveLength(0);
   });

@@ -43,3 +43,54 @@ describe('SessionStore (frozen clock)', () => {
     expect(sessions.get(a.id)).toBe(a);
   });
 });
+
+/** A token shaped like a JWT (header.payload.signature) naming `sub`; the store reads only the payload. */
+function jwt(claims: Record<string, unknown>, padding = 0): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none' })}.${part({ ...claims, pad: 'x'.repeat(padding) })}.sig`;
+}
+const tokensOf = (sub: string, iss = 'https://idp.example/realms/x', padding = 0): SessionTokens => ({ accessToken: jwt({ iss, sub }, padding), accessExpiresAtMs: 0, refreshToken: 'rt', idToken: jwt({ iss, sub }) });
+
+describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
+  const clock = () => 1_000_000;
+
+  it('10,000 logins by one subject leave another subject’s session alive; the subject keeps its newest 20', () => {
+    const sessions = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20 }, clock);
+    const bob = sessions.create(tokensOf('bob-sub'));
+    const mallory = Array.from({ length: 10_000 }, () => sessions.create(tokensOf('mallory-sub')));
+    expect(sessions.get(bob.id)).toBe(bob);
+    expect(mallory.slice(-20).every((s) => sessions.get(s.id) === s)).toBe(true);
+    expect(sessions.get(mallory[9_979]!.id)).toBeUndefined();
+    expect(sessions.usage).toMatchObject({ entries: 21, subjects: 2 });
+  });
+
+  it('the same sub from another issuer is another subject; a session without a readable subject is not capped', () => {
+    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, clock);
+    const [a, b, c] = [sessions.create(tokensOf('s', 'https://one')), sessions.create(tokensOf('s', 'https://one')), sessions.create(tokensOf('s', 'https://two'))];
+    const d = sessions.create(tokensOf('s', 'https://one'));
+    expect([a, b, c, d].map((s) => sessions.get(s.id) !== undefined)).toEqual([false, true, true, true]);
+    const opaque = Array.from({ length: 5 }, () => sessions.create(TOKENS));
+    expect(opaque.every((s) => sessions.get(s.id) === s)).toBe(true);
+  });
+
+  it('a session ended by sign-out or timeout leaves the subject index, so the cap counts live sessions only', () => {
+    let now = 1_000_000;
+    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, () => now);
+    const first = sessions.create(tokensOf('u'));
+    sessions.delete(first.id);
+    const [second, third] = [sessions.create(tokensOf('u')), sessions.create(tokensOf('u'))];
+    expect(sessions.get(second.id)).toBe(second);
+    now += 61_000;
+    expect(sessions.get(second.id)).toBeUndefined();
+    expect(sessions.get(third.id)).toBeUndefined();
+    expect(sessions.usage).toEqual({ entries: 0, bytes: 0, subjects: 0 });
+  });
+
+  it('is bounded in bytes: large tokens drop the least recently used, never beyond maxBytes', () => {
+    const sessions = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20, maxBytes: 1_000_000 }, clock);
+    for (let i = 0; i < 2_000; i++) sessions.create(tokensOf(`user-${i}`, 'https://idp', 10_000));
+    expect(sessions.usage.bytes).toBeLessThanOrEqual(1_000_000);
+    expect(sessions.usage.entries).toBeGreaterThan(50);
+    expect(sessions.usage.entries).toBeLessThan(100);
+  });
+});
