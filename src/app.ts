@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
 import { UmaChallenger } from './decide/challenge.js';
+import { SubjectLimiter } from './decide/limiter.js';
 import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
 import { UmaDecisionClient, type Decider } from './decide/uma.js';
@@ -74,7 +75,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   let primaryDecider: Decider | undefined;
   const issuers = new IssuerRegistry(config, provider, metrics, log, clock, (settings, own) =>
     settings === config.issuers[0]
-      ? { decide: (token, resource, scope) => primaryDecider!.decide(token, resource, scope) }
+      ? { decide: (token, resource, scope, family) => primaryDecider!.decide(token, resource, scope, family) }
       : new UmaDecisionClient(issuerView(config, settings), own, metrics, log));
   const tokens = new TokenVerifier(config, provider, metrics, clock, issuers, log);
   const decisions = new DecisionCache(
@@ -82,7 +83,10 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     { allowTtlMs: config.cache.allowTtlSeconds * 1000, denyTtlMs: config.cache.denyTtlSeconds * 1000 },
     metrics,
     clock,
+    config.cache.maxBytes,
   );
+  // IdP lookups for request-named resources (experiment ids, bucket names, Keycloak URIs), per subject.
+  const limiter = new SubjectLimiter({ burst: config.decision.lookupBurstPerSubject, perSecond: config.decision.lookupsPerSecondPerSubject, maxSubjects: 10_000 }, metrics, log, clock);
   // The protection API (PAT, resource ids, permission tickets): used by ticket mode, the UMA challenge and per-object decisions.
   const pat = new PatProvider(config, provider, metrics, log, clock);
   const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
@@ -91,13 +95,13 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     : new UmaDecisionClient(config, provider, metrics, log);
   primaryDecider = decider;
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
-  const objects = config.uma.perObject ? new PerObjectResolver(protection) : undefined;
+  const objects = config.uma.perObject ? new PerObjectResolver(protection, limiter) : undefined;
   const credentials = new CredentialChecks(credentialChecks(config, issuers.all, pat, metrics), log);
   const notReady = (): string[] => [
     ...issuers.all.filter((issuer) => !issuer.provider.ready).map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
     ...credentials.problems,
   ];
-  const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection) : undefined;
+  const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
     ? new Sessions(config, (refreshToken) => {
@@ -107,14 +111,14 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       }, metrics, log, clock)
     : undefined;
   const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
-  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size, ...(sessions ? { session: sessions.store.size } : {}), ...(basic ? { basic: basic.size } : {}) });
+  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size, ...protection.sizes, subject_limit: limiter.size, ...(sessions ? { session: sessions.store.size } : {}), ...(basic ? { basic: basic.size } : {}) });
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic, { login: config.login, log }), cache: decisions, decider, challenger, objects, remote, metrics, log });
+  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic, { login: config.login, log }), cache: decisions, decider, challenger, objects, remote, limiter, metrics, log });
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));

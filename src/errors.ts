@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'invalid_token'
   | 'invalid_credentials'
   | 'throttled'
+  | 'rate_limited'
   | 'cross_origin_request'
   | 'access_denied'
   | 'route_misconfigured'
@@ -109,6 +110,19 @@ export class Throttled extends AuthzError {
   readonly status = 401;
   constructor(readonly retryAfterSeconds: number, readonly by: 'user' | 'address', options?: AuthzErrorOptions) {
     super('throttled', 'too many failed attempts', options);
+  }
+}
+
+/**
+ * One subject asked for more IdP lookups on request-named objects (experiment ids, bucket
+ * names, Keycloak URIs) than its per-subject token bucket allows (decide/limiter.ts): refused
+ * without asking the IdP, and never cached as a decision. Answered like {@link Throttled}:
+ * 401 with `X-Authz-Retry-After`, which the NGINX snippet turns into 429 + Retry-After.
+ */
+export class RateLimited extends AuthzError {
+  readonly status = 401;
+  constructor(readonly retryAfterSeconds: number, options?: AuthzErrorOptions) {
+    super('rate_limited', 'too many lookups', options);
   }
 }
 

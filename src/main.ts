@@ -31,7 +31,9 @@ function start(): void {
     throw error;
   }
 
-  const server = createServer(service.handler);
+  // NGINX passes the client's headers on (4 × 8 KB by default, large_client_header_buffers) plus its own:
+  // above Node's 16 KB default, so a large but valid request is decided (403/401) instead of answered 431 (a 500 through NGINX).
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, service.handler);
   server.on('error', (error: NodeJS.ErrnoException) => {
     // Before listening: the address is taken or not ours. One line saying what to change, no stack trace.
     process.stderr.write(`nginx-authz: ${listenProblem(error, config.server.host, config.server.port)}\n`);
@@ -82,7 +84,7 @@ function listenProblem(error: NodeJS.ErrnoException, host: string, port: number)
 }
 
 /**
- * The caches are bounded by entry counts; the heap is bounded by V8's limit (`npm start` and
+ * The caches are bounded by entry counts and estimated bytes; the heap is bounded by V8's limit (`npm start` and
  * the image set --max-old-space-size to keep the resident size small). Say so at start if
  * the configured bounds could outgrow the heap, rather than failing under load.
  */
@@ -90,12 +92,15 @@ function warnIfCachesMayNotFit(config: Config, log: Logger): void {
   const BYTES_PER_DECISION = 250; // measured: 100,000 cached decisions ≈ 23 MB of heap
   const BYTES_PER_IDENTITY = 600;
   const BASELINE = 48 * 1024 * 1024; // heap in use by an idle service, with headroom
-  const needed = config.cache.maxEntries * BYTES_PER_DECISION + config.cache.tokenMaxEntries * BYTES_PER_IDENTITY + BASELINE;
+  const LOOKUP_CACHES = 8 * 1024 * 1024; // the protection API's name and URI lookups, 4 MiB each at most
+  // Each cache stops at whichever bound it reaches first: its entry count or its byte budget.
+  const needed = Math.min(config.cache.maxEntries * BYTES_PER_DECISION, config.cache.maxBytes)
+    + Math.min(config.cache.tokenMaxEntries * BYTES_PER_IDENTITY, config.cache.tokenMaxBytes) + LOOKUP_CACHES + BASELINE;
   const limit = getHeapStatistics().heap_size_limit;
   if (needed > limit) {
     log.warn(
       { neededMb: Math.round(needed / 2 ** 20), heapLimitMb: Math.round(limit / 2 ** 20) },
-      'cache bounds may exceed the heap limit: raise --max-old-space-size or lower cache.maxEntries / cache.tokenMaxEntries',
+      'cache bounds may exceed the heap limit: raise --max-old-space-size or lower cache.maxBytes / cache.tokenMaxBytes',
     );
   }
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
+import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../decide/uma.js';
 import type { Logger } from '../log.js';
@@ -32,6 +33,8 @@ export interface AuthDependencies {
   objects: PerObjectResolver | undefined;
   /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
   remote: KeycloakRoutes | undefined;
+  /** IdP lookups for request-named resources, per subject (decide/limiter.ts); undefined: unlimited (tests). */
+  limiter?: SubjectLimiter | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -158,7 +161,8 @@ export function createAuthHandler(deps: AuthDependencies) {
       if (looked || !decideLocally(state.identity, target, state)) {
         if (mustChallenge(deps, state.identity)) {
           state.source = 'idp';
-          await deps.challenger!.challenge(target.resource, target.scope!);
+          if (target.resource !== target.family) deps.limiter?.take(state.identity, 'ticket');
+          await deps.challenger!.challenge(target.resource, target.scope!, target.family);
         }
         await decide(deps, token, state.identity, target, state, looked);
       }
@@ -177,7 +181,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
     // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
     const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
-    const narrowed = route.remote ? deps.remote!.resolve(route) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route) : route;
+    const narrowed = route.remote ? deps.remote!.resolve(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
     if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
     return (state.route = narrowed);
   }
@@ -236,7 +240,8 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
     throw new BadOriginalRequest('missing_original_request', { detail: 'X-Original-Method and X-Original-URI are required (see nginx/snippets)' });
   }
   state.method = normalizeMethod(rawMethod);
-  if (state.method === undefined) throw new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
+  // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).
+  if (state.method === undefined) throw /^[A-Z_-]{1,64}$/.test(rawMethod) ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' }) : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
   state.uri = normalizeUri(rawUri, config.request.maxUriLength);
   const copySource = req.headers['x-amz-copy-source'];
   state.copySource = typeof copySource === 'string' ? copySource : undefined;
@@ -317,7 +322,13 @@ async function decide(deps: AuthDependencies, token: string, identity: Identity,
   state.source = 'idp';
   // A keycloak-uma issuer other than the primary has its own UMA decision client.
   const decider = identity.issuer?.decider ?? deps.decider;
-  const decideRemotely = () => decider.decide(token, route.resource, route.scope!);
+  // A resource the request named (a templated, per-object or Keycloak-resolved one) costs its
+  // subject a lookup; refused over the limit, before the IdP is asked (never cached).
+  const limited = route.resource !== route.family ? deps.limiter : undefined;
+  const decideRemotely = () => {
+    limited?.take(identity, 'decision');
+    return decider.decide(token, route.resource, route.scope!, route.family);
+  };
   const key = decisionKey(identity, route);
   // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
   const { source, denial } = peeked

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PermissionTicketChallenge, Throttled, type AuthzError } from '../errors.js';
+import { PermissionTicketChallenge, RateLimited, Throttled, type AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
 
 /** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
@@ -77,6 +77,8 @@ export function sendRefusal(res: ServerResponse, error: AuthzError, realm: strin
   } else if (error.status === 401) {
     const challenge = error.code === 'invalid_token' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`;
     res.setHeader('WWW-Authenticate', challenge);
+    // Per-subject lookup limit (decide/limiter.ts): NGINX answers 429 + Retry-After, as for a Basic lockout.
+    if (error instanceof RateLimited) res.setHeader('X-Authz-Retry-After', String(error.retryAfterSeconds));
   }
   res.statusCode = error.status;
   res.end();

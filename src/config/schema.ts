@@ -35,6 +35,13 @@ export const configSchema = z.strictObject({
      */
     mode: z.enum(['decision', 'ticket']).default('decision'),
     timeoutMs: positiveMs.default(3_000),
+    /**
+     * IdP lookups one subject may cause for request-named objects (`experiment:<id>`,
+     * `bucket:<name>`, Keycloak URIs; never the table's own resources): a token bucket of
+     * `lookupBurstPerSubject` refilled at `lookupsPerSecondPerSubject`; over it, 429 through NGINX.
+     */
+    lookupBurstPerSubject: z.number().int().positive().default(50),
+    lookupsPerSecondPerSubject: z.number().positive().default(5),
   }).prefault({}),
   uma: z.strictObject({
     /**
@@ -59,6 +66,10 @@ export const configSchema = z.strictObject({
     allowTtlSeconds: positiveSeconds.default(60),
     denyTtlSeconds: positiveSeconds.default(5),
     tokenMaxEntries: z.number().int().positive().default(20_000), // verified tokens, ≈ 12 MB when full
+    /** Estimated heap the decision cache may take, whatever its entries weigh (request-named resources can be long). */
+    maxBytes: z.number().int().min(1_048_576).default(32 * 1_048_576),
+    /** Estimated heap the verified-token cache may take (an identity's groups and claim values are the IdP's to size). */
+    tokenMaxBytes: z.number().int().min(1_048_576).default(16 * 1_048_576),
   }).prefault({}),
   routes: z.strictObject({
     /** The shipped table; `none` when `file` alone describes every route. */

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
-import { AuthzError } from '../errors.js';
-import { MeteredLru } from '../ops/metered-lru.js';
+import { AuthzError, RateLimited } from '../errors.js';
+import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /**
@@ -21,8 +21,14 @@ export interface CacheTtls {
   denyTtlMs: number;
 }
 
+/** Estimated bytes of a remembered answer: a bare number, or a denial with its error. */
+function entryBytes(entry: Entry): number {
+  return typeof entry === 'number' ? 8 : 160 + stringBytes(entry.denial.detail);
+}
+
 /**
- * Decisions keyed by token hash + resource + scope, bounded (LRU) and single-flight.
+ * Decisions keyed by token hash + resource + scope, bounded (LRU, by entries and by estimated
+ * bytes; long keys hashed) and single-flight.
  *
  * An allow lives min(allow TTL, token expiry − now); a denial lives a separate, shorter TTL
  * (also capped by expiry) so a newly granted permission takes effect soon. IdP outages are
@@ -32,13 +38,20 @@ export class DecisionCache {
   private readonly entries: MeteredLru<Entry>;
   private readonly pending = new Map<string, Promise<AuthzError | undefined>>();
 
+  /** @param maxBytes estimated heap the entries may take (`cache.maxBytes`); default 400 bytes an entry */
   constructor(
     maxEntries: number,
     private readonly ttls: CacheTtls,
     metrics: Metrics,
     private readonly clock: Clock,
+    maxBytes = maxEntries * 400,
   ) {
-    this.entries = new MeteredLru('decision', maxEntries, metrics);
+    this.entries = new MeteredLru('decision', { maxEntries, maxBytes, sizeOf: entryBytes }, metrics);
+  }
+
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.entries.bytes;
   }
 
   get size(): number {
@@ -57,10 +70,12 @@ export class DecisionCache {
 
   /** After a {@link peek} miss: joins the pending IdP call for the key, or starts it. */
   async resolve(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
-    let flight = this.pending.get(key);
+    // Pending calls are keyed like the entries: however long the key, the map holds a short one.
+    const id = boundedKey(key);
+    let flight = this.pending.get(id);
     if (flight === undefined) {
-      flight = this.fly(key, tokenExpiresAtMs, decide);
-      this.pending.set(key, flight);
+      flight = this.fly(key, tokenExpiresAtMs, decide).finally(() => this.pending.delete(id));
+      this.pending.set(id, flight);
     }
     return { source: 'idp', denial: await flight };
   }
@@ -79,11 +94,10 @@ export class DecisionCache {
       this.remember(key, undefined, this.ttls.allowTtlMs, tokenExpiresAtMs);
       return undefined;
     } catch (error) {
-      if (!(error instanceof AuthzError) || error.status === 503) throw error;
+      // IdP outages and per-subject rate limits say nothing about the permission: never remembered.
+      if (!(error instanceof AuthzError) || error.status === 503 || error instanceof RateLimited) throw error;
       this.remember(key, error, this.ttls.denyTtlMs, tokenExpiresAtMs);
       return error;
-    } finally {
-      this.pending.delete(key);
     }
   }
 

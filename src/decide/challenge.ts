@@ -27,10 +27,10 @@ export class UmaChallenger {
    * @throws {PermissionTicketChallenge} always, carrying a fresh ticket
    * @throws {Forbidden} `route_misconfigured` / {@link IdpUnavailable} when no ticket can be made
    */
-  async challenge(resource: string, scope: string): Promise<never> {
+  async challenge(resource: string, scope: string, family: string): Promise<never> {
     const issuer = this.provider.endpoints?.issuer;
     if (issuer === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
-    const ticket = await this.protection.ticket(resource, scope);
+    const ticket = await this.protection.ticket(resource, scope, family);
     throw new PermissionTicketChallenge(ticket, issuer);
   }
 }

@@ -1,4 +1,6 @@
 import type { ProtectionApi } from '../idp/protection.js';
+import type { Identity } from '../tokens/verify.js';
+import type { SubjectLimiter } from './limiter.js';
 import type { NormalizedUri } from '../request/normalize.js';
 import type { RouteMatch } from '../routes/match.js';
 import { objectResource } from '../routes/objects.js';
@@ -18,18 +20,24 @@ export const OBJECT_FAMILY = 'experiment:*';
  * keeps the decision synchronous.
  */
 export class PerObjectResolver {
-  constructor(private readonly protection: ProtectionApi) {}
+  constructor(
+    private readonly protection: ProtectionApi,
+    private readonly limiter?: SubjectLimiter,
+  ) {}
 
   /**
-   * The route with its resource narrowed to the object's, or the route unchanged.
+   * The route with its resource narrowed to the object's, or the route unchanged. A lookup not
+   * cached costs `caller` one from its lookup budget (the ids are the caller's to invent).
    * @throws {RejectedUri} for an ambiguous object id; the promise rejects with {@link IdpUnavailable}
+   * @throws {RateLimited} when the caller is over its lookup rate
    */
-  narrow(method: string, uri: NormalizedUri, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
+  narrow(method: string, uri: NormalizedUri, route: RouteMatch, caller?: Identity): RouteMatch | Promise<RouteMatch> {
     if (route.public || route.object === undefined) return route;
     const name = objectResource(method, uri.query, route);
     if (name === undefined) return route;
     const known = this.protection.cachedResourceId(name);
     if (known !== undefined) return known.id === undefined ? route : toObject(route, name);
+    if (caller !== undefined) this.limiter?.take(caller, 'resource_name');
     return this.protection.findResourceId(name).then((id) => (id === undefined ? route : toObject(route, name)));
   }
 }

@@ -35,10 +35,10 @@ export class TicketDecisionClient implements Decider {
    * @throws {Unauthenticated} `invalid_token` when Keycloak rejects the caller's token
    * @throws {IdpUnavailable} on timeout, network error, 5xx, a refused ticket or an RPT that does not verify
    */
-  async decide(token: string, resource: string, scope: string): Promise<void> {
+  async decide(token: string, resource: string, scope: string, family: string): Promise<void> {
     const endpoints = this.provider.endpoints;
     if (endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
-    const ticket = await this.protection.ticket(resource, scope);
+    const ticket = await this.protection.ticket(resource, scope, family);
     const response = await idpFetch(this.metrics, 'uma_ticket', endpoints.tokenEndpoint, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -55,7 +55,7 @@ export class TicketDecisionClient implements Decider {
     // 403 invalid_ticket: Keycloak refused the ticket we just made (expired, or keys rotated
     // between the two calls): the IdP's problem, not the caller's; never cached.
     if (response.status === 403 && body?.error === 'invalid_ticket') throw new IdpUnavailable({ detail: 'uma_ticket: keycloak refused the permission ticket' });
-    throw translateUmaRefusal(response.status, body, resource, scope, this.metrics, this.log);
+    throw translateUmaRefusal(response.status, body, { resource, scope, family }, this.metrics, this.log);
   }
 
   /** The RPT came from the IdP over the back channel, but is still checked in full (signature, iss, aud, exp). */

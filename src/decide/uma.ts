@@ -8,9 +8,12 @@ import type { Metrics } from '../ops/metrics.js';
 /** UMA 2.0 grant type (Keycloak Authorization Services, UMA Grant §3.3.1). */
 export const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
 
-/** How the decision step asks the IdP (`decision.mode`): resolves when allowed, throws the refusal. */
+/**
+ * How the decision step asks the IdP (`decision.mode`): resolves when allowed, throws the refusal.
+ * `family` is the route table's name for the resource (metric labels: never the concrete name).
+ */
 export interface Decider {
-  decide(token: string, resource: string, scope: string): Promise<void>;
+  decide(token: string, resource: string, scope: string, family: string): Promise<void>;
 }
 
 /**
@@ -32,7 +35,7 @@ export class UmaDecisionClient implements Decider {
    * @throws {Unauthenticated} `invalid_token` when Keycloak rejects the token (revoked, expired)
    * @throws {IdpUnavailable} on timeout, network error or 5xx (fail closed)
    */
-  async decide(token: string, resource: string, scope: string): Promise<void> {
+  async decide(token: string, resource: string, scope: string, family: string): Promise<void> {
     const endpoints = this.provider.endpoints;
     if (endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
 
@@ -52,7 +55,7 @@ export class UmaDecisionClient implements Decider {
 
     const body = await readJson(response, 'uma_decision');
     if (response.status === 200 && body?.result === true) return;
-    throw translateUmaRefusal(response.status, body, resource, scope, this.metrics, this.log);
+    throw translateUmaRefusal(response.status, body, { resource, scope, family }, this.metrics, this.log);
   }
 }
 
@@ -60,7 +63,8 @@ export class UmaDecisionClient implements Decider {
  * Keycloak's answers to a UMA grant become ours here (DESIGN.md, "Keycloak Authorization
  * Services facts"); shared by both decision modes.
  */
-export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, resource: string, scope: string, metrics: Metrics, log: Logger): AuthzError {
+export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, target: { resource: string; scope: string; family: string }, metrics: Metrics, log: Logger): AuthzError {
+  const { resource, scope, family } = target;
   const error = typeof body?.error === 'string' ? body.error : undefined;
   if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
   // A bad, expired or revoked bearer: 401 per the UMA grant, but Keycloak 26.7 answers 400
@@ -72,8 +76,8 @@ export function translateUmaRefusal(status: number, body: Record<string, unknown
   if (status === 400) {
     // invalid_resource / invalid_scope: the route table names something Keycloak lacks;
     // invalid_request: usually the audience (our client id) is not a resource server.
-    metrics.misconfiguredRoutes.labels(resource, scope, error ?? 'unknown').inc();
-    log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    metrics.routeMisconfigured(family, scope, error ?? 'unknown');
+    log.error({ resource: logName(resource), scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
     return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
   }
   return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });
@@ -88,4 +92,9 @@ export async function readJson(response: Response, endpoint: string): Promise<Re
     if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
     return undefined;
   }
+}
+
+/** A resource name for a log line: request-named ones can be long, and a log line need not carry 8 KB of it. */
+export function logName(resource: string): string {
+  return resource.length <= 200 ? resource : `${resource.slice(0, 200)}... (${resource.length} characters)`;
 }

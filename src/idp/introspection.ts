@@ -35,7 +35,8 @@ export class Introspector {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.inactive = new MeteredLru('introspection_negative', settings.introspection.negativeMaxEntries, metrics);
+    // Keys are token hashes (fixed length) and values numbers: ≈ 250 bytes an entry.
+    this.inactive = new MeteredLru('introspection_negative', { maxEntries: settings.introspection.negativeMaxEntries, maxBytes: settings.introspection.negativeMaxEntries * 300 }, metrics);
     this.results = {
       active: metrics.introspectionRequests.labels(settings.id, 'active'),
       inactive: metrics.introspectionRequests.labels(settings.id, 'inactive'),

@@ -1,12 +1,20 @@
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { Forbidden, IdpUnavailable, type AuthzError } from '../errors.js';
+import { logName } from '../decide/uma.js';
 import type { Logger } from '../log.js';
+import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { idpFetch, type IdpEndpoint } from './http.js';
 import type { PatProvider } from './pat.js';
 import type { UmaMetadata } from './uma-metadata.js';
+
+/**
+ * Each lookup cache holds at most this many answers and this many estimated bytes: keys are
+ * request-named (experiment ids, whole paths), so the byte bound is what keeps a flood of long
+ * distinct paths from growing the heap (long keys are hashed, see MeteredLru).
+ */
+const LOOKUP_CACHE = { maxEntries: 10_000, maxBytes: 4 * 1024 * 1024 };
 
 /** Keycloak's permission tickets are JWTs; anything else must not reach a header. */
 const TICKET = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -23,10 +31,10 @@ export class ProtectionApi {
    * Resource name → its id (undefined: Keycloak has none; remembered as long, since per-object
    * lookups mostly ask about objects without a resource) and when to look it up again.
    */
-  private readonly resourceIds = new LRUCache<string, { id: string | undefined; untilMs: number }>({ max: 10_000 });
+  private readonly resourceIds: MeteredLru<{ id: string | undefined; untilMs: number }>;
   private readonly pendingIds = new Map<string, Promise<string | undefined>>();
   /** Request path → the name of the one resource whose `uris` match it (undefined: none), and until when. */
-  private readonly uriResources = new LRUCache<string, { name: string | undefined; untilMs: number }>({ max: 10_000 });
+  private readonly uriResources: MeteredLru<{ name: string | undefined; untilMs: number }>;
   private readonly pendingUris = new Map<string, Promise<string | undefined>>();
 
   constructor(
@@ -36,16 +44,24 @@ export class ProtectionApi {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.resourceIds = new MeteredLru('resource_id', { ...LOOKUP_CACHE, sizeOf: (entry: { id: string | undefined }) => 48 + stringBytes(entry.id) }, metrics);
+    this.uriResources = new MeteredLru('resource_uri', { ...LOOKUP_CACHE, sizeOf: (entry: { name: string | undefined }) => 48 + stringBytes(entry.name) }, metrics);
+  }
+
+  /** Answers held by the two lookup caches (for `authz_cache_entries`). */
+  get sizes(): { resource_id: number; resource_uri: number } {
+    return { resource_id: this.resourceIds.size, resource_uri: this.uriResources.size };
+  }
 
   /**
    * The id of the resource named `name` (`resource_set?name=…&exactName=true`).
    * @throws {Forbidden} `route_misconfigured` when Keycloak has no such resource
    * @throws {IdpUnavailable} otherwise
    */
-  async resourceId(name: string): Promise<string> {
+  async resourceId(name: string, family: string): Promise<string> {
     const id = await this.findResourceId(name);
-    if (id === undefined) throw this.misconfigured(name, '*', { error: 'no_such_resource' });
+    if (id === undefined) throw this.misconfigured({ resource: name, scope: '*', family }, { error: 'no_such_resource' });
     return id;
   }
 
@@ -57,18 +73,19 @@ export class ProtectionApi {
   findResourceId(name: string): Promise<string | undefined> {
     const known = this.cachedResourceId(name);
     if (known !== undefined) return Promise.resolve(known.id);
-    let flight = this.pendingIds.get(name);
+    const key = boundedKey(name);
+    let flight = this.pendingIds.get(key);
     if (flight === undefined) {
-      flight = this.lookUp(name).finally(() => this.pendingIds.delete(name));
-      this.pendingIds.set(name, flight);
+      flight = this.lookUp(name).finally(() => this.pendingIds.delete(key));
+      this.pendingIds.set(key, flight);
     }
     return flight;
   }
 
   /** The cached answer of {@link findResourceId}, synchronously; undefined when not known (or stale). */
   cachedResourceId(name: string): { id: string | undefined } | undefined {
-    const known = this.resourceIds.get(name);
-    return known !== undefined && known.untilMs > this.clock() ? known : undefined;
+    const now = this.clock();
+    return this.resourceIds.lookup(name, (known) => known.untilMs > now);
   }
 
   /**
@@ -80,18 +97,19 @@ export class ProtectionApi {
   resourceByUri(path: string): Promise<string | undefined> {
     const known = this.cachedResourceByUri(path);
     if (known !== undefined) return Promise.resolve(known.name);
-    let flight = this.pendingUris.get(path);
+    const key = boundedKey(path);
+    let flight = this.pendingUris.get(key);
     if (flight === undefined) {
-      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(path));
-      this.pendingUris.set(path, flight);
+      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(key));
+      this.pendingUris.set(key, flight);
     }
     return flight;
   }
 
   /** The cached answer of {@link resourceByUri}, synchronously; undefined when not known (or stale). */
   cachedResourceByUri(path: string): { name: string | undefined } | undefined {
-    const known = this.uriResources.get(path);
-    return known !== undefined && known.untilMs > this.clock() ? known : undefined;
+    const now = this.clock();
+    return this.uriResources.lookup(path, (known) => known.untilMs > now);
   }
 
   /**
@@ -100,8 +118,8 @@ export class ProtectionApi {
    * @throws {Forbidden} `route_misconfigured` when Keycloak does not know the resource or scope
    * @throws {IdpUnavailable} otherwise
    */
-  async ticket(resource: string, scope: string): Promise<string> {
-    const resourceId = await this.resourceId(resource);
+  async ticket(resource: string, scope: string, family: string): Promise<string> {
+    const resourceId = await this.resourceId(resource, family);
     const { permissionEndpoint } = await this.metadata.get();
     const body = JSON.stringify([{ resource_id: resourceId, resource_scopes: [scope] }]);
     const response = await this.call('permission', permissionEndpoint, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
@@ -110,7 +128,7 @@ export class ProtectionApi {
     if (response.status === 400) {
       // invalid_resource_id (a resource deleted since its id was cached) or invalid_scope.
       this.resourceIds.delete(resource);
-      throw this.misconfigured(resource, scope, answer);
+      throw this.misconfigured({ resource, scope, family }, answer);
     }
     throw new IdpUnavailable({ detail: `permission: keycloak answered ${response.status}` });
   }
@@ -144,8 +162,8 @@ export class ProtectionApi {
     }
     const names = [...new Set(answer.map((resource: unknown) => (resource as { name?: unknown } | null)?.name).filter((name): name is string => typeof name === 'string'))];
     if (names.length > 1) {
-      this.metrics.misconfiguredRoutes.labels('(uri)', '*', 'ambiguous_uri').inc();
-      this.log.error({ path, resources: names }, 'several keycloak resources match this path; refusing (make their uris disjoint)');
+      this.metrics.routeMisconfigured('keycloak-uri', '*', 'ambiguous_uri');
+      this.log.error({ path: logName(path), resources: names.slice(0, 10).map(logName) }, 'several keycloak resources match this path; refusing (make their uris disjoint)');
       throw new Forbidden('route_misconfigured', { detail: 'several resources match the path' });
     }
     this.uriResources.set(path, { name: names[0], untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
@@ -168,10 +186,10 @@ export class ProtectionApi {
     }
   }
 
-  private misconfigured(resource: string, scope: string, answer: Record<string, unknown> | undefined): AuthzError {
+  private misconfigured(target: { resource: string; scope: string; family: string }, answer: Record<string, unknown> | undefined): AuthzError {
     const error = typeof answer?.error === 'string' ? answer.error : 'unknown';
-    this.metrics.misconfiguredRoutes.labels(resource, scope, error).inc();
-    this.log.error({ resource, scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    this.metrics.routeMisconfigured(target.family, target.scope, error);
+    this.log.error({ resource: logName(target.resource), scope: target.scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
     return new Forbidden('route_misconfigured', { detail: `keycloak: ${error}` });
   }
 }

@@ -76,10 +76,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Use {@link routeMisconfigured}: it keeps the labels to a bounded set. */
   readonly misconfiguredRoutes = new Counter({
     name: 'authz_route_misconfigured_total',
-    help: 'Decisions refused because the IdP does not know the mapped resource or scope',
+    help: 'Decisions refused because the IdP does not know the mapped resource or scope (resource: the table\'s family, never a request-named resource)',
     labelNames: ['resource', 'scope', 'error'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new Counter({
+    name: 'authz_rate_limited_total',
+    help: 'IdP lookups refused because one subject asked for too many (decision.lookupsPerSecondPerSubject) by lookup kind',
+    labelNames: ['lookup'] as const,
     registers: [this.registry],
   });
 
@@ -125,6 +133,16 @@ export class Metrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * Counts a route the IdP does not know. `family` is the route table's resource (bounded by
+   * the table: `bucket:{bucket}`, `experiment:*`, `keycloak-uri`), never the concrete name a
+   * request produced; `scope` comes from the table; Keycloak's error code is kept only when it
+   * looks like one. Label values are capped in length too, so no request can grow the registry.
+   */
+  routeMisconfigured(family: string, scope: string, error: string): void {
+    this.misconfiguredRoutes.labels(boundedLabel(family), boundedLabel(scope), /^[a-z_]{1,40}$/.test(error) ? error : 'other').inc();
+  }
+
   /** Records one finished decision: the counter and the latency histogram. */
   recordDecision(decision: string, reason: string, resource: string, scope: string, source: DecisionSource, seconds: number): void {
     const key = `${decision}\u0000${reason}\u0000${resource}\u0000${scope}\u0000${source}`;
@@ -141,4 +159,9 @@ export class Metrics {
     }
     histogram.observe(seconds);
   }
+}
+
+/** A label value of at most 64 characters: longer values are configuration mistakes, not data worth a time series each. */
+function boundedLabel(value: string): string {
+  return value.length <= 64 ? value : `${value.slice(0, 60)}...`;
 }

@@ -103,6 +103,8 @@ function find(node: Node, segments: string[], index: number, values: string[]): 
 
 // Values that may be placed into a resource name: `#` would split Keycloak's resource#scope.
 const SAFE_RESOURCE_VALUE = /^[A-Za-z0-9_.:@~-]+$/;
+/** Keycloak stores resource names in 255 characters: a longer one names nothing there, and is refused unasked. */
+export const MAX_RESOURCE_NAME_LENGTH = 255;
 
 function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments: string[]): RouteMatch | undefined {
   const params: Record<string, string> = {};
@@ -114,6 +116,7 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments
   if (resource.includes('{')) {
     if (!values.every((value) => SAFE_RESOURCE_VALUE.test(value))) return undefined;
     resource = resource.replace(/\{([^}]+)\}/g, (_, name: string) => params[name] ?? '');
+    if (resource.length > MAX_RESOURCE_NAME_LENGTH) return undefined;
   }
   const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
   const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];

@@ -1,5 +1,7 @@
+import type { SubjectLimiter } from '../decide/limiter.js';
 import { UnmappedRoute } from '../errors.js';
 import type { ProtectionApi } from '../idp/protection.js';
+import type { Identity } from '../tokens/verify.js';
 import type { RouteMatch } from './match.js';
 
 /** The metric label of every route resolved in Keycloak (resource names there are not bounded). */
@@ -16,6 +18,7 @@ export class KeycloakRoutes {
   constructor(
     private readonly scopes: Readonly<Record<string, string>>,
     private readonly protection: ProtectionApi,
+    private readonly limiter?: SubjectLimiter,
   ) {}
 
   /**
@@ -29,12 +32,15 @@ export class KeycloakRoutes {
   }
 
   /**
-   * The pending route with its resource, synchronously when the lookup is cached.
+   * The pending route with its resource, synchronously when the lookup is cached. A lookup not
+   * cached costs `caller` one from its lookup budget (every path is a new one).
    * @throws {UnmappedRoute} `route_not_mapped` (the promise rejects) when no resource's uris match
+   * @throws {RateLimited} when the caller is over its lookup rate
    */
-  resolve(route: RouteMatch): RouteMatch | Promise<RouteMatch> {
+  resolve(route: RouteMatch, caller?: Identity): RouteMatch | Promise<RouteMatch> {
     const known = this.protection.cachedResourceByUri(route.pattern);
     if (known !== undefined) return withResource(route, known.name);
+    if (caller !== undefined) this.limiter?.take(caller, 'resource_uri');
     return this.protection.resourceByUri(route.pattern).then((name) => withResource(route, name));
   }
 }

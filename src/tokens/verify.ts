@@ -6,7 +6,7 @@ import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
 import { IssuerRegistry, type TrustedIssuer } from '../idp/issuers.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import { createLogger, type Logger } from '../log.js';
-import { MeteredLru } from '../ops/metered-lru.js';
+import { MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { readClaim, type ClaimValues } from '../policy/claims.js';
 import { rptPermissions } from './rpt.js';
@@ -64,7 +64,7 @@ export class TokenVerifier {
     issuers?: IssuerRegistry,
     log?: Logger,
   ) {
-    this.cache = new MeteredLru('token', config.cache.tokenMaxEntries, metrics);
+    this.cache = new MeteredLru('token', { maxEntries: config.cache.tokenMaxEntries, maxBytes: config.cache.tokenMaxBytes, sizeOf: identityBytes }, metrics);
     this.issuers = issuers ?? new IssuerRegistry(config, provider, metrics, log ?? createLogger('silent'), clock);
   }
 
@@ -132,6 +132,24 @@ export class TokenVerifier {
     const result = await trusted.introspector!.introspect(token, tokenHash);
     return toIdentity(trusted, result.claims, result.subject, result.reuseUntilMs, tokenHash, undefined);
   }
+}
+
+/**
+ * Estimated heap bytes of a cached identity: its strings, groups, RPT permissions and kept
+ * claim values. The IdP signs these, but a realm can give a user many long groups: the byte
+ * bound (`cache.tokenMaxBytes`) holds whatever they weigh.
+ */
+export function identityBytes(identity: Identity): number {
+  let bytes = 200 + stringBytes(identity.subject) + stringBytes(identity.username) + stringBytes(identity.email) + stringBytes(identity.tokenHash);
+  for (const group of identity.groups) bytes += 8 + stringBytes(group);
+  if (identity.permissions !== undefined) for (const permission of identity.permissions) bytes += 40 + stringBytes(permission);
+  if (identity.claims !== undefined) {
+    for (const [path, values] of identity.claims) {
+      bytes += 60 + stringBytes(path);
+      for (const value of values) bytes += 8 + stringBytes(value);
+    }
+  }
+  return bytes;
 }
 
 /** jose's errors become ours here, and only here. */

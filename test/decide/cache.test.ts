@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { systemClock } from '../../src/clock.js';
 import { DecisionCache } from '../../src/decide/cache.js';
-import { Forbidden, IdpUnavailable, Unauthenticated } from '../../src/errors.js';
+import { Forbidden, IdpUnavailable, RateLimited, Unauthenticated } from '../../src/errors.js';
 import { Metrics } from '../../src/ops/metrics.js';
 
 const T0 = Date.parse('2026-11-23T12:00:00Z');
@@ -103,5 +103,21 @@ describe('DecisionCache', () => {
     expect(small.size).toBe(2);
     expect((await metrics.cacheEvictions.get()).values[0]?.value).toBe(1);
     expect((await small.check('a', T0 + 3_600_000, allow)).source).toBe('idp');
+  });
+
+  it('never remembers a per-subject rate limit (it says nothing about the permission)', async () => {
+    await expect(cache.check('k', T0 + 3_600_000, async () => {
+      calls++;
+      throw new RateLimited(1);
+    })).rejects.toBeInstanceOf(RateLimited);
+    expect(await cache.check('k', T0 + 3_600_000, allow)).toEqual({ source: 'idp', denial: undefined });
+    expect(calls).toBe(2);
+  });
+
+  it('bounds its estimated bytes, with long keys hashed', async () => {
+    const small = new DecisionCache(100_000, ttls, new Metrics({ defaultMetrics: false }), systemClock, 1_048_576);
+    await Promise.all(Array.from({ length: 20_000 }, (_, i) => small.check(`token\u0000thing:${i}-${'x'.repeat(7_900)}\u0000read`, T0 + 3_600_000, allow)));
+    expect(small.bytes).toBeLessThanOrEqual(1_048_576);
+    expect(small.size).toBeGreaterThan(1_000);
   });
 });

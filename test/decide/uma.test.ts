@@ -23,7 +23,7 @@ beforeEach(() => {
 describe('UmaDecisionClient', () => {
   it('sends one form-encoded UMA decision request with the caller token', async () => {
     idp.uma = () => ({ status: 200, body: { result: true } });
-    await uma.decide('the-user-token', 'runs', 'delete');
+    await uma.decide('the-user-token', 'runs', 'delete', 'runs');
     expect(idp.umaCalls).toHaveLength(1);
     const [call] = idp.umaCalls;
     expect(call!.authorization).toBe('Bearer the-user-token');
@@ -37,7 +37,7 @@ describe('UmaDecisionClient', () => {
   });
 
   it('encodes values so that resource text cannot inject form fields', async () => {
-    await uma.decide('t', 'experiment:1&audience=evil&permission=admin', 'read');
+    await uma.decide('t', 'experiment:1&audience=evil&permission=admin', 'read', 'experiment:*');
     const [call] = idp.umaCalls;
     expect(call!.form.getAll('audience')).toEqual(['nginx-authz']);
     expect(call!.form.getAll('permission')).toEqual(['experiment:1&audience=evil&permission=admin#read']);
@@ -57,14 +57,14 @@ describe('UmaDecisionClient', () => {
     [302, {}, IdpUnavailable, 'idp_unavailable'],
   ])('maps Keycloak %i %j to %p', async (status, body, type, code) => {
     idp.uma = () => ({ status, body });
-    const error = await uma.decide('t', 'runs', 'read').then(() => undefined, (e: unknown) => e);
+    const error = await uma.decide('t', 'runs', 'read', 'runs').then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(type);
     expect((error as Forbidden).code).toBe(code);
   });
 
   it('counts a mis-mapped route in a metric', async () => {
     idp.uma = () => ({ status: 400, body: { error: 'invalid_scope' } });
-    await uma.decide('t', 'runs', 'bogus').catch(() => undefined);
+    await uma.decide('t', 'runs', 'bogus', 'runs').catch(() => undefined);
     const values = (await service.metrics.misconfiguredRoutes.get()).values;
     expect(values.find((v) => v.labels.scope === 'bogus')?.value).toBe(1);
   });
@@ -72,7 +72,7 @@ describe('UmaDecisionClient', () => {
   it('gives up after the timeout and fails closed', async () => {
     idp.uma = () => ({ status: 200, body: { result: true }, delayMs: 1_000 });
     const started = Date.now();
-    await expect(uma.decide('t', 'runs', 'read')).rejects.toBeInstanceOf(IdpUnavailable);
+    await expect(uma.decide('t', 'runs', 'read', 'runs')).rejects.toBeInstanceOf(IdpUnavailable);
     expect(Date.now() - started).toBeLessThan(900);
   });
 });

@@ -32,27 +32,27 @@ beforeEach(() => {
 
 describe('ProtectionApi', () => {
   it('resolves a resource name to its id with the PAT, once per TTL, single-flight', async () => {
-    const ids = await Promise.all(Array.from({ length: 20 }, () => api.resourceId('runs')));
+    const ids = await Promise.all(Array.from({ length: 20 }, () => api.resourceId('runs', 'runs')));
     expect(new Set(ids)).toEqual(new Set(['id-runs']));
     expect(idp.protectionCalls).toHaveLength(1);
     expect(idp.protectionCalls[0]).toMatchObject({ method: 'GET', path: '/realms/test/authz/protection/resource_set?name=runs&exactName=true', authorization: 'Bearer pat-1' });
     now += 299_000;
-    await api.resourceId('runs');
+    await api.resourceId('runs', 'runs');
     expect(idp.protectionCalls).toHaveLength(1);
     now += 2_000;
-    await api.resourceId('runs');
+    await api.resourceId('runs', 'runs');
     expect(idp.protectionCalls).toHaveLength(2);
   });
 
   it('refuses a resource Keycloak does not have as a misconfigured route', async () => {
     idp.resources = () => undefined;
-    const error = await api.resourceId('ghost').catch((e: unknown) => e);
+    const error = await api.resourceId('ghost', 'ghost').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Forbidden);
     expect((error as Forbidden).code).toBe('route_misconfigured');
   });
 
   it('creates a permission ticket for the resource id and scope', async () => {
-    const ticket = await api.ticket('experiments', 'read');
+    const ticket = await api.ticket('experiments', 'read', 'experiments');
     expect(ticket).toMatch(/^ticket\./);
     const post = idp.protectionCalls.find((c) => c.method === 'POST')!;
     expect(JSON.parse(post.body)).toEqual([{ resource_id: 'id-experiments', resource_scopes: ['read'] }]);
@@ -60,18 +60,18 @@ describe('ProtectionApi', () => {
 
   it('renews a refused PAT once and retries; fails closed when the new one is refused too', async () => {
     idp.patValid = (pat) => pat !== 'pat-1';
-    expect(await api.resourceId('runs')).toBe('id-runs');
+    expect(await api.resourceId('runs', 'runs')).toBe('id-runs');
     expect(idp.patCalls).toHaveLength(2);
     idp.patValid = () => false;
-    await expect(api.resourceId('models')).rejects.toBeInstanceOf(IdpUnavailable);
+    await expect(api.resourceId('models', 'models')).rejects.toBeInstanceOf(IdpUnavailable);
   });
 
   it('maps an unknown scope to a misconfigured route, and odd tickets or 5xx to unavailable', async () => {
     idp.permission = () => ({ status: 400, body: { error: 'invalid_scope' } });
-    expect(((await api.ticket('runs', 'bogus').catch((e: unknown) => e)) as Forbidden).code).toBe('route_misconfigured');
+    expect(((await api.ticket('runs', 'bogus', 'runs').catch((e: unknown) => e)) as Forbidden).code).toBe('route_misconfigured');
     idp.permission = () => ({ status: 201, body: { ticket: 'bad"ticket\r\n' } });
-    await expect(api.ticket('runs', 'read')).rejects.toBeInstanceOf(IdpUnavailable);
+    await expect(api.ticket('runs', 'read', 'runs')).rejects.toBeInstanceOf(IdpUnavailable);
     idp.permission = () => ({ status: 500, body: {} });
-    await expect(api.ticket('runs', 'read')).rejects.toBeInstanceOf(IdpUnavailable);
+    await expect(api.ticket('runs', 'read', 'runs')).rejects.toBeInstanceOf(IdpUnavailable);
   });
 });

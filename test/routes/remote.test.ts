@@ -64,4 +64,16 @@ describe('routes.fromKeycloak', () => {
     expect(minio.status).toBe(403);
     expect(uriLookups()).toHaveLength(0);
   });
+
+  it('limits one subject\'s lookups of paths it invents (issue 10, A5/A8); others keep theirs', async () => {
+    const token = await tokenAt('remote-flood');
+    const statuses: number[] = [];
+    for (let i = 0; i < 80; i++) statuses.push((await auth('GET', `/invented/${i}/${'p'.repeat(7_900)}`, token)).status);
+    expect(uriLookups()).toHaveLength(50); // decision.lookupBurstPerSubject
+    expect(statuses.filter((status) => status === 403)).toHaveLength(50);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(30);
+    const refused = await auth('GET', '/invented/again', token);
+    expect(refused.headers['x-authz-retry-after']).toBe('1');
+    expect((await auth('GET', '/reports/2027/q1', await tokenAt('remote-other'))).status).toBe(200);
+  });
 });

@@ -112,3 +112,17 @@ describe('TokenVerifier', () => {
     expect(await rejected(token)).toMatch(/ERR_JWT_EXPIRED/);
   });
 });
+
+describe('identityBytes (the token cache is bounded by cache.tokenMaxBytes)', () => {
+  it('counts an identity\'s strings, groups, permissions and kept claim values', async () => {
+    const { identityBytes } = await import('../../src/tokens/verify.js');
+    const base = { subject: 's', username: 'u', email: undefined, expiresAtMs: 0, tokenHash: 'h', permissions: undefined };
+    const small = identityBytes({ ...base, groups: [] });
+    const groups = identityBytes({ ...base, groups: Array.from({ length: 100 }, (_, i) => `group-${i}-${'g'.repeat(90)}`) });
+    expect(groups - small).toBeGreaterThan(100 * 200);
+    const claims = identityBytes({ ...base, groups: [], claims: new Map([['roles', ['r'.repeat(5_000)]]]) });
+    expect(claims - small).toBeGreaterThan(10_000);
+    const rpt = identityBytes({ ...base, groups: [], permissions: new Set(['runs#read', 'runs#write']) });
+    expect(rpt).toBeGreaterThan(small);
+  });
+});
