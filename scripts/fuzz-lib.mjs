@@ -119,7 +119,7 @@ export async function startService(issuerUrl, env = {}, options = {}) {
   const words = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')).scripts.start.split(' ');
   const startEnv = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
   const flags = words.filter((w) => w.startsWith('--'));
-  const port = 20_000 + Math.floor(Math.random() * 30_000);
+  const port = await freePort();
   const child = spawn(process.execPath, [...flags, `${ROOT}/dist/main.js`], {
     env: {
       PATH: process.env.PATH ?? '', ...startEnv,
@@ -176,6 +176,17 @@ export async function startService(issuerUrl, env = {}, options = {}) {
       clearTimeout(timer);
     },
   };
+}
+
+/** A loopback port nothing listens on now (the machine is shared: a random guess can collide). */
+async function freePort() {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  return port;
 }
 
 /** A seeded PRNG (mulberry32): a failing fuzz run is replayed with the same FUZZ_SEED. */
