@@ -63,6 +63,19 @@ describe('refusalReason', () => {
     expect(refusalReason(new Forbidden('access_denied'), anonymous, WAYS)).toBe('Permission denied');
   });
 
+  it('keeps every refusal\'s text JSON-safe, printable ASCII and bounded, with hostile parts everywhere', () => {
+    const hostile = { method: 'GE"T\\', resource: `r"\\${'\u0000'.repeat(200)}`, scope: 'w"rite\n', user: `u"\\${'ß'.repeat(400)}` };
+    const ways = authenticationWays(settings(true, true, 'https://a.example.test/x"y'));
+    const errors = [new Unauthenticated('no_credentials'), new Unauthenticated('unsupported_credentials'), new Unauthenticated('invalid_token'), new BadCredentials(),
+      new PermissionTicketChallenge('t', 'http://as'), new Forbidden('access_denied'), new Forbidden('route_misconfigured'), new UnmappedRoute('route_not_mapped'),
+      new UnmappedRoute('method_not_mapped'), new RejectedUri(), new CrossOriginRequest()];
+    for (const error of errors) {
+      const reason = refusalReason(error, hostile, ways)!;
+      expect([error.code, reason.length <= REASON_MAX_BYTES, /^[\x20-\x7e]+$/.test(reason), /["\\]/.test(reason)]).toEqual([error.code, true, true, false]);
+      expect(nginxBody(reason)).toEqual({ error_code: 'PERMISSION_DENIED', message: reason });
+    }
+  });
+
   it('gives no reason where NGINX shows no body (503)', () => {
     expect(refusalReason(new IdpUnavailable(), CAROL, WAYS)).toBeUndefined();
   });
