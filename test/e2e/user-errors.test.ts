@@ -60,6 +60,7 @@ describe('curl sees the same explanation in the JSON body', () => {
     const token = await tokenFor('carol');
     const response = await viaNginx('POST', '/api/2.0/mlflow/experiments/create', { token, body: { name: uniqueName('e2e-user-errors') } });
     expect(response.status).toBe(403);
+    expect(response.headers.get('content-type')).toBe('application/json');
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({ error_code: 'PERMISSION_DENIED', message: 'Permission denied: missing permission experiments#write for user carol' });
     expect(text).not.toContain(token.split('.')[2]!.slice(0, 12));
