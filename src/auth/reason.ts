@@ -32,6 +32,7 @@ export interface RefusalContext {
  * as UTF-8. Cut to `maxBytes` without splitting an escape.
  */
 export function reasonSafe(value: string, maxBytes = PART_MAX_BYTES): string {
+  if (value.length <= maxBytes && PLAIN.test(value)) return value; // the usual user or resource name
   let out = '';
   for (const char of value) {
     const code = char.codePointAt(0)!;
@@ -44,6 +45,8 @@ export function reasonSafe(value: string, maxBytes = PART_MAX_BYTES): string {
 }
 
 const UNSAFE = new Set(['"', '\\', '%', '<', '>', '&', "'", '`']);
+/** Printable ASCII without the characters of {@link UNSAFE} (" % & ' < > \ `): nothing to encode. */
+const PLAIN = /^[\x20\x21\x23\x24\x28-\x3b\x3d\x3f-\x5b\x5d-\x5f\x61-\x7e]*$/;
 
 /**
  * The ways this deployment accepts to authenticate, for the 401 message; built once from the

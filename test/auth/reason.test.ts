@@ -24,6 +24,15 @@ describe('reasonSafe', () => {
     expect(nginxBody(safe)).toEqual({ error_code: 'PERMISSION_DENIED', message: safe });
   });
 
+  it('encodes exactly the unsafe ASCII characters, alone or among plain ones', () => {
+    for (let code = 0; code < 128; code += 1) {
+      const char = String.fromCharCode(code);
+      const plain = code >= 0x20 && code < 0x7f && !'"\\%<>&\'`'.includes(char);
+      const encoded = `%${code.toString(16).toUpperCase().padStart(2, '0')}`;
+      expect([code, reasonSafe(char), reasonSafe(`ab${char}`)]).toEqual([code, plain ? char : encoded, `ab${plain ? char : encoded}`]);
+    }
+  });
+
   it('cuts at the bound without splitting an escape', () => {
     expect(reasonSafe('x'.repeat(500), 96)).toHaveLength(96);
     expect(reasonSafe('ab"', 4)).toBe('ab');
