@@ -15,6 +15,7 @@ import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
+import { authenticationWays, refusalReason } from './reason.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
 
@@ -65,6 +66,8 @@ interface DecisionState {
 export function createAuthHandler(deps: AuthDependencies) {
   const { config, log, metrics } = deps;
   const audit = config.log.audit ? log.child({ audit: true }) : undefined;
+  // The 401 message's list of accepted credentials depends on the configuration only.
+  const ways = authenticationWays(config);
 
   /**
    * Runs synchronously while every answer is cached (the common case: no await, so no other
@@ -202,7 +205,10 @@ export function createAuthHandler(deps: AuthDependencies) {
   function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {
     const error = thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
     if (!(thrown instanceof AuthzError)) log.error({ err: { message: (thrown as Error).message, stack: (thrown as Error).stack } }, 'unexpected error in /auth; failing closed');
-    sendRefusal(res, error, config.issuer.challengeRealm);
+    // The explanation is built here, on refusals only; the allow path never pays for it.
+    const identity = state.identity;
+    const reason = refusalReason(error, { method: state.method, resource: state.route?.resource, scope: state.route?.scope, user: identity === undefined ? undefined : identity.username ?? identity.subject }, ways);
+    sendRefusal(res, error, config.issuer.challengeRealm, reason);
     finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
   }
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PermissionTicketChallenge, RateLimited, Throttled, type AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
+import { REASON_HEADER } from './reason.js';
 
 /** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
 export const IDENTITY_HEADERS = {
@@ -64,9 +65,11 @@ export function sendAllow(res: ServerResponse, identity: Identity | undefined, m
  * 401 with a Bearer challenge (RFC 6750 §3: no error code when no credentials were sent), or
  * the UMA challenge with a permission ticket (decide/challenge.ts), or a Basic challenge for
  * refused or throttled Basic credentials (throttling adds `X-Authz-Retry-After`, for NGINX's 429),
- * 403, 400 or 503 without a body: NGINX reads only the status and WWW-Authenticate.
+ * 403, 400 or 503 without a body: NGINX reads only the status and the headers it picks. `reason`
+ * (auth/reason.ts, already JSON- and header-safe) goes into `X-Authz-Reason`, which NGINX writes
+ * into the JSON `message` of its 401/403 body.
  */
-export function sendRefusal(res: ServerResponse, error: AuthzError, realm: string): void {
+export function sendRefusal(res: ServerResponse, error: AuthzError, realm: string, reason?: string): void {
   if (error instanceof PermissionTicketChallenge) {
     // UMA 2.0 Grant §3.2; the ticket's characters were checked where it was received.
     res.setHeader('WWW-Authenticate', `UMA realm="${realm}", as_uri="${error.asUri}", ticket="${error.ticket}"`);
@@ -80,6 +83,7 @@ export function sendRefusal(res: ServerResponse, error: AuthzError, realm: strin
     // Per-subject lookup limit (decide/limiter.ts): NGINX answers 429 + Retry-After, as for a Basic lockout.
     if (error instanceof RateLimited) res.setHeader('X-Authz-Retry-After', String(error.retryAfterSeconds));
   }
+  if (reason !== undefined) res.setHeader(REASON_HEADER, reason);
   res.statusCode = error.status;
   res.end();
 }

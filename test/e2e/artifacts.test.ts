@@ -89,7 +89,7 @@ describe('a 50 MiB artifact through NGINX and the artifact proxy', () => {
     expect(uploaded).toBeDefined();
     const response = await put('carol', artifactPath, 'not the artifact');
     expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({ error_code: 'PERMISSION_DENIED', message: 'Permission denied' });
+    expect(await response.json()).toEqual({ error_code: 'PERMISSION_DENIED', message: 'Permission denied: missing permission artifacts#write for user carol' });
   });
 
   it.each(['bob', 'carol'] as DemoUser[])('downloads intact as %s', async (user) => {

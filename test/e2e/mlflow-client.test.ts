@@ -37,7 +37,8 @@ async function asUser<T>(user: DemoUser, ...args: string[]): Promise<T> {
   return JSON.parse(last) as T;
 }
 
-const PERMISSION_DENIED = { ok: false, error_code: 'PERMISSION_DENIED', http_status: 403, message: 'PERMISSION_DENIED: Permission denied' };
+/** The refusal as the client's exception shows it: the missing permission and the caller (authz-errors.conf, auth/reason.ts). */
+const PERMISSION_DENIED = (permission: string, user: DemoUser) => ({ ok: false, error_code: 'PERMISSION_DENIED', http_status: 403, message: `PERMISSION_DENIED: Permission denied: missing permission ${permission} for user ${user}` });
 
 describe('the MLflow Python client through NGINX with a Keycloak token', () => {
   let runId: string;
@@ -67,13 +68,13 @@ describe('the MLflow Python client through NGINX with a Keycloak token', () => {
   it('refuses a viewer\'s log_metric with 403 PERMISSION_DENIED, and nothing is logged', async () => {
     expect(runId).toBeDefined();
     const result = await asUser<Refusable & { history_after: number[] }>('carol', 'log-metric', runId);
-    expect(result).toEqual({ ...PERMISSION_DENIED, history_after: [] });
+    expect(result).toEqual({ ...PERMISSION_DENIED('runs#write', 'carol'), history_after: [] });
   }, TIMEOUT);
 
   it('refuses an editor\'s delete_run with 403 PERMISSION_DENIED, and the run stays active', async () => {
     expect(runId).toBeDefined();
     const result = await asUser<Refusable & { lifecycle_stage_after: string }>('bob', 'delete-run', runId);
-    expect(result).toEqual({ ...PERMISSION_DENIED, lifecycle_stage_after: 'active' });
+    expect(result).toEqual({ ...PERMISSION_DENIED('runs#delete', 'bob'), lifecycle_stage_after: 'active' });
   }, TIMEOUT);
 
   it('lets an admin delete the run', async () => {

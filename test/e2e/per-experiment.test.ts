@@ -78,4 +78,12 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     // A, B and NONE were looked up (found or not) for carol already.
     expect(await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' })).toBe(lookups);
   });
+
+  it('names the permission the refusal was decided on: the experiment\'s own, or the family where it has none', async () => {
+    const carol = await tokenFor('carol');
+    const reason = async (method: string, uri: string) => (await service.auth(method, uri, carol)).headers.get('x-authz-reason');
+    // The id is the one the request named; the refusal adds only that experiment B has its own resource.
+    expect(await reason('GET', artifact(B))).toBe(`Permission denied: missing permission experiment:${B}#read for user carol`);
+    expect(await reason('PUT', artifact(NONE))).toBe('Permission denied: missing permission artifacts#write for user carol');
+  });
 });
