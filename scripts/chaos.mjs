@@ -18,12 +18,12 @@
  * Defaults are the full run; `--short` is the CI setting. Exit code 0 when no rule was broken and
  * recovery took ≤ --recovery-bound seconds; 1 otherwise. Writes a JSON report with --json FILE.
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ChaosJudge } from './chaos-soak/chaos-judge.mjs';
 import { FixedRateLoad } from './chaos-soak/load.mjs';
 import { LOAD_ROUTES, USERS, mlflowRoutes, prepareMlflow } from './chaos-soak/matrix.mjs';
-import { cpuSeconds, fetchToken, httpStatus, portOpen, servicePid, sleep, stackInfo, stackScript } from './chaos-soak/stack.mjs';
+import { STACK_DIR, cpuSeconds, fetchToken, httpStatus, portOpen, servicePid, sleep, stackInfo, stackScript } from './chaos-soak/stack.mjs';
 import { loadavg } from 'node:os';
 
 const { values: opt } = parseArgs({
@@ -104,23 +104,37 @@ async function pollKeycloak() {
     await sleep(100);
   }
 }
-/** A token from the new Keycloak, then one request with it: a decision no cache holds. */
+/**
+ * A token from the new Keycloak, then requests with it until one is allowed: decisions no cache can
+ * answer. Token requests start every 250 ms in parallel (a request sent while Keycloak was not yet
+ * serving may hang until its timeout; a later one must not wait for it), so the time the first token
+ * was issued is Keycloak's own, and the time from that token to the first allow is nginx-authz's.
+ */
 async function probeRecovery() {
   const route = LOAD_ROUTES.find((r) => r.id === 'experiments-search');
+  const probe = { tokenAt: Infinity, attempts: [] }; // attempts: sentAt in s since the start, like the timeline
+  report.recoveryProbe = probe;
   let token;
+  const tokenTries = setInterval(() => {
+    if (token || !polling) return;
+    void fetchToken(info, 'alice', 5000).then((t) => { if (t && !token) { token = t; probe.tokenAt = now(); } });
+  }, 250);
   while (polling && !Number.isFinite(marks.recovered) && !(now() > marks.kcReady + 60_000)) {
-    token ??= await fetchToken(info, 'alice', 3000);
     if (token) {
+      const sent = now();
+      let status = 0;
       try {
-        const res = await fetch(`http://127.0.0.1:${info.loadPort}${route.path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
-        const body = await res.text();
-        if (res.status === 200 && body.startsWith('load-test upstream')) { marks.recovered = now(); break; }
+        const res = await fetch(`http://127.0.0.1:${info.loadPort}${route.path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+        status = res.status;
+        if (status === 200 && (await res.text()).startsWith('load-test upstream')) marks.recovered = now();
       } catch { /* NGINX always answers; a failure here shows in the load's judge */ }
+      if (probe.attempts.length < 50) probe.attempts.push({ sentAt: rel(sent), status, ms: Math.round(now() - sent) });
     }
-    await sleep(100);
+    if (!Number.isFinite(marks.recovered)) await sleep(100);
   }
+  clearInterval(tokenTries);
   for (const u of USERS) { const t = await fetchToken(info, u); if (t) sets.fresh.set(u, t); }
-  log(`first uncached allow ${((marks.recovered - marks.kcReady) / 1000).toFixed(2)} s after Keycloak reported ready; fresh tokens for ${sets.fresh.size} users`);
+  log(`first uncached allow ${((marks.recovered - marks.kcReady) / 1000).toFixed(2)} s after Keycloak reported ready (token issued after ${((probe.tokenAt - marks.kcReady) / 1000).toFixed(2)} s); fresh tokens for ${sets.fresh.size} users`);
 }
 /** nginx-authz's IdP calls and decision latency so far (its /metrics), to tell how it spent an outage. */
 async function serviceMetrics() {
@@ -176,6 +190,8 @@ try {
   await sleep(after * 1000);
 
   if (!opt['no-authz-restart']) {
+    // authz.sh start empties the service's log: keep what it wrote so far next to it, for reading a failure.
+    copyFileSync(`${STACK_DIR}/logs/nginx-authz.log`, `${STACK_DIR}/logs/nginx-authz.before-chaos-restart.log`);
     marks.authzStop = now();
     log('restarting nginx-authz (authz.sh stop; authz.sh start)');
     await stackScript('authz.sh', ['stop']);
@@ -204,8 +220,11 @@ Object.assign(report, {
   timeline: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, rel(v)])),
   keycloakDownSeconds: +((marks.kcPortOpen - marks.kill) / 1000).toFixed(1),
   recoverySeconds: +recoverySeconds.toFixed(2),
+  recoveryTokenIssuedAfterReadySeconds: +((report.recoveryProbe?.tokenAt - marks.kcReady) / 1000).toFixed(2),
+  recoveryFirstAllowAfterTokenSeconds: +((marks.recovered - report.recoveryProbe?.tokenAt) / 1000).toFixed(2),
   ...judge.summary(),
 });
+if (report.recoveryProbe) report.recoveryProbe.tokenAt = rel(report.recoveryProbe.tokenAt);
 if (opt.json) writeFileSync(opt.json, `${JSON.stringify(report, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 const problems = [];

@@ -43,7 +43,7 @@ const warmup = num(opt.warmup, 60, 5);
 const sampleEvery = num(opt.sample, 5, 1);
 const rotateEvery = num(opt.rotate, 60, 10);
 // RSS windows: the minute after warm-up and the last minute (shorter runs: a quarter of what is left each).
-const window = Math.min(60, (duration - warmup) / 4);
+const window = Math.max(2 * sampleEvery, Math.min(60, (duration - warmup) / 4));
 const checkRss = duration - warmup >= 300; // a trend needs minutes; shorter runs only report RSS
 
 const log = (m) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
