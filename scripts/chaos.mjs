@@ -133,7 +133,10 @@ async function probeRecovery() {
     if (!Number.isFinite(marks.recovered)) await sleep(100);
   }
   clearInterval(tokenTries);
-  for (const u of USERS) { const t = await fetchToken(info, u); if (t) sets.fresh.set(u, t); }
+  // Every user's token from the new Keycloak (a loaded, freshly started Keycloak can take seconds each).
+  for (let round = 0; round < 10 && sets.fresh.size < USERS.length; round++) {
+    for (const u of USERS) if (!sets.fresh.has(u)) { const t = await fetchToken(info, u, 15_000); if (t) sets.fresh.set(u, t); }
+  }
   log(`first uncached allow ${((marks.recovered - marks.kcReady) / 1000).toFixed(2)} s after Keycloak reported ready (token issued after ${((probe.tokenAt - marks.kcReady) / 1000).toFixed(2)} s); fresh tokens for ${sets.fresh.size} users`);
 }
 /** nginx-authz's IdP calls and decision latency so far (its /metrics), to tell how it spent an outage. */

@@ -75,7 +75,12 @@ export class ChaosJudge {
       // A 500 here is Keycloak answering slower than nginx-authz's IdP timeout (a loaded machine): counted, not a fault.
       if (seen === 'unavailable') return;
       if (allowed ? r.status !== 200 : r.status !== 403) return this.violations.add('wrong-answer-before-kill', r, `HTTP ${r.status}`);
-      if (allowed && !this.firstAllow.has(pair)) this.firstAllow.set(pair, { start: r.start, end: r.end });
+      if (allowed) {
+        // The cache entry was written after the earliest start and before the earliest end of the pair's
+        // allows; answers arrive out of order (an MLflow write can take seconds), so keep both minima.
+        const prev = this.firstAllow.get(pair);
+        this.firstAllow.set(pair, { start: Math.min(prev?.start ?? Infinity, r.start), end: Math.min(prev?.end ?? Infinity, r.end) });
+      }
       return;
     }
     if (tag === 'fresh') {
