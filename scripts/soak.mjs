@@ -65,7 +65,7 @@ async function renew(map) {
 await renew(tokens);
 await renew(mlflowTokens);
 if (tokens.size !== USERS.length) throw new Error('could not get tokens from Keycloak');
-const runId = await prepareMlflow(info, mlflowTokens.get('alice'));
+const runId = await prepareMlflow(info, await fetchToken(info, 'alice'));
 const mlRoutes = mlflowRoutes(runId);
 
 // ---- load ---------------------------------------------------------------------------------------
