@@ -107,19 +107,22 @@ async function pollKeycloak() {
 }
 /**
  * A token from the new Keycloak, then requests with it until one is allowed: decisions no cache can
- * answer. Token requests start every 250 ms in parallel (a request sent while Keycloak was not yet
- * serving may hang until its timeout; a later one must not wait for it), so the time the first token
- * was issued is Keycloak's own, and the time from that token to the first allow is nginx-authz's.
+ * answer. One token request at a time (password grants are costly for a Keycloak that is still warming
+ * up; parallel ones that time out keep it busy and delay everyone), retried 250 ms after a failure, so the
+ * time the first token was issued is Keycloak's own, and the time from that token to the first allow
+ * is nginx-authz's.
  */
 async function probeRecovery() {
   const route = LOAD_ROUTES.find((r) => r.id === 'experiments-search');
   const probe = { tokenAt: Infinity, attempts: [] }; // attempts: sentAt in s since the start, like the timeline
   report.recoveryProbe = probe;
   let token;
-  const tokenTries = setInterval(() => {
-    if (token || !polling) return;
-    void fetchToken(info, 'alice', 5000).then((t) => { if (t && !token) { token = t; probe.tokenAt = now(); } });
-  }, 250);
+  void (async () => {
+    while (!token && polling) {
+      const t = await fetchToken(info, 'alice', 15_000);
+      if (t) { token = t; probe.tokenAt = now(); } else await sleep(250);
+    }
+  })();
   while (polling && !Number.isFinite(marks.recovered) && !(now() > marks.kcReady + 60_000)) {
     if (token) {
       const sent = now();
@@ -133,7 +136,6 @@ async function probeRecovery() {
     }
     if (!Number.isFinite(marks.recovered)) await sleep(100);
   }
-  clearInterval(tokenTries);
   // Every user's token from the new Keycloak (a loaded, freshly started Keycloak can take seconds each).
   for (let round = 0; round < 10 && sets.fresh.size < USERS.length; round++) {
     for (const u of USERS) if (!sets.fresh.has(u)) { const t = await fetchToken(info, u, 15_000); if (t) sets.fresh.set(u, t); }
