@@ -67,9 +67,10 @@ describe('BasicExchange', () => {
     await exchange.token('carol', 'hers', '10.0.0.2'); // cached before the attack
     for (let i = 0; i < 3; i++) await expect(exchange.token('carol', `guess-${i}`, '10.0.0.9')).rejects.toBeInstanceOf(BadCredentials);
     const before = calls.length;
+    // Awaited inside the try: a broken throttle returns a promise that rejects, which must fail this test, not crash the run.
     let thrown: unknown;
     try {
-      exchange.token('carol', 'guess-4', '10.0.0.9');
+      await exchange.token('carol', 'guess-4', '10.0.0.9');
     } catch (error) {
       thrown = error;
     }
