@@ -38,6 +38,8 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   thresholds: { high: 90, low: 85, break: null },
+  // Never copy the e2e stack's data, builds or earlier reports into the sandbox.
+  ignorePatterns: ['.stack', 'dist', 'reports', 'test-artifacts'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
 };
