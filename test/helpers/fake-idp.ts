@@ -124,6 +124,7 @@ export class FakeIdp {
         token_endpoint: `${this.url}/protocol/openid-connect/token`,
         jwks_uri: `${this.url}/protocol/openid-connect/certs`,
         introspection_endpoint: `${this.url}/protocol/openid-connect/token/introspect`,
+        end_session_endpoint: `${this.url}/protocol/openid-connect/logout`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],

@@ -185,6 +185,47 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
     expect(sessionCookieOf(res)).toBeUndefined();
   });
 
+  it('counts each outcome (ok, invalid_state, refused) and offers a retry link back to the same page', async () => {
+    const count = async (result: string) => (await service.metrics.logins.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    const before = { ok: await count('ok'), invalid: await count('invalid_state'), refused: await count('refused') };
+    const good = await startLogin('/experiments/7');
+    expect((await callback(idp.codes.authorize(good.authorizationUrl), good.cookie)).status).toBe(302);
+    expect(await count('ok')).toBe(before.ok + 1);
+    const missing = await viaNginx('/oauth2/callback?code=x&state=nothing-pending');
+    expect(missing.status).toBe(400);
+    expect(missing.headers['cache-control']).toBe('no-store');
+    expect(missing.text).toContain('<a href="/oauth2/start?rd=%2F">');
+    expect(await count('invalid_state')).toBe(before.invalid + 1);
+    const spent = await startLogin('/experiments/8');
+    const url = idp.codes.authorize(spent.authorizationUrl);
+    await callback(url, spent.cookie);
+    const replay = await callback(url, spent.cookie);
+    expect(replay.status).toBe(401);
+    expect(replay.headers['cache-control']).toBe('no-store');
+    expect(replay.text).toContain(`<a href="/oauth2/start?rd=%2Fexperiments%2F8">`);
+    expect(await count('refused')).toBe(before.refused + 1);
+  });
+
+  it('returns to ?rd= when NGINX\'s X-Original-URI is itself a login URL', async () => {
+    const start = await viaNginx('/oauth2/start?rd=%2Fmodels').set('X-Original-URI', '/oauth2/start?rd=/evil');
+    const cookie = (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!;
+    const res = await callback(idp.codes.authorize(start.headers.location!), cookie);
+    expect(res.headers.location).toBe('/models');
+  });
+
+  it('signs out at the IdP too after a real login (RP-initiated logout with the ID token)', async () => {
+    const { authorizationUrl, cookie } = await startLogin();
+    const session = sessionCookieOf(await callback(idp.codes.authorize(authorizationUrl), cookie))!.split(';')[0]!;
+    const out = await viaNginx('/oauth2/sign_out').set('Cookie', session);
+    expect(out.status).toBe(302);
+    const location = new URL(out.headers.location!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/logout`);
+    expect(location.searchParams.get('post_logout_redirect_uri')).toBe('https://mlflow.example.com/');
+    expect(location.searchParams.get('id_token_hint')).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    const auth = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', session);
+    expect(auth.status).toBe(401);
+  });
+
   it('the IdP double itself refuses a missing or wrong PKCE verifier (so the tests above can fail)', async () => {
     const token = (form: Record<string, string>) =>
       fetch(`${idp.url}/protocol/openid-connect/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nginx-authz:s').toString('base64')}` }, body: new URLSearchParams(form) });
