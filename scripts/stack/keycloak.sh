@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keycloak (start-dev, in-memory H2, realm "mlflow" imported from keycloak/mlflow-realm.json on every start).
-# Usage: scripts/stack/keycloak.sh start|stop|status|restart|logs
+# Usage: scripts/stack/keycloak.sh start|stop|kill|status|restart|logs   (kill: SIGKILL, no shutdown; for scripts/chaos.mjs)
 # KC_MODE=optimized (default): `kc.sh start --optimized` on a home that install.sh pre-built with `kc.sh build`
 #   (same build options as below): production mode, plain HTTP on loopback, same realm import, no Quarkus
 #   augmentation at start (~45 s to ready instead of ~65-145 s on this 2-core machine).
@@ -54,6 +54,16 @@ start() {
   log "$NAME: ready in $((SECONDS - t0))s; issuer http://127.0.0.1:$KC_PORT/realms/mlflow"
 }
 
+# SIGKILL the whole process group at once (a crash, not a shutdown: no goodbye to open connections).
+kill_now() {
+  local p i; p="$(svc_pid "$NAME")"
+  if [[ -z "$p" ]] || ! kill -0 "$p" 2>/dev/null; then rm -f "$(pidfile "$NAME")"; log "$NAME: not running"; return 0; fi
+  log "$NAME: SIGKILL (pgid $p)"
+  kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$(pidfile "$NAME")"
+}
+
 status() {
   load_ports
   if svc_running "$NAME"; then
@@ -65,7 +75,8 @@ case "${1:-}" in
   start) start ;;
   stop) stop_svc "$NAME" 30 ;;
   restart) stop_svc "$NAME" 30; start ;;
+  kill) kill_now ;;
   status) status ;;
   logs) tail -n "${2:-100}" "$LOGF" ;;
-  *) echo "usage: $0 start|stop|status|restart|logs" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|status|restart|logs" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ render() {
   load_ports
   for v in MLFLOW_PORT MINIO_PORT; do [[ -n "${!v:-}" ]] || die "$v unknown: start ${v%_PORT} first"; done
   ensure_port NGINX_MLFLOW_PORT "$NAME"; ensure_port NGINX_S3_PORT "$NAME"; ensure_port NGINX_STATUS_PORT "$NAME"
+  ensure_port NGINX_LOAD_TEST_PORT "$NAME"   # TEST-ONLY load-test front (scripts/soak.mjs, scripts/chaos.mjs)
   local upstream user_directive=""
   mkdir -p "$PREFIX"/{conf/conf.d,conf/snippets,temp,logs} "$STACK_DIR/logs"
   rm -f "$PREFIX"/conf/conf.d/*.conf
@@ -32,7 +33,7 @@ render() {
   sed -e "s|@@USER_DIRECTIVE@@|$user_directive|" -e "s|@@PREFIX@@|$PREFIX|g" -e "s|@@LOG_DIR@@|$STACK_DIR/logs|g" \
       -e "s|@@AUTHZ_UPSTREAM@@|$upstream|g" -e "s|@@MLFLOW_PORT@@|$MLFLOW_PORT|g" -e "s|@@MINIO_PORT@@|$MINIO_PORT|g" \
       -e "s|@@NGINX_MLFLOW_PORT@@|$NGINX_MLFLOW_PORT|g" -e "s|@@NGINX_S3_PORT@@|$NGINX_S3_PORT|g" \
-      -e "s|@@NGINX_STATUS_PORT@@|$NGINX_STATUS_PORT|g" -e "s|@@S3_GATEWAY_REFERER@@|$(s3_gateway_secret)|g" \
+      -e "s|@@NGINX_STATUS_PORT@@|$NGINX_STATUS_PORT|g" -e "s|@@NGINX_LOAD_TEST_PORT@@|$NGINX_LOAD_TEST_PORT|g" -e "s|@@S3_GATEWAY_REFERER@@|$(s3_gateway_secret)|g" \
       "$REPO_ROOT/nginx/nginx.conf.template" > "$CONF.new"
   grep -q '@@' "$CONF.new" && die "unrendered placeholder in $CONF.new: $(grep -o '@@[A-Z_]*@@' "$CONF.new" | sort -u | tr '\n' ' ')"
   mv "$CONF.new" "$CONF"; chmod 600 "$CONF"   # holds the S3 gateway secret

@@ -10,7 +10,7 @@ let service: Awaited<ReturnType<typeof startService>>;
 
 beforeAll(async () => {
   idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '300' } });
+  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
 });
 afterAll(async () => {
   service.provider.stop();
@@ -158,7 +158,7 @@ describe('/auth', () => {
   });
 
   it('fails closed with 503 on an IdP timeout, and never redirects', async () => {
-    idp.uma = () => ({ status: 200, body: { result: true }, delayMs: 1_000 });
+    idp.uma = () => ({ status: 200, body: { result: true }, delayMs: 3_000 });
     const res = await auth('GET', '/api/2.0/mlflow/experiments/get', await idp.token({ sub: 'slow' }));
     expect(res.status).toBe(503);
     idp.uma = () => ({ status: 302, body: {} });

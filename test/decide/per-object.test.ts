@@ -12,7 +12,7 @@ const NO_RESOURCE = '/api/2.0/mlflow-artifacts/artifacts/2/0a1b/artifacts/model/
 beforeAll(async () => {
   idp = await new FakeIdp().start();
   now = Date.now();
-  service = await startService(idp, { env: { AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_DECISION_TIMEOUT_MS: '300' }, clock: () => now });
+  service = await startService(idp, { env: { AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_DECISION_TIMEOUT_MS: '1500' }, clock: () => now });
 });
 afterAll(async () => {
   service.provider.stop();

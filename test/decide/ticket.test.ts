@@ -8,7 +8,7 @@ let service: Awaited<ReturnType<typeof startService>>;
 
 beforeAll(async () => {
   idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_MODE: 'ticket', AUTHZ_DECISION_TIMEOUT_MS: '300' } });
+  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_MODE: 'ticket', AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
 });
 afterAll(async () => {
   service.provider.stop();

@@ -90,7 +90,8 @@ describe('a 50 MiB artifact through NGINX and the artifact proxy', () => {
     const response = await put('carol', artifactPath, 'not the artifact');
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ error_code: 'PERMISSION_DENIED', message: 'Permission denied: missing permission artifacts#write for user carol' });
-  });
+    expect(await download('bob', artifactPath)).toEqual({ status: 200, bytes: SIZE, sha256: uploaded }); // the artifact is unchanged
+  }, 120_000);
 
   it.each(['bob', 'carol'] as DemoUser[])('downloads intact as %s', async (user) => {
     expect(uploaded).toBeDefined();

@@ -2,15 +2,20 @@
  * Introspection mode against Keycloak's real RFC 7662 endpoint (token/introspect, authenticated as the
  * nginx-authz client): Keycloak's JWTs are introspected rather than verified locally, the claims policy
  * decides on the answer, and an access token revoked at Keycloak (RFC 7009, revoke endpoint) is refused
- * once the positive cache bound (cacheMaxSeconds, 3 s here) has passed. Own nginx-authz, /auth directly.
+ * once the positive cache bound (cacheMaxSeconds, 3 s here) has passed. Own nginx-authz, /auth directly,
+ * and once through a real NGINX of its own to MLflow, judged by MLflow's state.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOwnService, type OwnService } from './own-service.js';
-import { password, stack } from './stack.js';
+import { experimentByName } from './effects.js';
+import { startFrontedService, viaFront, type Front } from './front.js';
+import { type OwnService } from './own-service.js';
+import { password, stack, uniqueName } from './stack.js';
 
 let service: OwnService;
+let front: Front;
+let stopFronted: () => Promise<void>;
 
 beforeAll(async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'authz-kc-introspect-')), 'c.yaml');
@@ -25,9 +30,9 @@ beforeAll(async () => {
         "*#read":  { anyOf: [{ claim: groups, values: [mlflow-viewers, mlflow-editors, mlflow-admins] }] }
         "*#write": { anyOf: [{ claim: realm_access.roles, values: [mlflow-editor, mlflow-admin] }] }
 `);
-  service = await startOwnService({ AUTHZ_CONFIG: file }, { keycloak: false });
+  ({ service, front, stop: stopFronted } = await startFrontedService('keycloak-introspection', { AUTHZ_CONFIG: file }, { keycloak: false }));
 }, 30_000);
-afterAll(() => service?.stop());
+afterAll(() => stopFronted?.());
 
 /** A fresh token of its own (revoking it must not touch the tokens other tests hold). */
 async function freshToken(user: 'carol' | 'bob'): Promise<string> {
@@ -70,3 +75,13 @@ it('introspects Keycloak tokens, decides by the policy, and refuses a revoked to
   for (let i = 0; i < 3; i++) expect((await service.auth('GET', SEARCH, carol)).status).toBe(401);
   expect(await service.metric('authz_introspection_requests_total', { issuer: 'keycloak', result: 'inactive' })).toBe(1);
 }, 60_000);
+
+it('through the real NGINX: an editor\'s create makes the experiment in MLflow, a viewer\'s makes none', async () => {
+  const bobName = uniqueName('e2e-introspection-bob');
+  const bob = await viaFront(front, 'POST', CREATE, { token: await freshToken('bob'), body: { name: bobName } });
+  expect(bob.status).toBe(200);
+  expect(await experimentByName(bobName)).toMatchObject({ experiment_id: bob.json?.experiment_id, lifecycle_stage: 'active' });
+  const carolName = uniqueName('e2e-introspection-carol');
+  expect((await viaFront(front, 'POST', CREATE, { token: await freshToken('carol'), body: { name: carolName } })).status).toBe(403);
+  expect(await experimentByName(carolName)).toBeUndefined();
+}, 30_000);

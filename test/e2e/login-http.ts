@@ -16,27 +16,23 @@ function keep(jar: Jar, response: Response): void {
 
 const header = (jar: Jar): string => [...jar].filter(([, value]) => value !== '').map(([name, value]) => `${name}=${value}`).join('; ');
 
-/** Signs `user` in through NGINX and Keycloak; the `nginx_authz_session=...` cookie pair. */
-export async function sessionCookieFor(user: DemoUser): Promise<string> {
-  return (await signInThrough(user, '/oauth2/start?rd=%2F')).cookie;
-}
+/** A login under way: the site's cookies (the pending-login cookie) and Keycloak's authorization URL. */
+export interface StartedLogin { site: Jar; authorizationUrl: string; state: string }
 
-/**
- * Signs `user` in starting at `start` (a request target on the MLflow front, sent as is): the
- * session cookie pair and the Location the callback answered with (where the browser goes next).
- */
-export async function signInThrough(user: DemoUser, start: string): Promise<{ cookie: string; location: string }> {
-  const { status, location, cookie } = await loginFrom(user, start);
-  if (status !== 302 || cookie === undefined || cookie === '') throw new Error(`callback: ${status}`);
-  return { cookie: `nginx_authz_session=${cookie}`, location };
-}
-
-async function loginFrom(user: DemoUser, startTarget: string): Promise<{ status: number; location: string; cookie: string | undefined }> {
+/** `GET /oauth2/start` through NGINX, as a browser sends it. */
+export async function startLogin(): Promise<StartedLogin> {
   const site: Jar = new Map();
-  const idp: Jar = new Map();
-  const start = await rawGet(`${stack.MLFLOW_URL}${startTarget}`);
+  const start = await fetch(`${stack.MLFLOW_URL}/oauth2/start?rd=%2F`, { redirect: 'manual' });
   keep(site, start);
-  const form = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+  const authorizationUrl = start.headers.get('location');
+  if (start.status !== 302 || authorizationUrl === null) throw new Error(`/oauth2/start: ${start.status}`);
+  return { site, authorizationUrl, state: new URL(authorizationUrl).searchParams.get('state')! };
+}
+
+/** The user signs in on Keycloak's real login form for `authorizationUrl`; the callback URL Keycloak redirects to (code and state). */
+export async function signInAtKeycloak(authorizationUrl: string, user: DemoUser): Promise<string> {
+  const idp: Jar = new Map();
+  const form = await fetch(authorizationUrl, { redirect: 'manual' });
   keep(idp, form);
   const html = await form.text();
   const action = /<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
@@ -49,9 +45,47 @@ async function loginFrom(user: DemoUser, startTarget: string): Promise<{ status:
   });
   const callback = posted.headers.get('location');
   if (posted.status !== 302 || callback === null || !callback.startsWith(`${stack.MLFLOW_URL}/oauth2/callback`)) throw new Error(`login as ${user}: ${posted.status}`);
+  return callback;
+}
+
+/** The browser following Keycloak's redirect to `callbackUrl` with `cookie`; the answer and the session cookie it set, if any. */
+export async function finishLogin(callbackUrl: string, cookie: string): Promise<{ status: number; session: string | undefined }> {
+  const done = await fetch(callbackUrl, { redirect: 'manual', headers: { cookie } });
+  const set: Jar = new Map();
+  keep(set, done);
+  await done.arrayBuffer();
+  const session = set.get('nginx_authz_session');
+  return { status: done.status, session: session === undefined || session === '' ? undefined : `nginx_authz_session=${session}` };
+}
+
+/** The Cookie header for a jar. */
+export const cookieHeader = header;
+
+/** Signs `user` in through NGINX and Keycloak; the `nginx_authz_session=...` cookie pair. */
+export async function sessionCookieFor(user: DemoUser): Promise<string> {
+  const { site, authorizationUrl } = await startLogin();
+  const done = await finishLogin(await signInAtKeycloak(authorizationUrl, user), header(site));
+  if (done.status !== 302 || done.session === undefined) throw new Error(`callback: ${done.status}`);
+  return done.session;
+}
+
+/**
+ * Signs `user` in starting at `start` (a request target on the MLflow front, sent as is): the
+ * session cookie pair and the Location the callback answered with (where the browser goes next).
+ */
+export async function signInThrough(user: DemoUser, start: string): Promise<{ cookie: string; location: string }> {
+  const site: Jar = new Map();
+  const started = await rawGet(`${stack.MLFLOW_URL}${start}`);
+  keep(site, started);
+  const authorizationUrl = started.headers.get('location');
+  if (started.status !== 302 || authorizationUrl === null) throw new Error(`${start}: ${started.status}`);
+  const callback = await signInAtKeycloak(authorizationUrl, user);
   const done = await fetch(callback, { redirect: 'manual', headers: { cookie: header(site) } });
   keep(site, done);
-  return { status: done.status, location: done.headers.get('location') ?? '', cookie: site.get('nginx_authz_session') };
+  await done.arrayBuffer();
+  const cookie = site.get('nginx_authz_session');
+  if (done.status !== 302 || cookie === undefined || cookie === '') throw new Error(`callback: ${done.status}`);
+  return { cookie: `nginx_authz_session=${cookie}`, location: done.headers.get('location') ?? '' };
 }
 
 /**

@@ -15,6 +15,7 @@ import { startFront, type Front } from './front.js';
 import { startProvider, type RunningProvider } from './oidc/provider.js';
 import { freePort, startOwnService, type OwnService } from './own-service.js';
 import { stack, tokenFor } from './stack.js';
+import { experimentByName } from './effects.js';
 
 import { jest } from '@jest/globals';
 
@@ -128,7 +129,18 @@ function mlflow(method: 'GET' | 'POST', path: string, token?: string, body?: unk
   });
 }
 const SEARCH = '/api/2.0/mlflow/experiments/search?max_results=5';
-const create = (token: string | undefined, tag: string) => mlflow('POST', '/api/2.0/mlflow/experiments/create', token, { name: `e2e-oidc-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}` });
+/**
+ * Creates an experiment through the test's NGINX, and judges the answer by MLflow's state (read
+ * directly): after a 200 the experiment exists with the id returned; after any other answer, none
+ * has that name. Callers assert the status.
+ */
+async function create(token: string | undefined, tag: string): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
+  const name = `e2e-oidc-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const res = await mlflow('POST', '/api/2.0/mlflow/experiments/create', token, { name });
+  const stored = await experimentByName(name);
+  expect([res.status, stored]).toEqual(res.status === 200 ? [200, expect.objectContaining({ experiment_id: res.json?.experiment_id, lifecycle_stage: 'active' })] : [res.status, undefined]);
+  return res;
+}
 
 describe('the IdP is a configuration choice', () => {
   let conf: string;

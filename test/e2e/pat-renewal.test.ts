@@ -5,7 +5,7 @@
  * caching cut to a millisecond, needs the PAT for every request for 75 s (two and a half PATs).
  * Runnable alone: `npm run build && npm run test:e2e -- --testPathPattern e2e/pat-renewal`.
  */
-import { startOwnService } from './own-service.js';
+import { startFrontedService, viaFront } from './front.js';
 import { stack, tokenFor } from './stack.js';
 
 const LIFESPAN_S = 30;
@@ -33,7 +33,7 @@ it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`
     expect(put.status).toBe(204);
   };
   await setLifespan(String(LIFESPAN_S));
-  const service = await startOwnService({ AUTHZ_DECISION_MODE: 'ticket', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '0.001', AUTHZ_CACHE_DENY_TTL_SECONDS: '0.001' });
+  const { service, front, stop } = await startFrontedService('pat-renewal', { AUTHZ_DECISION_MODE: 'ticket', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '0.001', AUTHZ_CACHE_DENY_TTL_SECONDS: '0.001' });
   try {
     const statuses = new Map<number, number>();
     const until = Date.now() + 75_000;
@@ -47,8 +47,12 @@ it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`
     // 75 s of 30 s PATs renewed at 80%: the first PAT, then one at about 24, 48 and 72 s.
     expect(await service.metric('authz_idp_requests_total', { endpoint: 'pat', outcome: 'http_200' })).toBeGreaterThanOrEqual(3);
     expect(await service.metric('authz_idp_requests_total', { endpoint: 'permission', outcome: 'http_403' })).toBe(0);
+    // After several renewals, through a real NGINX: MLflow's own answer (its Default experiment).
+    const read = await viaFront(front, 'GET', '/api/2.0/mlflow/experiments/get?experiment_id=0', { token: await tokenFor('alice') });
+    expect(read.status).toBe(200);
+    expect(read.json?.experiment).toMatchObject({ experiment_id: '0' });
   } finally {
-    await service.stop();
+    await stop();
     await setLifespan(original);
   }
 }, 120_000);

@@ -8,20 +8,29 @@
  * must take precedence where it exists. Runnable alone:
  * `npm run build && npm run test:e2e -- --testPathPattern e2e/per-experiment`.
  */
-import { startOwnService, type OwnService } from './own-service.js';
+import { createExperimentDirect, experimentByName, mlflowDirect } from './effects.js';
+import { startFrontedService, viaFront, type Front } from './front.js';
+import { type OwnService } from './own-service.js';
 import { AuthzAdmin } from './keycloak-admin.js';
-import { tokenFor } from './stack.js';
+import { tokenFor, uniqueName } from './stack.js';
 
-// Experiment ids no MLflow experiment of the stack uses (integers, as MLflow's ids are).
-const A = String(900_000 + Math.floor(Math.random() * 50_000) * 2);
-const B = String(Number(A) + 1);
-const NONE = String(Number(A) + 100_000); // no resource in Keycloak: the family decides
+// A and B are real MLflow experiments (made directly in MLflow), so the requests through NGINX get
+// MLflow's own answers; NONE is an id no experiment of the stack uses, with no resource in Keycloak.
+const NAME_A = uniqueName('e2e-per-experiment-a');
+let A = '';
+let B = '';
+let NONE = '';
 const artifact = (experiment: string) => `/api/2.0/mlflow-artifacts/artifacts/${experiment}/0a1b2c3d/artifacts/model/MLmodel`;
 
 let admin: AuthzAdmin;
 let service: OwnService;
+let front: Front;
+let stopFronted: () => Promise<void>;
 
 beforeAll(async () => {
+  A = await createExperimentDirect(NAME_A);
+  B = await createExperimentDirect(uniqueName('e2e-per-experiment-b'));
+  NONE = String(Number(A) + 900_000);
   admin = await AuthzAdmin.open();
   const scopes = [{ name: 'read' }, { name: 'write' }, { name: 'delete' }];
   const resourceA = await admin.create('resource', { name: `experiment:${A}`, scopes });
@@ -29,12 +38,13 @@ beforeAll(async () => {
   await admin.grant('carol', resourceA, 'read', `e2e-carol-reads-${A}`);
 
   // Started after the resources exist: the service remembers absences for uma.resourceIdTtlSeconds.
-  service = await startOwnService({ AUTHZ_UMA_PER_OBJECT: 'true' });
+  ({ service, front, stop: stopFronted } = await startFrontedService('per-experiment', { AUTHZ_UMA_PER_OBJECT: 'true' }));
 }, 60_000);
 
 afterAll(async () => {
-  await service?.stop();
+  await stopFronted?.();
   await admin?.cleanUp();
+  for (const id of [A, B]) if (id !== '') await mlflowDirect('POST', '/api/2.0/mlflow/experiments/delete', { experiment_id: id });
 });
 
 describe('per-experiment permissions (uma.perObject) with the real Keycloak', () => {
@@ -85,5 +95,17 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     // The id is the one the request named; the refusal adds only that experiment B has its own resource.
     expect(await reason('GET', artifact(B))).toBe(`Permission denied: missing permission experiment:${B}#read for user carol`);
     expect(await reason('PUT', artifact(NONE))).toBe('Permission denied: missing permission artifacts#write for user carol');
+  });
+
+  it('through the real NGINX: carol gets experiment A from MLflow and is refused B; her refused tag write leaves A unchanged', async () => {
+    const carol = await tokenFor('carol');
+    const a = await viaFront(front, 'GET', `/api/2.0/mlflow/experiments/get?experiment_id=${A}`, { token: carol });
+    expect(a.status).toBe(200);
+    expect(a.json?.experiment).toMatchObject({ experiment_id: A, name: NAME_A });
+    const b = await viaFront(front, 'GET', `/api/2.0/mlflow/experiments/get?experiment_id=${B}`, { token: carol });
+    expect([b.status, b.json?.experiment]).toEqual([403, undefined]);
+    const tag = await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { token: carol, body: { experiment_id: A, key: 'e2e-written-by', value: 'carol' } });
+    expect(tag.status).toBe(403);
+    expect(((await experimentByName(NAME_A))!.tags ?? []).filter((t) => t.key === 'e2e-written-by')).toEqual([]);
   });
 });

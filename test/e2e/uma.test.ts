@@ -4,8 +4,10 @@
  * Runnable alone: `npm run build && npm run test:e2e -- --testPathPattern e2e/uma`
  * (`STACK_DIR=...` to use a stack started in another checkout).
  */
+import { experimentByName, mlflowDirect } from './effects.js';
+import { startFrontedService, viaFront, type Front } from './front.js';
 import { requestRpt, startOwnService, type OwnService } from './own-service.js';
-import { stack, tokenFor, type DemoUser } from './stack.js';
+import { stack, tokenFor, uniqueName, type DemoUser } from './stack.js';
 
 const EXPERIMENTS_READ = '/api/2.0/mlflow/experiments/search?max_results=1';
 const RUNS_READ = '/api/2.0/mlflow/runs/get?run_id=x';
@@ -159,3 +161,36 @@ describe('the UMA challenge (uma.challenge: true), the full dance with the real 
 function stackIssuer(): string {
   return stack.KC_ISSUER_URL!;
 }
+
+describe('ticket mode and RPTs through the real NGINX, judged by MLflow\'s state', () => {
+  let front: Front;
+  let stop: () => Promise<void>;
+  beforeAll(async () => {
+    ({ front, stop } = await startFrontedService('uma-ticket', { AUTHZ_DECISION_MODE: 'ticket' }));
+  }, 30_000);
+  afterAll(() => stop?.());
+
+  it('an editor\'s create makes the experiment, a viewer\'s makes none, an editor\'s delete leaves it active; an RPT reads', async () => {
+    const [bob, carol] = await Promise.all([tokenFor('bob'), tokenFor('carol')]);
+    const name = uniqueName('e2e-uma-ticket');
+    const created = await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/create', { token: bob, body: { name } });
+    expect(created.status).toBe(200);
+    const id = created.json?.experiment_id as string;
+    try {
+      expect(await experimentByName(name)).toMatchObject({ experiment_id: id, lifecycle_stage: 'active' });
+      const refused = uniqueName('e2e-uma-ticket-carol');
+      expect((await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/create', { token: carol, body: { name: refused } })).status).toBe(403);
+      expect(await experimentByName(refused)).toBeUndefined();
+      expect((await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/delete', { token: bob, body: { experiment_id: id } })).status).toBe(403);
+      expect(await experimentByName(name)).toMatchObject({ lifecycle_stage: 'active' });
+      // An RPT holding experiments#read, decided locally, gets MLflow's answer.
+      const grant = await requestRpt(carol, { permission: 'experiments#read' });
+      expect(grant.status).toBe(200);
+      const read = await viaFront(front, 'GET', `/api/2.0/mlflow/experiments/get?experiment_id=${id}`, { token: grant.rpt! });
+      expect(read.status).toBe(200);
+      expect(read.json?.experiment).toMatchObject({ experiment_id: id, name });
+    } finally {
+      await mlflowDirect('POST', '/api/2.0/mlflow/experiments/delete', { experiment_id: id });
+    }
+  }, 30_000);
+});

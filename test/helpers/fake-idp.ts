@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import { AuthorizationCodes, type IdTokenClaims } from './fake-idp-codes.js';
 
 export interface UmaRequest {
   authorization: string | undefined;
@@ -45,6 +46,10 @@ export class FakeIdp {
   introspectCalls: UmaRequest[] = [];
   /** Answers introspection; default: every token inactive. */
   introspect: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { active: false } });
+  /** The authorization code flow: `codes.authorize(url)` signs a user in; `codes.calls` records each code exchange. */
+  codes = new AuthorizationCodes();
+  /** Claims of the ID token for a code; default: the signed-in user and the nonce of the authorization request. */
+  idTokenClaims: IdTokenClaims = (code) => ({ sub: 'user-1', nonce: code.nonce });
   /** Decides each UMA request; default: allow everything. */
   uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
 
@@ -100,6 +105,14 @@ export class FakeIdp {
       .sign(key.privateKey);
   }
 
+  /** An ID token for `clientId` (OpenID Connect Core §2). */
+  async idToken(clientId: string, claims: JWTPayload): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: this.url, aud: clientId, azp: clientId, iat: now, exp: now + 300, preferred_username: 'alice', ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: this.currentKey.kid, typ: 'JWT' })
+      .sign(this.currentKey.privateKey);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const base = new URL(this.url).pathname;
@@ -111,6 +124,7 @@ export class FakeIdp {
         token_endpoint: `${this.url}/protocol/openid-connect/token`,
         jwks_uri: `${this.url}/protocol/openid-connect/certs`,
         introspection_endpoint: `${this.url}/protocol/openid-connect/token/introspect`,
+        end_session_endpoint: `${this.url}/protocol/openid-connect/logout`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
@@ -155,6 +169,13 @@ export class FakeIdp {
     if (path === `${base}/protocol/openid-connect/token` && req.method === 'POST') {
       const rawBody = await readBody(req);
       const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
+      if (request.form.get('grant_type') === 'authorization_code') {
+        const answer = await this.codes.exchange(request.form, request.authorization, async (code) => ({
+          accessToken: await this.token({ sub: 'user-1', azp: code.clientId }),
+          idToken: await this.idToken(code.clientId, this.idTokenClaims(code)),
+        }));
+        return json(res, answer.status, answer.body);
+      }
       const isPat = request.form.get('grant_type') === 'client_credentials';
       (isPat ? this.patCalls : this.umaCalls).push(request);
       const answer = isPat ? this.pat(request) : this.uma(request);

@@ -13,7 +13,7 @@ let api: ProtectionApi;
 
 beforeAll(async () => {
   idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '300' } });
+  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
 });
 afterAll(async () => {
   service.provider.stop();

@@ -123,6 +123,158 @@ describe('/oauth2/callback', () => {
   });
 });
 
+/** `/oauth2/start` as the browser sends it: the IdP's authorization URL, the pending-login cookie and the state. */
+async function startLogin(rd = '/experiments') {
+  const start = await viaNginx(`/oauth2/start?rd=${encodeURIComponent(rd)}`);
+  expect(start.status).toBe(302);
+  const authorizationUrl = start.headers.location!;
+  return { authorizationUrl, cookie: (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!, state: new URL(authorizationUrl).searchParams.get('state')! };
+}
+/** The browser following the IdP's redirect back to the service (path and query of the callback URL). */
+const callback = (callbackUrl: string, cookie: string) => viaNginx(new URL(callbackUrl).pathname + new URL(callbackUrl).search).set('Cookie', cookie);
+const sessionCookieOf = (res: request.Response) => ((res.headers['set-cookie'] as unknown as string[] | undefined) ?? []).find((c) => c.startsWith('nginx_authz_session=') && !c.includes('Max-Age=0'));
+
+describe('/oauth2/callback against an IdP that checks PKCE and issues an ID token with the nonce', () => {
+  afterEach(() => {
+    idp.idTokenClaims = (code) => ({ sub: 'user-1', nonce: code.nonce });
+  });
+
+  it('completes a login: the verifier of this login goes to the token endpoint, a session opens, /auth accepts its cookie', async () => {
+    const before = service.sessions!.store.size;
+    const { authorizationUrl, cookie } = await startLogin('/experiments?x=1');
+    const res = await callback(idp.codes.authorize(authorizationUrl), cookie);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/experiments?x=1');
+    const exchange = idp.codes.calls.at(-1)!;
+    expect(exchange.outcome).toBe('issued');
+    expect(exchange.form.get('code_verifier')).not.toBe(new URL(authorizationUrl).searchParams.get('code_challenge'));
+    expect(service.sessions!.store.size).toBe(before + 1);
+    const session = sessionCookieOf(res)!;
+    expect(session).toMatch(/^nginx_authz_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=\d+$/);
+    const auth = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', session.split(';')[0]!);
+    expect(auth.status).toBe(200);
+    expect(auth.headers['x-auth-request-user']).toBe('alice');
+  });
+
+  it('refuses a forged state before any token request: the code stays unspent, no session', async () => {
+    const { authorizationUrl, cookie } = await startLogin();
+    const callbackUrl = new URL(idp.codes.authorize(authorizationUrl));
+    const code = callbackUrl.searchParams.get('code')!;
+    callbackUrl.searchParams.set('state', 'forged-state');
+    const sealed = cookie.slice(cookie.indexOf('=') + 1);
+    const calls = idp.codes.calls.length;
+    const before = service.sessions!.store.size;
+    // The attacker's own pending login renamed to the forged state: the state sealed inside differs.
+    const res = await callback(callbackUrl.href, `${PendingLoginCookie.nameFor('forged-state')}=${sealed}`);
+    expect(res.status).toBe(401);
+    expect(idp.codes.calls).toHaveLength(calls);
+    expect(idp.codes.issued.get(code)!.used).toBe(false);
+    expect(service.sessions!.store.size).toBe(before);
+    expect(sessionCookieOf(res)).toBeUndefined();
+  });
+
+  it('refuses a code injected into another login (its PKCE verifier does not match): no tokens, no session', async () => {
+    const attacker = await startLogin();
+    const injected = new URL(idp.codes.authorize(attacker.authorizationUrl)).searchParams.get('code')!;
+    const victim = await startLogin();
+    const issued = idp.codes.tokensIssued;
+    const before = service.sessions!.store.size;
+    const res = await viaNginx(`/oauth2/callback?code=${injected}&state=${victim.state}`).set('Cookie', victim.cookie);
+    expect(res.status).toBe(401);
+    expect(idp.codes.calls.at(-1)!.outcome).toBe('invalid_grant');
+    expect(idp.codes.calls.at(-1)!.form.get('code_verifier')).not.toBeNull();
+    expect(idp.codes.tokensIssued).toBe(issued);
+    expect(service.sessions!.store.size).toBe(before);
+    expect(sessionCookieOf(res)).toBeUndefined();
+  });
+
+  it('refuses a replayed code (callback URL and pending cookie captured and sent again): no second session', async () => {
+    const { authorizationUrl, cookie } = await startLogin();
+    const callbackUrl = idp.codes.authorize(authorizationUrl);
+    expect((await callback(callbackUrl, cookie)).status).toBe(302);
+    const issued = idp.codes.tokensIssued;
+    const before = service.sessions!.store.size;
+    const replay = await callback(callbackUrl, cookie);
+    expect(replay.status).toBe(401);
+    expect(idp.codes.calls.at(-1)!.outcome).toBe('invalid_grant');
+    expect(idp.codes.tokensIssued).toBe(issued);
+    expect(service.sessions!.store.size).toBe(before);
+    expect(sessionCookieOf(replay)).toBeUndefined();
+  });
+
+  it.each([
+    ['another nonce', (nonce: string | undefined) => ({ sub: 'user-1', nonce: `${nonce}x` })],
+    ['no nonce', () => ({ sub: 'user-1' })],
+    ['another audience', (nonce: string | undefined) => ({ sub: 'user-1', nonce, aud: 'other-client' })],
+    ['another issuer', (nonce: string | undefined) => ({ sub: 'user-1', nonce, iss: 'http://127.0.0.1:9/realms/other' })],
+    ['an expired ID token', (nonce: string | undefined) => ({ sub: 'user-1', nonce, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 })],
+  ])('refuses an ID token with %s even though the IdP issued tokens: no session', async (_, claims) => {
+    idp.idTokenClaims = (code) => claims(code.nonce);
+    const { authorizationUrl, cookie } = await startLogin();
+    const before = service.sessions!.store.size;
+    const res = await callback(idp.codes.authorize(authorizationUrl), cookie);
+    expect(idp.codes.calls.at(-1)!.outcome).toBe('issued');
+    expect(res.status).toBe(401);
+    expect(service.sessions!.store.size).toBe(before);
+    expect(sessionCookieOf(res)).toBeUndefined();
+  });
+
+  it('counts each outcome (ok, invalid_state, refused) and offers a retry link back to the same page', async () => {
+    const count = async (result: string) => (await service.metrics.logins.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    const before = { ok: await count('ok'), invalid: await count('invalid_state'), refused: await count('refused') };
+    const good = await startLogin('/experiments/7');
+    expect((await callback(idp.codes.authorize(good.authorizationUrl), good.cookie)).status).toBe(302);
+    expect(await count('ok')).toBe(before.ok + 1);
+    const missing = await viaNginx('/oauth2/callback?code=x&state=nothing-pending');
+    expect(missing.status).toBe(400);
+    expect(missing.headers['cache-control']).toBe('no-store');
+    expect(missing.text).toContain('<a href="/oauth2/start?rd=%2F">');
+    expect(await count('invalid_state')).toBe(before.invalid + 1);
+    const spent = await startLogin('/experiments/8');
+    const url = idp.codes.authorize(spent.authorizationUrl);
+    await callback(url, spent.cookie);
+    const replay = await callback(url, spent.cookie);
+    expect(replay.status).toBe(401);
+    expect(replay.headers['cache-control']).toBe('no-store');
+    expect(replay.text).toContain(`<a href="/oauth2/start?rd=%2Fexperiments%2F8">`);
+    expect(await count('refused')).toBe(before.refused + 1);
+  });
+
+  it('returns to ?rd= when NGINX\'s X-Original-URI is itself a login URL', async () => {
+    const start = await viaNginx('/oauth2/start?rd=%2Fmodels').set('X-Original-URI', '/oauth2/start?rd=/evil');
+    const cookie = (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!;
+    const res = await callback(idp.codes.authorize(start.headers.location!), cookie);
+    expect(res.headers.location).toBe('/models');
+  });
+
+  it('signs out at the IdP too after a real login (RP-initiated logout with the ID token)', async () => {
+    const { authorizationUrl, cookie } = await startLogin();
+    const session = sessionCookieOf(await callback(idp.codes.authorize(authorizationUrl), cookie))!.split(';')[0]!;
+    const out = await viaNginx('/oauth2/sign_out').set('Cookie', session);
+    expect(out.status).toBe(302);
+    const location = new URL(out.headers.location!);
+    expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/logout`);
+    expect(location.searchParams.get('post_logout_redirect_uri')).toBe('https://mlflow.example.com/');
+    expect(location.searchParams.get('id_token_hint')).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    const auth = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', session);
+    expect(auth.status).toBe(401);
+  });
+
+  it('the IdP double itself refuses a missing or wrong PKCE verifier (so the tests above can fail)', async () => {
+    const token = (form: Record<string, string>) =>
+      fetch(`${idp.url}/protocol/openid-connect/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nginx-authz:s').toString('base64')}` }, body: new URLSearchParams(form) });
+    for (const verifier of [undefined, 'a'.repeat(43)]) {
+      const { authorizationUrl } = await startLogin();
+      const callbackUrl = new URL(idp.codes.authorize(authorizationUrl));
+      const form: Record<string, string> = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: `${callbackUrl.origin}${callbackUrl.pathname}` };
+      if (verifier !== undefined) form.code_verifier = verifier;
+      const res = await token(form);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
+    }
+  });
+});
+
 describe('sessions in /auth', () => {
   it('decides on the session token for a request with the session cookie; sign-out ends it at once', async () => {
     const token = await idp.token({ sub: 'u-7', preferred_username: 'carol' });

@@ -9,7 +9,7 @@ let now: number;
 beforeAll(async () => {
   idp = await new FakeIdp().start();
   now = Date.now();
-  service = await startService(idp, { env: { AUTHZ_ROUTES_FROM_KEYCLOAK: 'true', AUTHZ_DECISION_TIMEOUT_MS: '300' }, clock: () => now });
+  service = await startService(idp, { env: { AUTHZ_ROUTES_FROM_KEYCLOAK: 'true', AUTHZ_DECISION_TIMEOUT_MS: '1500' }, clock: () => now });
 });
 afterAll(async () => {
   service.provider.stop();
