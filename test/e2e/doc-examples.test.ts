@@ -1,6 +1,6 @@
 /**
  * The documented examples run as written. Every ```bash / ```sh / ```console / ```nginx block of the
- * docs below is extracted from the Markdown (test/e2e/doc-blocks.ts) and:
+ * READMEs and the docs/ pages that were README sections is extracted from the Markdown (test/e2e/doc-blocks.ts) and:
  * - shell blocks run in bash from the repository root, after `set -a; . .stack/env; set +a` as the
  *   README says, with `set -e -o pipefail`; a block that starts `npm start` (not `--check`) must answer
  *   `/readyz` on the port its "listens on 127.0.0.1:<port>" comment names, then stop on one SIGTERM;
@@ -18,7 +18,11 @@ import { tmpdir } from 'node:os';
 import { extractBlocks, type DocBlock } from './doc-blocks.js';
 import { ROOT, stack, tokenFor } from './stack.js';
 
-const DOCS = ['README.md', 'nginx/README.md', 'keycloak/README.md', 'scripts/stack/README.md'];
+const DOCS = [
+  'README.md', 'nginx/README.md', 'keycloak/README.md', 'scripts/stack/README.md',
+  // The README's former sections (their long-running commands, e.g. docs/resilience.md's, are not here).
+  ...['clients', 'configuration', 'decisions', 'development', 'idp', 'operations', 'security', 'speed'].map((name) => `docs/${name}.md`),
+];
 const blocks = DOCS.flatMap((file) => extractBlocks(ROOT, file));
 const runnable = blocks.filter((block) => block.skip === undefined);
 const where = (block: DocBlock): string => `${block.file}:${block.line}`;
