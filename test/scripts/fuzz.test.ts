@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`, short (5,000 requests; the full 100,000 and its numbers are in the README):
+ * `npm run fuzz`, short (5,000 requests; the full 100,000 and its numbers are in docs/security.md):
  * malformed subrequests as NGINX can send them, against the built service started as
  * `npm start` starts it, with the issuer down for a tenth of the run.
  */

@@ -1,0 +1,36 @@
+/** The extractor the doc-examples e2e test relies on: which blocks it finds, what runs, what is skipped. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extractBlocks } from '../e2e/doc-blocks.js';
+
+function blocksOf(markdown: string) {
+  const dir = mkdtempSync(`${tmpdir()}/doc-blocks-`);
+  writeFileSync(`${dir}/x.md`, markdown);
+  return extractBlocks(dir, 'x.md');
+}
+
+describe('extractBlocks', () => {
+  it('takes bash, sh, console and nginx blocks with their line, and leaves yaml, python and plain fences', () => {
+    const blocks = blocksOf(['# t', '```bash', 'echo a', '```', '```yaml', 'a: 1', '```', '```', 'art', '```', '```sh', 'echo b', '```', '```nginx', 'events {}', '```', '```python', 'x', '```'].join('\n'));
+    expect(blocks.map((block) => [block.line, block.lang, block.text])).toEqual([
+      [2, 'bash', 'echo a'],
+      [11, 'bash', 'echo b'],
+      [14, 'nginx', 'events {}'],
+    ]);
+  });
+
+  it('runs only the $ lines of a console block, with their continuations', () => {
+    const [block] = blocksOf(['```console', '$ curl -s \\', '    http://x', '{"output": 1}', '$ echo done', 'done', '```'].join('\n'));
+    expect(block!.text).toBe('curl -s \\\n    http://x\necho done');
+  });
+
+  it('skips a block only when the marker is the line before its fence, and keeps the reason', () => {
+    const blocks = blocksOf(['<!-- doc-test: skip (stops the stack) -->', '', '```sh', 'down', '```', '<!-- doc-test: skip (far away) -->', 'text', '```sh', 'up', '```'].join('\n'));
+    expect(blocks.map((block) => block.skip)).toEqual(['stops the stack', undefined]);
+  });
+
+  it('strips the indentation of a block inside a list item', () => {
+    const [block] = blocksOf(['- item', '  ```bash', '  echo a', '    echo b', '  ```'].join('\n'));
+    expect(block!.text).toBe('echo a\n  echo b');
+  });
+});

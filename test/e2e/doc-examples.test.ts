@@ -1,0 +1,181 @@
+/**
+ * The documented examples run as written. Every ```bash / ```sh / ```console / ```nginx block of the
+ * READMEs and the docs/ pages that were README sections is extracted from the Markdown (test/e2e/doc-blocks.ts) and:
+ * - shell blocks run in bash from the repository root, after `set -a; . .stack/env; set +a` as the
+ *   README says, with `set -e -o pipefail`; a block that starts `npm start` (not `--check`) must answer
+ *   `/readyz` on the port its "listens on 127.0.0.1:<port>" comment names, then stop on one SIGTERM;
+ * - NGINX blocks are written to a temporary prefix beside a copy of nginx/snippets and must pass
+ *   `nginx -t`; a complete one (with `events`) is also started on a free port, with its upstream
+ *   addresses pointed at the stack's nginx-authz and MLflow, and a request goes through it.
+ * A block is left out only when the Markdown marks it `<!-- doc-test: skip (reason) -->`; the skips are
+ * counted and printed with their reasons.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extractBlocks, type DocBlock } from './doc-blocks.js';
+import { ROOT, stack, tokenFor } from './stack.js';
+
+const DOCS = [
+  'README.md', 'nginx/README.md', 'keycloak/README.md', 'scripts/stack/README.md',
+  // The README's former sections (their long-running commands, e.g. docs/resilience.md's, are not here).
+  ...['clients', 'configuration', 'decisions', 'development', 'idp', 'operations', 'security', 'speed'].map((name) => `docs/${name}.md`),
+];
+const blocks = DOCS.flatMap((file) => extractBlocks(ROOT, file));
+const runnable = blocks.filter((block) => block.skip === undefined);
+const where = (block: DocBlock): string => `${block.file}:${block.line}`;
+/** What a shell block must never print even when it exits 0 (curl -s and print() hide failures). */
+const FAILURE_TEXT = /Traceback|No module named|"error_code"|command not found|RestException/;
+
+const BLOCK_MS = 300_000;
+
+afterAll(() => {
+  const skipped = blocks.filter((block) => block.skip !== undefined);
+  console.log(
+    `doc examples: ${blocks.length} blocks, ${runnable.length} run, ${skipped.length} skipped\n` +
+      skipped.map((block) => `  skip ${where(block)}: ${block.skip}`).join('\n'),
+  );
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const script = (block: DocBlock): string => `set -e -o pipefail\nset -a; . .stack/env; set +a\n${block.text}\n`;
+const isServe = (block: DocBlock): boolean => /\bnpm start\b(?!\s+--\s+--check)/.test(block.text);
+
+async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+async function runServe(block: DocBlock): Promise<void> {
+  const port = /listens on 127\.0\.0\.1:(\d+)/.exec(block.text)?.[1];
+  if (port === undefined) throw new Error(`${where(block)}: a block that runs npm start must say "listens on 127.0.0.1:<port>"`);
+  const child = spawn('bash', ['-c', script(block)], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
+    if (!ready) throw new Error(`${where(block)}: no ready service on 127.0.0.1:${port}\n${output.slice(-3000)}`);
+  } finally {
+    process.kill(-child.pid!, 'SIGTERM');
+  }
+  await exited;
+  const closed = await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then(() => false, () => true), 10_000);
+  expect(closed).toBe(true);
+}
+
+/** GET with a chosen Host header (fetch does not let a caller set Host). */
+function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function nginxPrefix(text: string): string {
+  const prefix = mkdtempSync(`${tmpdir()}/doc-nginx-`);
+  mkdirSync(`${prefix}/conf`);
+  mkdirSync(`${prefix}/logs`);
+  cpSync(`${ROOT}/nginx/snippets`, `${prefix}/conf/snippets`, { recursive: true });
+  // An http-level fragment (upstream/server) is checked inside a minimal main context.
+  const conf = /^\s*events\b/m.test(text) || /^\s*http\s*\{/m.test(text) ? text : `events {}\nhttp {\n${text}\n}\n`;
+  writeFileSync(`${prefix}/conf/nginx.conf`, conf);
+  return prefix;
+}
+
+function nginxTest(prefix: string): { status: number | null; output: string } {
+  const result = spawnSync('nginx', ['-t', '-q', '-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-e', 'stderr'], { encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Starts a complete documented nginx.conf on a free port, aimed at the stack, and sends requests through it. */
+async function exerciseNginx(block: DocBlock): Promise<void> {
+  const port = await freePort();
+  const aimed = block.text
+    .replace(/server 127\.0\.0\.1:4180\b/g, `server 127.0.0.1:${stack.AUTHZ_PORT}`)
+    .replace(/server 127\.0\.0\.1:5000\b/g, `server 127.0.0.1:${stack.MLFLOW_PORT}`)
+    .replace(/^(\s*)listen\s+[^;]+;/gm, `$1listen 127.0.0.1:${port};`);
+  expect(aimed).not.toBe(block.text);
+  const prefix = nginxPrefix(aimed);
+  const child = spawn('nginx', ['-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-e', 'stderr', '-g', `daemon off; pid ${prefix}/nginx.pid;`], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let errors = '';
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    expect(await waitFor(async () => (await fetch(`${base}/`)).status > 0, 10_000)).toBe(true);
+    // MLflow checks Host against its --allowed-hosts, which for the stack's MLflow lists the stack's NGINX.
+    const host = `127.0.0.1:${stack.NGINX_MLFLOW_PORT}`;
+    const search = `${base}/api/2.0/mlflow/experiments/search?max_results=1`;
+    const asCarol = await get(search, { host, authorization: `Bearer ${await tokenFor('carol')}` });
+    expect([asCarol.status, asCarol.body.slice(0, 200)]).toEqual([200, expect.stringContaining('experiments')]);
+    const asDave = await get(search, { host, authorization: `Bearer ${await tokenFor('dave')}` });
+    expect([asDave.status, asDave.body]).toEqual([403, expect.stringContaining('PERMISSION_DENIED')]);
+    const anonymous = await get(search, { host });
+    expect([anonymous.status, anonymous.body]).toEqual([401, expect.stringContaining('UNAUTHENTICATED')]);
+  } catch (error) {
+    throw new Error(`${where(block)} started on ${port}: ${(error as Error).message}\nnginx: ${errors}`);
+  } finally {
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+    rmSync(prefix, { recursive: true, force: true });
+  }
+}
+
+test('the docs have command blocks, and marked skips are the exception', () => {
+  expect(blocks.filter((block) => block.lang === 'bash').length).toBeGreaterThanOrEqual(5);
+  expect(blocks.filter((block) => block.lang === 'nginx').length).toBeGreaterThanOrEqual(2);
+  expect(runnable.length).toBeGreaterThan(blocks.length / 2);
+});
+
+describe.each(runnable.filter((block) => block.lang === 'nginx').map((block) => [where(block), block] as const))('nginx block %s', (_name, block) => {
+  test('passes nginx -t', () => {
+    const prefix = nginxPrefix(block.text);
+    const result = nginxTest(prefix);
+    rmSync(prefix, { recursive: true, force: true });
+    expect(result).toEqual({ status: 0, output: '' });
+  });
+  if (/^\s*events\b/m.test(block.text)) {
+    test('works in front of the stack: 200 for a reader, 403 for a user without roles, 401 without credentials', async () => {
+      await exerciseNginx(block);
+    }, 60_000);
+  }
+});
+
+describe.each(runnable.filter((block) => block.lang === 'bash').map((block) => [where(block), block] as const))('shell block %s', (_name, block) => {
+  test('runs as written', async () => {
+    if (isServe(block)) {
+      await runServe(block);
+      return;
+    }
+    const result = spawnSync('bash', ['-c', script(block)], { cwd: ROOT, encoding: 'utf8', timeout: BLOCK_MS - 20_000 });
+    const output = `${result.stdout}${result.stderr}`;
+    if (result.status !== 0 || FAILURE_TEXT.test(output)) {
+      throw new Error(`${where(block)} exited ${result.status} ${result.signal ?? ''}:\n${block.text}\n--- output ---\n${output.slice(-4000)}`);
+    }
+  }, BLOCK_MS);
+});
