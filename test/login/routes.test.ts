@@ -250,7 +250,7 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
   it('signs out at the IdP too after a real login (RP-initiated logout with the ID token)', async () => {
     const { authorizationUrl, cookie } = await startLogin();
     const session = sessionCookieOf(await callback(idp.codes.authorize(authorizationUrl), cookie))!.split(';')[0]!;
-    const out = await viaNginx('/oauth2/sign_out').set('Cookie', session);
+    const out = await viaNginx('/oauth2/sign_out').set('Cookie', session).set('Sec-Fetch-Site', 'same-origin'); // the app's own sign-out link
     expect(out.status).toBe(302);
     const location = new URL(out.headers.location!);
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/logout`);
