@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { OneFlight } from '../util/single-flight.js';
 import { describe, diagnoseClientRefusal, StartupFailure } from './diagnose.js';
 import { idpFetch } from './http.js';
 import type { IdentityProvider } from './provider.js';
@@ -29,7 +30,7 @@ const EXPIRY_MARGIN_MS = 5_000;
  */
 export class PatProvider {
   private current: Pat | undefined;
-  private pending: Promise<string> | undefined;
+  private readonly renewal = new OneFlight<string>();
 
   constructor(
     private readonly config: Config,
@@ -61,10 +62,7 @@ export class PatProvider {
   }
 
   private renew(): Promise<string> {
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return this.renewal.run(() => this.fetch());
   }
 
   private async fetch(): Promise<string> {

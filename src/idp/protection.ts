@@ -5,6 +5,7 @@ import { logName } from '../decide/uma.js';
 import type { Logger } from '../log.js';
 import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
+import { SingleFlight } from '../util/single-flight.js';
 import { idpFetch, type IdpEndpoint } from './http.js';
 import type { PatProvider } from './pat.js';
 import type { UmaMetadata } from './uma-metadata.js';
@@ -32,10 +33,10 @@ export class ProtectionApi {
    * lookups mostly ask about objects without a resource) and when to look it up again.
    */
   private readonly resourceIds: MeteredLru<{ id: string | undefined; untilMs: number }>;
-  private readonly pendingIds = new Map<string, Promise<string | undefined>>();
+  private readonly idLookups = new SingleFlight<string, string | undefined>();
   /** Request path → the name of the one resource whose `uris` match it (undefined: none), and until when. */
   private readonly uriResources: MeteredLru<{ name: string | undefined; untilMs: number }>;
-  private readonly pendingUris = new Map<string, Promise<string | undefined>>();
+  private readonly uriLookups = new SingleFlight<string, string | undefined>();
 
   constructor(
     private readonly config: Config,
@@ -73,13 +74,7 @@ export class ProtectionApi {
   findResourceId(name: string): Promise<string | undefined> {
     const known = this.cachedResourceId(name);
     if (known !== undefined) return Promise.resolve(known.id);
-    const key = boundedKey(name);
-    let flight = this.pendingIds.get(key);
-    if (flight === undefined) {
-      flight = this.lookUp(name).finally(() => this.pendingIds.delete(key));
-      this.pendingIds.set(key, flight);
-    }
-    return flight;
+    return this.idLookups.run(boundedKey(name), () => this.lookUp(name));
   }
 
   /** The cached answer of {@link findResourceId}, synchronously; undefined when not known (or stale). */
@@ -97,13 +92,7 @@ export class ProtectionApi {
   resourceByUri(path: string): Promise<string | undefined> {
     const known = this.cachedResourceByUri(path);
     if (known !== undefined) return Promise.resolve(known.name);
-    const key = boundedKey(path);
-    let flight = this.pendingUris.get(key);
-    if (flight === undefined) {
-      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(key));
-      this.pendingUris.set(key, flight);
-    }
-    return flight;
+    return this.uriLookups.run(boundedKey(path), () => this.lookUpUri(path));
   }
 
   /** The cached answer of {@link resourceByUri}, synchronously; undefined when not known (or stale). */

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
+import { OneFlight } from '../util/single-flight.js';
 import { idpFetch } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
@@ -18,7 +19,7 @@ export interface UmaEndpoints {
  */
 export class UmaMetadata {
   private endpoints: UmaEndpoints | undefined;
-  private pending: Promise<UmaEndpoints> | undefined;
+  private readonly discovery = new OneFlight<UmaEndpoints>();
 
   constructor(
     private readonly config: Config,
@@ -29,10 +30,7 @@ export class UmaMetadata {
   /** @throws {IdpUnavailable} when the metadata cannot be had (fail closed) */
   get(): Promise<UmaEndpoints> {
     if (this.endpoints !== undefined) return Promise.resolve(this.endpoints);
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return this.discovery.run(() => this.fetch());
   }
 
   private async fetch(): Promise<UmaEndpoints> {
