@@ -5,7 +5,7 @@ import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
-import type { Decider } from '../decide/uma.js';
+import type { Decider } from '../idp/decider.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';

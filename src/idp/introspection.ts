@@ -5,8 +5,7 @@ import type { Logger } from '../log.js';
 import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { SingleFlight } from '../util/single-flight.js';
-import { readJson } from '../decide/uma.js';
-import { idpFetch } from './http.js';
+import { idpFetch, readJson } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
 /** What an active introspection answer yields: the claims, for the caller to keep only what it needs. */

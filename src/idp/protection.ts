@@ -1,12 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { Forbidden, IdpUnavailable, type AuthzError } from '../errors.js';
-import { logName } from '../decide/uma.js';
-import type { Logger } from '../log.js';
+import { logName, type Logger } from '../log.js';
 import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { SingleFlight } from '../util/single-flight.js';
-import { idpFetch, type IdpEndpoint } from './http.js';
+import { idpFetch, readJson, readJsonValue, type IdpEndpoint } from './http.js';
 import type { PatProvider } from './pat.js';
 import type { UmaMetadata } from './uma-metadata.js';
 
@@ -112,7 +111,7 @@ export class ProtectionApi {
     const { permissionEndpoint } = await this.metadata.get();
     const body = JSON.stringify([{ resource_id: resourceId, resource_scopes: [scope] }]);
     const response = await this.call('permission', permissionEndpoint, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-    const answer = await readJson(response);
+    const answer = await readJson(response, 'permission');
     if ((response.status === 201 || response.status === 200) && typeof answer?.ticket === 'string' && TICKET.test(answer.ticket)) return answer.ticket;
     if (response.status === 400) {
       // invalid_resource_id (a resource deleted since its id was cached) or invalid_scope.
@@ -128,7 +127,7 @@ export class ProtectionApi {
     url.searchParams.set('name', name);
     url.searchParams.set('exactName', 'true');
     const response = await this.call('resource_set', url, { method: 'GET' });
-    const answer: unknown = await response.json().catch(() => undefined);
+    const answer = await readJsonValue(response, 'resource_set');
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
@@ -145,7 +144,7 @@ export class ProtectionApi {
     url.searchParams.set('matchingUri', 'true');
     url.searchParams.set('deep', 'true');
     const response = await this.call('resource_set', url, { method: 'GET' });
-    const answer: unknown = await response.json().catch(() => undefined);
+    const answer = await readJsonValue(response, 'resource_set');
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
@@ -185,11 +184,6 @@ export class ProtectionApi {
 
 /** Keycloak 26 answers a bad PAT on the protection API with 403 `invalid_bearer_token`. */
 async function refusedPat(response: Response): Promise<boolean> {
-  const body = await readJson(response.clone());
+  const body = await readJson(response.clone(), 'resource_set');
   return body?.error === 'invalid_bearer_token';
-}
-
-async function readJson(response: Response): Promise<Record<string, unknown> | undefined> {
-  const value: unknown = await response.json().catch(() => undefined);
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

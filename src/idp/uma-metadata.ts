@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 import { OneFlight } from '../util/single-flight.js';
-import { idpFetch } from './http.js';
+import { idpFetch, readJson } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
 /** What the service needs from the issuer's UMA 2.0 metadata. */
@@ -37,7 +37,7 @@ export class UmaMetadata {
     const issuer = this.provider.endpoints?.issuer;
     if (issuer === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
     const response = await idpFetch(this.metrics, 'uma_discovery', `${issuer}/.well-known/uma2-configuration`, { headers: { accept: 'application/json' } }, this.config.issuer.httpTimeoutMs);
-    const body = response.ok ? ((await response.json().catch(() => undefined)) as Record<string, unknown> | undefined) : undefined;
+    const body = response.ok ? await readJson(response, 'uma_discovery') : undefined;
     const permission = body?.permission_endpoint;
     const registration = body?.resource_registration_endpoint;
     if (typeof permission !== 'string' || typeof registration !== 'string') {
