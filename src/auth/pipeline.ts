@@ -77,7 +77,7 @@ export function createAuthHandler(deps: AuthDependencies) {
       const matcher = selectMatcher(req, deps.matchers);
       const route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
       if (!route.public) {
-        const token = deps.tokens.resolve(req);
+        const token = deps.tokens.tokenOf(req);
         if (typeof token !== 'string') {
           void afterCredentials(res, state, route, token);
           return;
@@ -181,7 +181,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
     // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
     const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
-    const narrowed = route.remote ? deps.remote!.resolve(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
+    const narrowed = route.remote ? deps.remote!.lookUp(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
     if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
     return (state.route = narrowed);
   }
@@ -332,7 +332,7 @@ async function decide(deps: AuthDependencies, token: string, identity: Identity,
   const key = decisionKey(identity, route);
   // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
   const { source, denial } = peeked
-    ? await deps.cache.resolve(key, identity.expiresAtMs, decideRemotely)
+    ? await deps.cache.fill(key, identity.expiresAtMs, decideRemotely)
     : await deps.cache.check(key, identity.expiresAtMs, decideRemotely);
   state.source = source;
   if (denial !== undefined) throw denial;

@@ -66,11 +66,11 @@ export class DecisionCache {
    * @throws only errors that are not cached (IdP unavailable): the caller fails closed
    */
   async check(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
-    return this.peek(key) ?? this.resolve(key, tokenExpiresAtMs, decide);
+    return this.peek(key) ?? this.fill(key, tokenExpiresAtMs, decide);
   }
 
   /** After a {@link peek} miss: joins the pending IdP call for the key, or starts it. */
-  async resolve(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
+  async fill(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
     // Pending calls are keyed like the entries: however long the key, the map holds a short one.
     const denial = await this.flights.run(boundedKey(key), () => this.fly(key, tokenExpiresAtMs, decide));
     return { source: 'idp', denial };
