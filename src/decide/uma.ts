@@ -53,8 +53,8 @@ export class UmaDecisionClient implements Decider {
 }
 
 /**
- * Keycloak's answers to a UMA grant become ours here (DESIGN.md, "Keycloak Authorization
- * Services facts"); shared by both decision modes.
+ * Keycloak's answers to a UMA grant become ours here (docs/keycloak-uma.md lists them);
+ * shared by both decision modes.
  */
 export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, target: { resource: string; scope: string; family: string }, metrics: Metrics, log: Logger): AuthzError {
   const { resource, scope, family } = target;
