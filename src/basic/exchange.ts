@@ -7,7 +7,8 @@ import { isRefused, type GrantedTokens, type GrantRefused } from '../idp/grants.
 import { renewedToken, type RenewableToken } from '../idp/renewal.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { andThen, isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey, type Maybe } from './limiter.js';
+import { andThen, type Maybe } from '../util/maybe.js';
+import { isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey } from './limiter.js';
 import { MemoryFailureLimiter } from './memory-limiter.js';
 import { OwnerIndex } from './owners.js';
 import { SingleFlight } from '../util/single-flight.js';
