@@ -13,11 +13,12 @@ import { UmaChallenger } from './decide/challenge.js';
 import { SubjectLimiter } from './decide/limiter.js';
 import { PerObjectResolver } from './decide/per-object.js';
 import { TicketDecisionClient } from './decide/ticket.js';
-import { UmaDecisionClient, type Decider } from './decide/uma.js';
+import { UmaDecisionClient } from './decide/uma.js';
+import type { Decider } from './idp/decider.js';
 import { IdpUnavailable } from './errors.js';
 import { CredentialChecks, credentialChecks } from './idp/credentials.js';
 import { runGrant } from './idp/grants.js';
-import { IssuerRegistry, issuerView } from './idp/issuers.js';
+import { IssuerRegistry, issuerView } from './idp/issuer-registry.js';
 import { PatProvider } from './idp/pat.js';
 import { ProtectionApi } from './idp/protection.js';
 import { IdentityProvider } from './idp/provider.js';
@@ -25,7 +26,7 @@ import { UmaMetadata } from './idp/uma-metadata.js';
 import type { Logger } from './log.js';
 import { healthz, readyz } from './ops/health.js';
 import { Metrics } from './ops/metrics.js';
-import { loginRoutes } from './login/routes.js';
+import { loginEndpoints } from './login/endpoints.js';
 import { loadRoutes } from './routes/load.js';
 import { KeycloakRoutes } from './routes/remote.js';
 import { Sessions } from './session/sessions.js';
@@ -122,7 +123,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  if (sessions !== undefined) app.use(loginRoutes({ config, provider, sessions, metrics, log, clock }));
+  if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock }));
   else {
     // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
     app.use('/oauth2', (_req, res) => {

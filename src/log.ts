@@ -19,3 +19,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   );
 }
+
+/** A resource name for a log line: request-named ones can be long, and a log line need not carry 8 KB of it. */
+export function logName(resource: string): string {
+  return resource.length <= 200 ? resource : `${resource.slice(0, 200)}... (${resource.length} characters)`;
+}

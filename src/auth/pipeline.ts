@@ -5,7 +5,7 @@ import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
-import type { Decider } from '../decide/uma.js';
+import type { Decider } from '../idp/decider.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
@@ -16,6 +16,7 @@ import type { KeycloakRoutes } from '../routes/remote.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { authenticationWays, refusalReason } from './reason.js';
+import { andThen, type Maybe } from '../util/maybe.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
 
@@ -79,100 +80,65 @@ export function createAuthHandler(deps: AuthDependencies) {
       readOriginalRequest(req, config, state);
       const matcher = selectMatcher(req, deps.matchers);
       const route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
-      if (!route.public) {
-        const token = deps.tokens.resolve(req);
-        if (typeof token !== 'string') {
-          void afterCredentials(res, state, route, token);
-          return;
-        }
-        decideWithToken(res, state, route, token);
+      if (route.public) {
+        allow(res, state, route);
         return;
       }
-      allow(res, state, route);
+      // Step 3 may go to the IdP (a session refresh, a Basic exchange): continue once it answers.
+      const token = deps.tokens.tokenOf(req);
+      if (typeof token === 'string') decideWithToken(res, state, route, token);
+      else token.then((ready) => decideWithToken(res, state, route, ready), (thrown: unknown) => refuse(res, state, thrown));
     } catch (thrown) {
       refuse(res, state, thrown);
     }
   };
 
-  /** Steps 4-6 for a token in hand; synchronous while the identity and decision are cached. */
+  /**
+   * Steps 4-6 for a token in hand, written once: each step answers now when its answer is
+   * cached and with a promise when it is not ({@link andThen}), so the whole sequence is
+   * synchronous while the identity and the decision are cached.
+   */
   function decideWithToken(res: ServerResponse, state: DecisionState, matched: RouteMatch, token: string): void {
     try {
       state.token = token;
-      let route = matched;
-      const tokenHash = hashToken(token);
-      const identity = deps.verifier.cached(tokenHash);
-      if (identity === undefined) {
-        void decideOnMiss(res, state, route, token, tokenHash, undefined, false);
-        return;
-      }
-      state.identity = identity;
-      if (!route.authenticated) {
-        const narrowed = narrowRoute(state, route);
-        if (narrowed instanceof Promise) {
-          void decideOnMiss(res, state, narrowed, token, tokenHash, identity, false);
-          return;
+      const decided = andThen(identify(token), (identity) => {
+        state.identity = identity;
+        if (matched.authenticated) {
+          state.source = 'local'; // AUTHENTICATED route: the verified identity is all it needs
+          return matched;
         }
-        route = narrowed;
-        if (!decideLocally(identity, route, state)) {
-          if (mustChallenge(deps, identity)) {
-            void decideOnMiss(res, state, route, token, tokenHash, identity, true);
-            return;
-          }
-          const cached = deps.cache.peek(decisionKey(identity, route));
-          if (cached === undefined) {
-            void decideOnMiss(res, state, route, token, tokenHash, identity, true);
-            return;
-          }
-          state.source = 'cache';
-          if (cached.denial !== undefined) throw cached.denial;
-        }
-      } else {
-        state.source = 'local';
-      }
-      allow(res, state, route);
+        return andThen(narrowRoute(state, matched), (route) => andThen(decideRoute(token, identity, route, state), () => route));
+      });
+      if (decided instanceof Promise) decided.then((route) => allow(res, state, route)).catch((thrown: unknown) => refuse(res, state, thrown));
+      else allow(res, state, decided);
     } catch (thrown) {
       refuse(res, state, thrown);
     }
   }
 
-  /** Step 3 went to the IdP (a session refresh, a Basic exchange) or decrypted a cookie: continue once it answers. */
-  async function afterCredentials(res: ServerResponse, state: DecisionState, route: RouteMatch, pending: Promise<string>): Promise<void> {
-    let token: string;
-    try {
-      token = await pending;
-    } catch (thrown) {
-      refuse(res, state, thrown);
-      return;
-    }
-    decideWithToken(res, state, route, token);
+  /** Step 4: the token's identity, from the cache by token hash, else verified by its issuer. */
+  function identify(token: string): Maybe<Identity> {
+    const tokenHash = hashToken(token);
+    return deps.verifier.cached(tokenHash) ?? deps.verifier.verifyFresh(token, tokenHash);
   }
 
   /**
-   * The asynchronous rest of a decision. `route` is the matched route, or its narrowing still
-   * under way. `looked`: the route is already narrowed to its object and the known identity was
-   * looked at locally and in the cache, synchronously, before this miss.
+   * Step 5: decided locally (claims policy, RPT), or sent for an RPT (UMA challenge), or the
+   * cached decision, or one single-flight call to the IdP. Throws (or rejects with) the refusal.
    */
-  async function decideOnMiss(res: ServerResponse, state: DecisionState, route: RouteMatch | Promise<RouteMatch>, token: string, tokenHash: string, known: Identity | undefined, looked: boolean): Promise<void> {
-    try {
-      state.identity = known ?? (await deps.verifier.verifyFresh(token, tokenHash));
-      if (!(route instanceof Promise) && route.authenticated) {
-        state.source = 'local'; // AUTHENTICATED route: the verified identity is all it needs
-        allow(res, state, route);
-        return;
-      }
-      const target = route instanceof Promise ? await route : looked ? route : await narrowRoute(state, route);
-      if (looked || !decideLocally(state.identity, target, state)) {
-        if (mustChallenge(deps, state.identity)) {
-          state.source = 'idp';
-          if (target.resource !== target.family) deps.limiter?.take(state.identity, 'ticket');
-          await deps.challenger!.challenge(target.resource, target.scope!, target.family);
-        }
-        await decide(deps, token, state.identity, target, state, looked);
-      }
-      allow(res, state, target);
-    } catch (thrown) {
-      refuse(res, state, thrown);
+  function decideRoute(token: string, identity: Identity, route: RouteMatch, state: DecisionState): Maybe<void> {
+    if (decideLocally(identity, route, state)) return undefined;
+    if (mustChallenge(deps, identity)) {
+      state.source = 'idp';
+      if (route.resource !== route.family) deps.limiter?.take(identity, 'ticket');
+      return deps.challenger!.challenge(route.resource, route.scope!, route.family);
     }
+    const key = decisionKey(identity, route);
+    const cached = deps.cache.peek(key);
+    if (cached === undefined) return askIdp(deps, token, identity, route, key, state);
+    state.source = 'cache';
+    if (cached.denial !== undefined) throw cached.denial;
+    return undefined;
   }
 
   /**
@@ -184,7 +150,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
     // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
     const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
-    const narrowed = route.remote ? deps.remote!.resolve(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
+    const narrowed = route.remote ? deps.remote!.lookUp(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
     if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
     return (state.route = narrowed);
   }
@@ -324,8 +290,8 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
   return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
 }
 
-/** Step 5: cached decision, or one single-flight UMA call to the IdP. */
-async function decide(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, state: DecisionState, peeked: boolean): Promise<void> {
+/** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */
+async function askIdp(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, key: string, state: DecisionState): Promise<void> {
   state.source = 'idp';
   // A keycloak-uma issuer other than the primary has its own UMA decision client.
   const decider = identity.issuer?.decider ?? deps.decider;
@@ -336,11 +302,7 @@ async function decide(deps: AuthDependencies, token: string, identity: Identity,
     limited?.take(identity, 'decision');
     return decider.decide(token, route.resource, route.scope!, route.family);
   };
-  const key = decisionKey(identity, route);
-  // A known identity already missed in the synchronous peek; a freshly verified one has not looked.
-  const { source, denial } = peeked
-    ? await deps.cache.resolve(key, identity.expiresAtMs, decideRemotely)
-    : await deps.cache.check(key, identity.expiresAtMs, decideRemotely);
+  const { source, denial } = await deps.cache.fill(key, identity.expiresAtMs, decideRemotely);
   state.source = source;
   if (denial !== undefined) throw denial;
 }

@@ -29,7 +29,7 @@ export class TokenSource {
   constructor(private readonly sessions: Sessions | undefined, private readonly basic: BasicExchange | undefined, private readonly site?: SiteCheck) {}
 
   /** @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token */
-  resolve(req: IncomingMessage): string | Promise<string> {
+  tokenOf(req: IncomingMessage): string | Promise<string> {
     const authorization = req.headers.authorization;
     const credentials = authorization === undefined || authorization === '' ? undefined : extractCredentials(authorization);
     if (credentials?.kind === 'bearer') return credentials.token;

@@ -7,9 +7,11 @@ import { isRefused, type GrantedTokens, type GrantRefused } from '../idp/grants.
 import { renewedToken, type RenewableToken } from '../idp/renewal.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { andThen, isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey, type Maybe } from './limiter.js';
+import { andThen, type Maybe } from '../util/maybe.js';
+import { isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey } from './limiter.js';
 import { MemoryFailureLimiter } from './memory-limiter.js';
 import { OwnerIndex } from './owners.js';
+import { SingleFlight } from '../util/single-flight.js';
 
 /** The IdP grants Basic credentials are exchanged with (openid-client, via runGrant). */
 export interface PasswordGrants {
@@ -58,7 +60,7 @@ const MAX_OWNERS = 8;
 export class BasicExchange {
   private readonly key = randomBytes(32);
   private readonly cache: LRUCache<string, Exchanged>;
-  private readonly pending = new Map<string, Promise<string>>();
+  private readonly flights = new SingleFlight<string, string>();
   private readonly owners = new OwnerIndex();
   private readonly limiter: FailureLimiter;
   private readonly refreshBeforeMs: number;
@@ -126,7 +128,7 @@ export class BasicExchange {
    */
   private attempt(credential: string, username: string, password: string, keys: Keys): string | Promise<string> {
     const id = `${credential}|${keys.address.id}`;
-    const running = this.pending.get(id);
+    const running = this.flights.pending(id);
     if (running !== undefined) return running; // the same guess from the same address, already counted
     const outcome = andThen(this.limiter.reserve([keys.user, keys.address]), (reserved): Maybe<string> => {
       if (isRefusal(reserved)) {
@@ -163,11 +165,7 @@ export class BasicExchange {
 
   /** One promise per key while it runs: concurrent identical requests share one IdP call. */
   private shared(id: string, run: () => Promise<string>): Promise<string> {
-    const running = this.pending.get(id);
-    if (running !== undefined) return running;
-    const started = run().finally(() => this.pending.delete(id));
-    this.pending.set(id, started);
-    return started;
+    return this.flights.run(id, run);
   }
 
   /**

@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
-
-/** A value now (an in-memory limiter) or later (a shared store such as Redis). */
-export type Maybe<T> = T | Promise<T>;
-
-/** Applies `next` to a value that may not be there yet, without an await when it is. */
-export function andThen<T, U>(value: Maybe<T>, next: (resolved: T) => Maybe<U>): Maybe<U> {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
+// A limiter answers now (in memory) or later (a shared store such as Redis).
+import type { Maybe } from '../util/maybe.js';
 
 /** One budget of failed attempts (a user, a client address). */
 export interface LimitKey {

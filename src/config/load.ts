@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { normalizeIssuers } from './issuer-list.js';
+import { normalizeIssuers } from './normalize-issuers.js';
 import { describeIssue, isSecretName, shownValue } from './problems.js';
 import { isAbout, repairInput } from './repair.js';
 import { configSchema, type Config, type ParsedConfig } from './schema.js';
@@ -174,7 +174,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
-/** Checks that span options, the issuers' normalisation (src/config/issuer-list.ts), and secret files. */
+/** Checks that span options, the issuers' normalisation (src/config/normalize-issuers.ts), and secret files. */
 function finish(parsed: ParsedConfig, problems: string[]): Config {
   if (parsed.routes.preset === 'none' && parsed.routes.file === undefined) {
     problems.push('routes.file: required when routes.preset is "none" (otherwise every route is denied)');

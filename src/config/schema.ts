@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { clientSchema, issuerEntrySchema, issuerFields, type IssuerMode } from './issuers.js';
+import { clientSchema, issuerEntrySchema, issuerFields, type IssuerMode } from './issuer-schema.js';
 
-export { ASYMMETRIC_ALGORITHMS } from './issuers.js';
+export { ASYMMETRIC_ALGORITHMS } from './issuer-schema.js';
 
 const port = z.number().int().min(0).max(65_535);
 const positiveMs = z.number().int().positive();
@@ -25,7 +25,7 @@ export const configSchema = z.strictObject({
     challengeRealm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/, 'printable ASCII without quotes or backslashes').default('mlflow'),
   }).optional(),
   client: clientSchema.optional(),
-  /** More issuers, each with its own discovery, keys, audiences, claims and mode (src/config/issuers.ts). */
+  /** More issuers, each with its own discovery, keys, audiences, claims and mode (src/config/issuer-schema.ts). */
   issuers: z.array(issuerEntrySchema).default([]),
   decision: z.strictObject({
     /**
@@ -185,7 +185,7 @@ export interface IssuerOptions {
   url: string;
   allowInsecureHttp: boolean;
   audiences: readonly string[];
-  algorithms: readonly (typeof import('./issuers.js').ASYMMETRIC_ALGORITHMS)[number][];
+  algorithms: readonly (typeof import('./issuer-schema.js').ASYMMETRIC_ALGORITHMS)[number][];
   clockToleranceSeconds: number;
   challengeRealm: string;
   httpTimeoutMs: number;

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { AuthzError, RateLimited } from '../errors.js';
 import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
+import { SingleFlight } from '../util/single-flight.js';
 
 /**
  * A remembered answer: an allow is just its expiry (ms since the epoch), a denial also keeps
@@ -36,7 +37,7 @@ function entryBytes(entry: Entry): number {
  */
 export class DecisionCache {
   private readonly entries: MeteredLru<Entry>;
-  private readonly pending = new Map<string, Promise<AuthzError | undefined>>();
+  private readonly flights = new SingleFlight<string, AuthzError | undefined>();
 
   /** @param maxBytes estimated heap the entries may take (`cache.maxBytes`); default 400 bytes an entry */
   constructor(
@@ -65,19 +66,14 @@ export class DecisionCache {
    * @throws only errors that are not cached (IdP unavailable): the caller fails closed
    */
   async check(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
-    return this.peek(key) ?? this.resolve(key, tokenExpiresAtMs, decide);
+    return this.peek(key) ?? this.fill(key, tokenExpiresAtMs, decide);
   }
 
   /** After a {@link peek} miss: joins the pending IdP call for the key, or starts it. */
-  async resolve(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
+  async fill(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<CheckResult> {
     // Pending calls are keyed like the entries: however long the key, the map holds a short one.
-    const id = boundedKey(key);
-    let flight = this.pending.get(id);
-    if (flight === undefined) {
-      flight = this.fly(key, tokenExpiresAtMs, decide).finally(() => this.pending.delete(id));
-      this.pending.set(id, flight);
-    }
-    return { source: 'idp', denial: await flight };
+    const denial = await this.flights.run(boundedKey(key), () => this.fly(key, tokenExpiresAtMs, decide));
+    return { source: 'idp', denial };
   }
 
   /** The cached answer, synchronously; undefined (and counted as a miss) when there is none. */

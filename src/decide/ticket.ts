@@ -1,13 +1,14 @@
 import type { Config } from '../config/schema.js';
 import { AuthzError, Forbidden, IdpUnavailable } from '../errors.js';
-import { idpFetch } from '../idp/http.js';
 import type { ProtectionApi } from '../idp/protection.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type TokenVerifier } from '../tokens/verify.js';
-import { readJson, translateUmaRefusal, UMA_GRANT, type Decider } from './uma.js';
+import type { Decider } from '../idp/decider.js';
+import { idpFetch, readJson } from '../idp/http.js';
+import { translateUmaRefusal, UMA_GRANT } from './uma.js';
 
 /**
  * `decision.mode: ticket`, the UMA 2.0 flow as a resource server runs it for its caller: a

@@ -1,20 +1,13 @@
 import type { Config } from '../config/schema.js';
 import { Forbidden, IdpUnavailable, Unauthenticated, type AuthzError } from '../errors.js';
-import { idpFetch } from '../idp/http.js';
+import type { Decider } from '../idp/decider.js';
+import { idpFetch, readJson } from '../idp/http.js';
 import type { IdentityProvider } from '../idp/provider.js';
-import type { Logger } from '../log.js';
+import { logName, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** UMA 2.0 grant type (Keycloak Authorization Services, UMA Grant §3.3.1). */
 export const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
-
-/**
- * How the decision step asks the IdP (`decision.mode`): resolves when allowed, throws the refusal.
- * `family` is the route table's name for the resource (metric labels: never the concrete name).
- */
-export interface Decider {
-  decide(token: string, resource: string, scope: string, family: string): Promise<void>;
-}
 
 /**
  * Asks Keycloak whether the token's owner holds `resource#scope`: one UMA grant request with
@@ -60,8 +53,8 @@ export class UmaDecisionClient implements Decider {
 }
 
 /**
- * Keycloak's answers to a UMA grant become ours here (DESIGN.md, "Keycloak Authorization
- * Services facts"); shared by both decision modes.
+ * Keycloak's answers to a UMA grant become ours here (docs/keycloak-uma.md lists them);
+ * shared by both decision modes.
  */
 export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, target: { resource: string; scope: string; family: string }, metrics: Metrics, log: Logger): AuthzError {
   const { resource, scope, family } = target;
@@ -81,20 +74,4 @@ export function translateUmaRefusal(status: number, body: Record<string, unknown
     return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
   }
   return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });
-}
-
-/** The JSON object of an IdP answer, undefined when it is none; a body that times out fails closed. */
-export async function readJson(response: Response, endpoint: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const value: unknown = await response.json();
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch (error) {
-    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
-    return undefined;
-  }
-}
-
-/** A resource name for a log line: request-named ones can be long, and a log line need not carry 8 KB of it. */
-export function logName(resource: string): string {
-  return resource.length <= 200 ? resource : `${resource.slice(0, 200)}... (${resource.length} characters)`;
 }

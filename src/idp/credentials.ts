@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { describe, diagnoseClientRefusal, networkDiagnosis, StartupFailure } from './diagnose.js';
 import { idpFetch } from './http.js';
-import type { TrustedIssuer } from './issuers.js';
+import type { TrustedIssuer } from './issuer-registry.js';
 import type { PatProvider } from './pat.js';
 import { MAX_RETRY_MS } from './provider.js';
 

@@ -124,11 +124,25 @@ export function diagnoseClientRefusal(url: string, clientId: string, status: num
   return { url: withoutUserinfo(url), outcome, hint };
 }
 
-function isTimeout(error: unknown): boolean {
+/** True when the error, or one of its causes, is a timeout (fetch's, jose's or openid-client's). */
+export function isTimeout(error: unknown): boolean {
   return causes(error).some((link) => {
     const { name, code } = link as { name?: unknown; code?: unknown };
     return name === 'TimeoutError' || name === 'AbortError' || code === 'ERR_JWKS_TIMEOUT' || code === 'OAUTH_TIMEOUT';
   });
+}
+
+/**
+ * The `outcome` label of `authz_idp_requests_total` for a failed discovery (openid-client's
+ * errors), in the same set as idpFetch's (idp/http.ts): `http_<status>` below 500, `server_error`,
+ * `timeout`, `network_error`, and `invalid_answer` for a document that is not usable metadata.
+ */
+export function discoveryOutcome(error: unknown): string {
+  const { code, cause } = error as { code?: string; cause?: unknown };
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response) return cause.status < 500 ? `http_${cause.status}` : 'server_error';
+  if (isTimeout(error)) return 'timeout';
+  if (typeof code === 'string' && code.startsWith('OAUTH_')) return 'invalid_answer';
+  return 'network_error';
 }
 
 /** The error and its causes (AggregateError: the first of its errors), at most five deep. */

@@ -8,6 +8,11 @@ export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision' | 'uma_discovery
  * fetch() for IdP calls: a hard timeout, latency and outcome metrics, and network errors
  * translated once into {@link IdpUnavailable}. HTTP error statuses are returned to the
  * caller, which knows what they mean for its endpoint.
+ *
+ * The one timeout policy of every IdP call: `timeoutMs` (from the config option of the call's
+ * kind) bounds the whole exchange, headers and body, through one `AbortSignal.timeout`; read
+ * the body with {@link readJson} / {@link readJsonValue}, which turn a body that runs out of
+ * that time into {@link IdpUnavailable} as well.
  */
 export async function idpFetch(
   metrics: Metrics,
@@ -28,4 +33,26 @@ export async function idpFetch(
   } finally {
     metrics.idpDuration.labels(endpoint).observe((performance.now() - started) / 1000);
   }
+}
+
+/**
+ * The JSON of an IdP answer's body, undefined when it is not JSON.
+ * @throws {IdpUnavailable} when the body does not arrive within the call's timeout (fail closed)
+ */
+export async function readJsonValue(response: Response, endpoint: IdpEndpoint): Promise<unknown> {
+  try {
+    return (await response.json()) as unknown;
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
+    return undefined;
+  }
+}
+
+/**
+ * The JSON object (or array) of an IdP answer's body, undefined when it is none.
+ * @throws {IdpUnavailable} when the body does not arrive within the call's timeout (fail closed)
+ */
+export async function readJson(response: Response, endpoint: IdpEndpoint): Promise<Record<string, unknown> | undefined> {
+  const value = await readJsonValue(response, endpoint);
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 }

@@ -4,8 +4,8 @@ import { IdpUnavailable, Unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MeteredLru } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
-import { readJson } from '../decide/uma.js';
-import { idpFetch } from './http.js';
+import { SingleFlight } from '../util/single-flight.js';
+import { idpFetch, readJson } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
 /** What an active introspection answer yields: the claims, for the caller to keep only what it needs. */
@@ -25,7 +25,7 @@ export interface IntrospectionResult {
  */
 export class Introspector {
   private readonly inactive: MeteredLru<number>;
-  private readonly pending = new Map<string, Promise<IntrospectionResult>>();
+  private readonly flights = new SingleFlight<string, IntrospectionResult>();
   private readonly results;
 
   constructor(
@@ -53,12 +53,7 @@ export class Introspector {
     if (this.inactive.lookup(tokenHash, (until) => until > now) !== undefined) {
       throw new Unauthenticated('invalid_token', { detail: 'introspection: inactive (remembered)' });
     }
-    let flight = this.pending.get(tokenHash);
-    if (flight === undefined) {
-      flight = this.call(token, tokenHash).finally(() => this.pending.delete(tokenHash));
-      this.pending.set(tokenHash, flight);
-    }
-    return flight;
+    return this.flights.run(tokenHash, () => this.call(token, tokenHash));
   }
 
   private async call(token: string, tokenHash: string): Promise<IntrospectionResult> {

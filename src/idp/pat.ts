@@ -3,8 +3,9 @@ import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { OneFlight } from '../util/single-flight.js';
 import { describe, diagnoseClientRefusal, StartupFailure } from './diagnose.js';
-import { idpFetch } from './http.js';
+import { idpFetch, readJson } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
 interface Pat {
@@ -29,7 +30,7 @@ const EXPIRY_MARGIN_MS = 5_000;
  */
 export class PatProvider {
   private current: Pat | undefined;
-  private pending: Promise<string> | undefined;
+  private readonly renewal = new OneFlight<string>();
 
   constructor(
     private readonly config: Config,
@@ -61,10 +62,7 @@ export class PatProvider {
   }
 
   private renew(): Promise<string> {
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return this.renewal.run(() => this.fetch());
   }
 
   private async fetch(): Promise<string> {
@@ -80,7 +78,7 @@ export class PatProvider {
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({ grant_type: 'client_credentials' }),
     }, this.config.decision.timeoutMs);
-    const body = (await response.json().catch(() => undefined)) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
+    const body = (await readJson(response, 'pat')) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
     if (response.status !== 200 || typeof body?.access_token !== 'string' || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
       const error = typeof body?.error === 'string' ? body.error : undefined;
       const diagnosis = diagnoseClientRefusal(endpoints.tokenEndpoint, id, response.status, body);

@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { Forbidden, IdpUnavailable, type AuthzError } from '../errors.js';
-import { logName } from '../decide/uma.js';
-import type { Logger } from '../log.js';
+import { logName, type Logger } from '../log.js';
 import { boundedKey, MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
-import { idpFetch, type IdpEndpoint } from './http.js';
+import { SingleFlight } from '../util/single-flight.js';
+import { idpFetch, readJson, readJsonValue, type IdpEndpoint } from './http.js';
 import type { PatProvider } from './pat.js';
 import type { UmaMetadata } from './uma-metadata.js';
 
@@ -32,10 +32,10 @@ export class ProtectionApi {
    * lookups mostly ask about objects without a resource) and when to look it up again.
    */
   private readonly resourceIds: MeteredLru<{ id: string | undefined; untilMs: number }>;
-  private readonly pendingIds = new Map<string, Promise<string | undefined>>();
+  private readonly idLookups = new SingleFlight<string, string | undefined>();
   /** Request path → the name of the one resource whose `uris` match it (undefined: none), and until when. */
   private readonly uriResources: MeteredLru<{ name: string | undefined; untilMs: number }>;
-  private readonly pendingUris = new Map<string, Promise<string | undefined>>();
+  private readonly uriLookups = new SingleFlight<string, string | undefined>();
 
   constructor(
     private readonly config: Config,
@@ -73,13 +73,7 @@ export class ProtectionApi {
   findResourceId(name: string): Promise<string | undefined> {
     const known = this.cachedResourceId(name);
     if (known !== undefined) return Promise.resolve(known.id);
-    const key = boundedKey(name);
-    let flight = this.pendingIds.get(key);
-    if (flight === undefined) {
-      flight = this.lookUp(name).finally(() => this.pendingIds.delete(key));
-      this.pendingIds.set(key, flight);
-    }
-    return flight;
+    return this.idLookups.run(boundedKey(name), () => this.lookUp(name));
   }
 
   /** The cached answer of {@link findResourceId}, synchronously; undefined when not known (or stale). */
@@ -97,13 +91,7 @@ export class ProtectionApi {
   resourceByUri(path: string): Promise<string | undefined> {
     const known = this.cachedResourceByUri(path);
     if (known !== undefined) return Promise.resolve(known.name);
-    const key = boundedKey(path);
-    let flight = this.pendingUris.get(key);
-    if (flight === undefined) {
-      flight = this.lookUpUri(path).finally(() => this.pendingUris.delete(key));
-      this.pendingUris.set(key, flight);
-    }
-    return flight;
+    return this.uriLookups.run(boundedKey(path), () => this.lookUpUri(path));
   }
 
   /** The cached answer of {@link resourceByUri}, synchronously; undefined when not known (or stale). */
@@ -123,7 +111,7 @@ export class ProtectionApi {
     const { permissionEndpoint } = await this.metadata.get();
     const body = JSON.stringify([{ resource_id: resourceId, resource_scopes: [scope] }]);
     const response = await this.call('permission', permissionEndpoint, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-    const answer = await readJson(response);
+    const answer = await readJson(response, 'permission');
     if ((response.status === 201 || response.status === 200) && typeof answer?.ticket === 'string' && TICKET.test(answer.ticket)) return answer.ticket;
     if (response.status === 400) {
       // invalid_resource_id (a resource deleted since its id was cached) or invalid_scope.
@@ -139,7 +127,7 @@ export class ProtectionApi {
     url.searchParams.set('name', name);
     url.searchParams.set('exactName', 'true');
     const response = await this.call('resource_set', url, { method: 'GET' });
-    const answer: unknown = await response.json().catch(() => undefined);
+    const answer = await readJsonValue(response, 'resource_set');
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
@@ -156,7 +144,7 @@ export class ProtectionApi {
     url.searchParams.set('matchingUri', 'true');
     url.searchParams.set('deep', 'true');
     const response = await this.call('resource_set', url, { method: 'GET' });
-    const answer: unknown = await response.json().catch(() => undefined);
+    const answer = await readJsonValue(response, 'resource_set');
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
@@ -196,11 +184,6 @@ export class ProtectionApi {
 
 /** Keycloak 26 answers a bad PAT on the protection API with 403 `invalid_bearer_token`. */
 async function refusedPat(response: Response): Promise<boolean> {
-  const body = await readJson(response.clone());
+  const body = await readJson(response.clone(), 'resource_set');
   return body?.error === 'invalid_bearer_token';
-}
-
-async function readJson(response: Response): Promise<Record<string, unknown> | undefined> {
-  const value: unknown = await response.json().catch(() => undefined);
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

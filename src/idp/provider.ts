@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { withoutUserinfo } from '../config/problems.js';
-import { describe, diagnoseDiscovery, networkDiagnosis, StartupFailure, type Diagnosis } from './diagnose.js';
+import { describe, diagnoseDiscovery, discoveryOutcome, networkDiagnosis, StartupFailure, type Diagnosis } from './diagnose.js';
 import { idpFetch } from './http.js';
 
 /** What the service needs from the issuer's metadata. */
@@ -121,9 +121,10 @@ export class IdentityProvider {
         execute: insecure ? [oidc.allowInsecureRequests] : [],
         timeout: Math.ceil(issuer.httpTimeoutMs / 1000),
       });
-      this.metrics.idpRequests.labels('discovery', 'ok').inc();
+      // The same outcome set as every other IdP call (idp/http.ts): discovery succeeds only on a 200.
+      this.metrics.idpRequests.labels('discovery', 'http_200').inc();
     } catch (error) {
-      this.metrics.idpRequests.labels('discovery', 'error').inc();
+      this.metrics.idpRequests.labels('discovery', discoveryOutcome(error)).inc();
       throw new StartupFailure('issuer discovery', diagnoseDiscovery(error, issuer.url, issuer.httpTimeoutMs));
     } finally {
       this.metrics.idpDuration.labels('discovery').observe((performance.now() - started) / 1000);

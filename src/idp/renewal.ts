@@ -4,7 +4,11 @@ import { IdpUnavailable } from '../errors.js';
 /** Something that holds an access token and renews it before it expires (a browser session, a Basic exchange). */
 export interface RenewableToken {
   tokens: { accessToken: string; accessExpiresAtMs: number };
-  /** The renewal under way, shared by every request that needs it (single flight). */
+  /**
+   * The renewal under way, shared by every request that needs it (single flight). Kept on the
+   * holder rather than in a util/single-flight.ts map: the holder (a session, a cached
+   * exchange) is the key, and the flight goes when the holder does, with no registry to clean.
+   */
   renewing: Promise<string> | undefined;
 }
 

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema.js';
 import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
-import { idpFetch } from './http.js';
+import { OneFlight } from '../util/single-flight.js';
+import { idpFetch, readJson } from './http.js';
 import type { IdentityProvider } from './provider.js';
 
 /** What the service needs from the issuer's UMA 2.0 metadata. */
@@ -18,7 +19,7 @@ export interface UmaEndpoints {
  */
 export class UmaMetadata {
   private endpoints: UmaEndpoints | undefined;
-  private pending: Promise<UmaEndpoints> | undefined;
+  private readonly discovery = new OneFlight<UmaEndpoints>();
 
   constructor(
     private readonly config: Config,
@@ -29,17 +30,14 @@ export class UmaMetadata {
   /** @throws {IdpUnavailable} when the metadata cannot be had (fail closed) */
   get(): Promise<UmaEndpoints> {
     if (this.endpoints !== undefined) return Promise.resolve(this.endpoints);
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return this.discovery.run(() => this.fetch());
   }
 
   private async fetch(): Promise<UmaEndpoints> {
     const issuer = this.provider.endpoints?.issuer;
     if (issuer === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
     const response = await idpFetch(this.metrics, 'uma_discovery', `${issuer}/.well-known/uma2-configuration`, { headers: { accept: 'application/json' } }, this.config.issuer.httpTimeoutMs);
-    const body = response.ok ? ((await response.json().catch(() => undefined)) as Record<string, unknown> | undefined) : undefined;
+    const body = response.ok ? await readJson(response, 'uma_discovery') : undefined;
     const permission = body?.permission_endpoint;
     const registration = body?.resource_registration_endpoint;
     if (typeof permission !== 'string' || typeof registration !== 'string') {

@@ -56,7 +56,7 @@ export class Metrics {
 
   readonly idpRequests = new Counter({
     name: 'authz_idp_requests_total',
-    help: 'Calls to the identity provider by endpoint (discovery, jwks, uma_decision, ...) and outcome',
+    help: 'Calls to the identity provider by endpoint (discovery, jwks, uma_decision, ...) and outcome: http_<status> below 500, server_error, timeout, network_error, invalid_answer (discovery only)',
     labelNames: ['endpoint', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -100,7 +100,7 @@ export class Metrics {
 
   readonly logins = new Counter({
     name: 'authz_logins_total',
-    help: 'Browser logins (/oauth2/callback) by result: ok, invalid_state, idp_error, exchange_failed',
+    help: 'Browser logins (/oauth2/callback) by result: ok, invalid_state, idp_error, refused',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

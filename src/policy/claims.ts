@@ -2,7 +2,7 @@ import type { ClaimPath, PolicyCondition, PolicyRequirement } from '../config/sc
 
 /**
  * The values of the claims a policy reads, by claim path key ({@link pathKey}): only these are
- * kept on a cached identity, never the claims object (STYLE.md: no full claims held or logged).
+ * kept on a cached identity, never the claims object (full claims are never held or logged: they can carry personal data).
  */
 export type ClaimValues = ReadonlyMap<string, readonly string[]>;
 

@@ -37,7 +37,7 @@ export class KeycloakRoutes {
    * @throws {UnmappedRoute} `route_not_mapped` (the promise rejects) when no resource's uris match
    * @throws {RateLimited} when the caller is over its lookup rate
    */
-  resolve(route: RouteMatch, caller?: Identity): RouteMatch | Promise<RouteMatch> {
+  lookUp(route: RouteMatch, caller?: Identity): RouteMatch | Promise<RouteMatch> {
     const known = this.protection.cachedResourceByUri(route.pattern);
     if (known !== undefined) return withResource(route, known.name);
     if (caller !== undefined) this.limiter?.take(caller, 'resource_uri');

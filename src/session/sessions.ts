@@ -2,8 +2,8 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { readCookie } from './cookies.js';
-import { SessionCookie } from './cookie.js';
+import { readCookie } from './cookie-header.js';
+import { SessionCookie } from './session-cookie.js';
 import { SessionRefresher, type RefreshGrant } from './refresh.js';
 import { SessionStore, type Session } from './store.js';
 

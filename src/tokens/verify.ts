@@ -3,7 +3,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
-import { IssuerRegistry, type TrustedIssuer } from '../idp/issuers.js';
+import { IssuerRegistry, type TrustedIssuer } from '../idp/issuer-registry.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import { createLogger, type Logger } from '../log.js';
 import { MeteredLru, stringBytes } from '../ops/metered-lru.js';
@@ -53,7 +53,7 @@ export class TokenVerifier {
 
   /**
    * @param provider the primary issuer's provider
-   * @param issuers every configured issuer (src/idp/issuers.ts); by default, those of `config` with `provider` as the
+   * @param issuers every configured issuer (src/idp/issuer-registry.ts); by default, those of `config` with `provider` as the
    *   primary's (the others are then the caller's to start: `createService` passes its started registry)
    */
   constructor(

@@ -26,6 +26,34 @@ const auth = (method: string, uri: string, token?: string, path = '/auth') => {
   return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
 };
 
+describe('/auth while everything is cached', () => {
+  /** Calls the handler with a bare request and response: what it answered before returning. */
+  const callSync = (token: string) => {
+    const answered: { status: number | undefined } = { status: undefined };
+    const req = { url: '/auth', headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/get?experiment_id=1', authorization: `Bearer ${token}` } };
+    const res = {
+      statusCode: 0,
+      setHeader: () => undefined,
+      end() {
+        answered.status = this.statusCode;
+      },
+    };
+    service.handler(req as never, res as never);
+    return answered;
+  };
+
+  it('answers a cached identity and decision before the handler returns; a miss answers later', async () => {
+    const token = await idp.token({ sub: 'u-sync', preferred_username: 'sync' });
+    const first = callSync(token);
+    expect(first.status).toBeUndefined(); // nothing cached yet: verification and the IdP call are asynchronous
+    for (let waited = 0; first.status === undefined && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(first.status).toBe(200);
+    expect(idp.umaCalls).toHaveLength(1);
+    expect(callSync(token).status).toBe(200);
+    expect(idp.umaCalls).toHaveLength(1);
+  });
+});
+
 describe('/auth', () => {
   it('allows with identity headers for the upstream', async () => {
     const token = await idp.token({ sub: 'u-42', preferred_username: 'alice', email: 'alice@example.test', groups: ['/mlflow-admins', 'ops'] });

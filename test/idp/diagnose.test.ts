@@ -115,3 +115,14 @@ describe('URLs with credentials', () => {
     expect(message).not.toContain('SUPER-SECRET');
   });
 });
+
+describe('discoveryOutcome: a failed discovery in the outcome set of every other IdP call', () => {
+  it('names the status, a timeout, an unusable document or a network error', async () => {
+    const { discoveryOutcome } = await import('../../src/idp/diagnose.js');
+    expect(discoveryOutcome({ code: 'OAUTH_RESPONSE_IS_NOT_CONFORM', cause: new Response('', { status: 404 }) })).toBe('http_404');
+    expect(discoveryOutcome({ code: 'OAUTH_RESPONSE_IS_NOT_CONFORM', cause: new Response('', { status: 502 }) })).toBe('server_error');
+    expect(discoveryOutcome(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe('timeout');
+    expect(discoveryOutcome({ code: 'OAUTH_RESPONSE_IS_NOT_JSON' })).toBe('invalid_answer');
+    expect(discoveryOutcome(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }))).toBe('network_error');
+  });
+});

@@ -1,5 +1,5 @@
 import { ClaimsPolicy, readClaim } from '../../src/policy/claims.js';
-import { toPath } from '../../src/config/issuer-list.js';
+import { toPath } from '../../src/config/normalize-issuers.js';
 import type { PolicyRequirement } from '../../src/config/schema.js';
 
 const claims = {

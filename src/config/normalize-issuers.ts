@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { policySchema, type ClaimPathInput, type PolicyInput } from './issuers.js';
+import { policySchema, type ClaimPathInput, type PolicyInput } from './issuer-schema.js';
 import type { ClaimPath, ClientSettings, IssuerSettings, ParsedConfig, PolicyCondition, PolicyRequirement } from './schema.js';
 
 type ParsedIssuer = NonNullable<ParsedConfig['issuer']>;

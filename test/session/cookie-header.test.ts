@@ -1,4 +1,4 @@
-import { readCookie, serializeCookie } from '../../src/session/cookies.js';
+import { readCookie, serializeCookie } from '../../src/session/cookie-header.js';
 
 describe('cookies', () => {
   it('reads one cookie out of a header', () => {

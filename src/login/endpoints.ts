@@ -8,7 +8,7 @@ import { isRefused, runGrant } from '../idp/grants.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { readCookie, serializeCookie } from '../session/cookies.js';
+import { readCookie, serializeCookie } from '../session/cookie-header.js';
 import type { Sessions } from '../session/sessions.js';
 import { PendingLoginCookie } from './pending.js';
 import { provenance } from './origin.js';
@@ -34,7 +34,7 @@ export interface LoginDependencies {
  * - `GET|POST /oauth2/sign_out`: ends the session here at once, then at the IdP
  *   (RP-initiated logout with `id_token_hint`), which returns to `login.postLogoutPath`.
  */
-export function loginRoutes(deps: LoginDependencies): Router {
+export function loginEndpoints(deps: LoginDependencies): Router {
   const { config, provider, sessions, metrics, log } = deps;
   const { login } = config;
   const pending = new PendingLoginCookie(config.session.secret, login.stateTtlSeconds * 1000, deps.clock);

@@ -1,11 +1,11 @@
 import { decodeJwt } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Config, IssuerSettings } from '../config/schema.js';
-import type { Decider } from '../decide/uma.js';
 import { Unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ClaimsPolicy } from '../policy/claims.js';
+import type { Decider } from './decider.js';
 import { Introspector } from './introspection.js';
 import { IdentityProvider } from './provider.js';
 

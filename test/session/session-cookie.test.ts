@@ -1,4 +1,4 @@
-import { SessionCookie } from '../../src/session/cookie.js';
+import { SessionCookie } from '../../src/session/session-cookie.js';
 
 describe('SessionCookie', () => {
   let now = Date.UTC(2026, 0, 1);
