@@ -11,5 +11,10 @@ const unit = base.projects.find((project) => project.displayName === 'unit');
 export default {
   ...unit,
   testTimeout: base.testTimeout,
-  testPathIgnorePatterns: [...unit.testPathIgnorePatterns, '<rootDir>/test/main.test.ts', '<rootDir>/test/compose.test.ts', '<rootDir>/test/scripts/'],
+  testPathIgnorePatterns: [
+    ...unit.testPathIgnorePatterns,
+    '<rootDir>/test/main.test.ts',
+    '<rootDir>/test/compose.test.ts',
+    '<rootDir>/test/scripts/',
+  ],
 };

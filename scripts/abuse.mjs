@@ -47,23 +47,35 @@ export async function runAbuse(options = {}) {
   const rssLimitMb = options.rssLimitMb ?? 200;
   const kinds = options.kinds ?? Object.keys(KINDS);
   const dir = mkdtempSync(join(tmpdir(), 'authz-abuse-'));
-  writeFileSync(join(dir, 'routes.yaml'), 'paths:\n  - path: /things/{thing}/*\n    name: "thing:{thing}"\n    methods: [{ method: GET, scopes: [read] }]\n');
+  writeFileSync(
+    join(dir, 'routes.yaml'),
+    'paths:\n  - path: /things/{thing}/*\n    name: "thing:{thing}"\n    methods: [{ method: GET, scopes: [read] }]\n',
+  );
   const limits = options.unlimited ? 'decision:\n  lookupBurstPerSubject: 1000000000\n  lookupsPerSecondPerSubject: 1000000000\n' : '';
   writeFileSync(join(dir, 'config.yaml'), `${limits}cache:\n  allowTtlSeconds: 3600\n  denyTtlSeconds: 60\n`);
 
   const issuer = await startIssuer();
   const service = await startService(issuer.state.url, {
     AUTHZ_CONFIG: join(dir, 'config.yaml'),
-    AUTHZ_ROUTES_FILE: join(dir, 'routes.yaml'), AUTHZ_ROUTES_FROM_KEYCLOAK: 'true', AUTHZ_UMA_PER_OBJECT: 'true',
-    AUTHZ_BASIC_ENABLED: 'true', AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli',
+    AUTHZ_ROUTES_FILE: join(dir, 'routes.yaml'),
+    AUTHZ_ROUTES_FROM_KEYCLOAK: 'true',
+    AUTHZ_UMA_PER_OBJECT: 'true',
+    AUTHZ_BASIC_ENABLED: 'true',
+    AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli',
   });
-  const auth = (uri, { bearer, basic, address = '10.0.0.1', method = 'GET' } = {}) => fetch(`${service.base}/auth`, {
-    headers: {
-      'x-original-method': method, 'x-original-uri': uri, 'x-original-remote-addr': address,
-      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-      ...(basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {}),
-    },
-  }).then((res) => res.status, () => 'network_error');
+  const auth = (uri, { bearer, basic, address = '10.0.0.1', method = 'GET' } = {}) =>
+    fetch(`${service.base}/auth`, {
+      headers: {
+        'x-original-method': method,
+        'x-original-uri': uri,
+        'x-original-remote-addr': address,
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(basic ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {}),
+      },
+    }).then(
+      (res) => res.status,
+      () => 'network_error',
+    );
 
   // Other users, before the abuse: their answers are cached now.
   const alice = await issuer.token('alice');
@@ -114,16 +126,25 @@ export async function runAbuse(options = {}) {
       if (status !== 200) failures.push(`${name}: ${status} after the abuse`);
     }
     for (const [kind, count] of Object.entries(issuer.state.calls)) {
-      if (count !== callsAfterAbuse[kind]) failures.push(`other users' cached answers were lost: ${count - callsAfterAbuse[kind]} new ${kind} call(s)`);
+      if (count !== callsAfterAbuse[kind])
+        failures.push(`other users' cached answers were lost: ${count - callsAfterAbuse[kind]} new ${kind} call(s)`);
     }
     const metrics = await service.metrics();
     heapUsedMb = Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0) / 2 ** 20);
     if (/intruder|custom\/\d|thing:t\d/.test(metrics)) failures.push('a request-named value reached the metrics');
   }
   const summary = {
-    requests, parallel, kinds, unlimited: Boolean(options.unlimited), node_flags: service.flags.join(' '),
-    seconds: Math.round(seconds * 10) / 10, requests_per_second: Math.round(requests / seconds),
-    alive, rss_max_mb: Math.round(rssMaxMb), rss_limit_mb: rssLimitMb, heap_used_mb_after: heapUsedMb,
+    requests,
+    parallel,
+    kinds,
+    unlimited: Boolean(options.unlimited),
+    node_flags: service.flags.join(' '),
+    seconds: Math.round(seconds * 10) / 10,
+    requests_per_second: Math.round(requests / seconds),
+    alive,
+    rss_max_mb: Math.round(rssMaxMb),
+    rss_limit_mb: rssLimitMb,
+    heap_used_mb_after: heapUsedMb,
     idp_calls_during_abuse: Object.fromEntries(Object.entries(issuer.state.calls).map(([k, v]) => [k, v - callsBefore[k]])),
     statuses,
   };

@@ -29,7 +29,10 @@ const mode = process.env.BENCH_MODE ?? 'keycloak-uma';
 const measuredSource = mode === 'claims' ? 'local' : 'cache';
 // Claims mode: every route allowed to the bench tokens' group, decided by the policy on each request.
 const claimsConfig = join(mkdtempSync(join(tmpdir(), 'authz-bench-')), 'claims.yaml');
-writeFileSync(claimsConfig, 'issuer:\n  policy:\n    rules:\n      "*#*": { anyOf: [{ claim: groups, values: [mlflow-editors] }, { claim: scope, values: ["mlflow:write"] }] }\n');
+writeFileSync(
+  claimsConfig,
+  'issuer:\n  policy:\n    rules:\n      "*#*": { anyOf: [{ claim: groups, values: [mlflow-editors] }, { claim: scope, values: ["mlflow:write"] }] }\n',
+);
 
 const ROUTES = [
   ['GET', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=1'],
@@ -48,7 +51,17 @@ const issuerServer = createServer((req, res) => {
   const base = `http://127.0.0.1:${issuerServer.address().port}/realms/bench`;
   res.setHeader('content-type', 'application/json');
   if (req.url.endsWith('/.well-known/openid-configuration')) {
-    res.end(JSON.stringify({ issuer: base, token_endpoint: `${base}/token`, jwks_uri: `${base}/certs`, authorization_endpoint: `${base}/auth`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['ES256'] }));
+    res.end(
+      JSON.stringify({
+        issuer: base,
+        token_endpoint: `${base}/token`,
+        jwks_uri: `${base}/certs`,
+        authorization_endpoint: `${base}/auth`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['ES256'],
+      }),
+    );
   } else if (req.url.endsWith('/certs')) {
     res.end(JSON.stringify({ keys: [jwk] }));
   } else if (req.url.endsWith('/token')) {
@@ -66,7 +79,17 @@ const issuer = `http://127.0.0.1:${issuerServer.address().port}/realms/bench`;
 
 async function token(i) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: issuer, aud: 'nginx-authz', sub: `user-${i}`, typ: 'Bearer', preferred_username: `user${i}`, email: `user${i}@bench.test`, groups: ['mlflow-editors'], iat: now, exp: now + 3600 })
+  return new SignJWT({
+    iss: issuer,
+    aud: 'nginx-authz',
+    sub: `user-${i}`,
+    typ: 'Bearer',
+    preferred_username: `user${i}`,
+    email: `user${i}@bench.test`,
+    groups: ['mlflow-editors'],
+    iat: now,
+    exp: now + 3600,
+  })
     .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
     .sign(privateKey);
 }
@@ -83,17 +106,30 @@ const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
   env: {
     ...process.env,
     ...startEnv,
-    AUTHZ_ISSUER_URL: issuer, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'bench-only', AUTHZ_PORT: String(port),
-    AUTHZ_LOG_LEVEL: 'warn', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600', AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 10_000),
+    AUTHZ_ISSUER_URL: issuer,
+    AUTHZ_CLIENT_ID: 'nginx-authz',
+    AUTHZ_CLIENT_SECRET: 'bench-only',
+    AUTHZ_PORT: String(port),
+    AUTHZ_LOG_LEVEL: 'warn',
+    AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600',
+    AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 10_000),
     ...(mode === 'claims' ? { AUTHZ_ISSUER_MODE: 'claims', AUTHZ_CONFIG: claimsConfig } : {}),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
-const stop = async () => { service.kill('SIGTERM'); await once(service, 'exit'); issuerServer.close(); };
+const stop = async () => {
+  service.kill('SIGTERM');
+  await once(service, 'exit');
+  issuerServer.close();
+};
 process.on('exit', () => service.kill('SIGKILL'));
 const base = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    /* not up yet */
+  }
   if (i > 100) throw new Error('service did not become ready');
   await new Promise((r) => setTimeout(r, 100));
 }
@@ -113,7 +149,13 @@ function quantileFromHistogram(lines, q) {
 // --- warm the cache, then measure --------------------------------------------------------------
 const tokens = await Promise.all(Array.from({ length: tokenCount }, (_, i) => token(i)));
 const requests = [];
-for (const t of tokens) for (const [method, uri] of ROUTES) requests.push({ method: 'GET', path: '/auth', headers: { 'x-original-method': method, 'x-original-uri': uri, authorization: `Bearer ${t}` } });
+for (const t of tokens)
+  for (const [method, uri] of ROUTES)
+    requests.push({
+      method: 'GET',
+      path: '/auth',
+      headers: { 'x-original-method': method, 'x-original-uri': uri, authorization: `Bearer ${t}` },
+    });
 for (const r of requests) {
   const res = await fetch(base + r.path, { headers: r.headers });
   if (res.status !== 200) throw new Error(`warm-up got ${res.status}`);
@@ -122,8 +164,9 @@ const warmCalls = umaCalls;
 const histogramBefore = await metric('authz_decision_duration_seconds_bucket', `source="${measuredSource}"`);
 
 const result = await autocannon({ url: base, connections, duration: seconds, pipelining: 1, requests, idReplacement: false });
-const cacheLines = (await metric('authz_decision_duration_seconds_bucket', `source="${measuredSource}"`))
-  .map((line, i) => line.replace(/ (\d+)$/, (_, n) => ` ${Number(n) - Number(histogramBefore[i].split(' ').pop())}`));
+const cacheLines = (await metric('authz_decision_duration_seconds_bucket', `source="${measuredSource}"`)).map((line, i) =>
+  line.replace(/ (\d+)$/, (_, n) => ` ${Number(n) - Number(histogramBefore[i].split(' ').pop())}`),
+);
 const p50 = quantileFromHistogram(cacheLines, 0.5);
 const p99 = quantileFromHistogram(cacheLines, 0.99);
 const non2xx = result.non2xx + result.errors + result.timeouts;
@@ -135,8 +178,11 @@ const idpCallsDuringRun = umaCalls - warmCalls;
 // verify for the same number of cached decisions. setupRequest hands every connection the next
 // pair, so all 50 connections together walk the list once.
 const FILL_ROUTES = [
-  ['GET', '/api/2.0/mlflow/experiments/get'], ['GET', '/api/2.0/mlflow/runs/get'], ['POST', '/api/2.0/mlflow/runs/log-metric'],
-  ['GET', '/api/2.0/mlflow-artifacts/artifacts/x'], ['GET', '/api/2.0/mlflow/registered-models/get'],
+  ['GET', '/api/2.0/mlflow/experiments/get'],
+  ['GET', '/api/2.0/mlflow/runs/get'],
+  ['POST', '/api/2.0/mlflow/runs/log-metric'],
+  ['GET', '/api/2.0/mlflow-artifacts/artifacts/x'],
+  ['GET', '/api/2.0/mlflow/registered-models/get'],
 ];
 const fillStarted = Date.now();
 const FILL_BATCH = 4_000; // tokens per batch
@@ -146,15 +192,27 @@ for (let done = 0; done < fillCount; ) {
   let next = 0;
   const total = Math.min(batchTokens * FILL_ROUTES.length, fillCount - done);
   const fillResult = await autocannon({
-    url: base, connections: 50, amount: total,
-    requests: [{
-      method: 'GET', path: '/auth',
-      setupRequest: (req) => {
-        const n = next++;
-        const [method, uri] = FILL_ROUTES[n % FILL_ROUTES.length];
-        return { ...req, headers: { 'x-original-method': method, 'x-original-uri': uri, authorization: `Bearer ${batch[Math.floor(n / FILL_ROUTES.length) % batch.length]}` } };
+    url: base,
+    connections: 50,
+    amount: total,
+    requests: [
+      {
+        method: 'GET',
+        path: '/auth',
+        setupRequest: (req) => {
+          const n = next++;
+          const [method, uri] = FILL_ROUTES[n % FILL_ROUTES.length];
+          return {
+            ...req,
+            headers: {
+              'x-original-method': method,
+              'x-original-uri': uri,
+              authorization: `Bearer ${batch[Math.floor(n / FILL_ROUTES.length) % batch.length]}`,
+            },
+          };
+        },
       },
-    }],
+    ],
   });
   if (fillResult.non2xx > 0) throw new Error('fill got non-2xx answers');
   done += total;
@@ -169,20 +227,34 @@ const rssMb = Number(rssLine.split(' ').pop()) / 1024 / 1024;
 const heapUsedMb = Number((await metric('nodejs_heap_size_used_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 const heapTotalMb = Number((await metric('nodejs_heap_size_total_bytes'))[0].split(' ').pop()) / 1024 / 1024;
 
-console.log(JSON.stringify({
-  mode, node_args: nodeArgs.join(' '), start_env: startEnv, connections, seconds, tokens: tokenCount, routes: ROUTES.length,
-  requests_per_second: Math.round(result.requests.average),
-  latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
-  handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },
-  non_2xx_or_errors: non2xx,
-  idp_calls_during_run: idpCallsDuringRun,
-  decision_cache_entries: Number(entries.split(' ').pop()),
-  token_cache_entries: Number(tokenEntries.split(' ').pop()),
-  rss_mb_after_fill: Math.round(rssMb),
-  heap_used_mb_after_fill: Math.round(heapUsedMb),
-  heap_total_mb_after_fill: Math.round(heapTotalMb),
-  fill_seconds: Math.round((Date.now() - fillStarted) / 1000),
-}, null, 2));
-console.log(`bench: ${Math.round(result.requests.average)} decisions/s, handler p99 <= ${p99 * 1000} ms, RSS ${Math.round(rssMb)} MB with ${Number(entries.split(' ').pop())} cached decisions`);
+console.log(
+  JSON.stringify(
+    {
+      mode,
+      node_args: nodeArgs.join(' '),
+      start_env: startEnv,
+      connections,
+      seconds,
+      tokens: tokenCount,
+      routes: ROUTES.length,
+      requests_per_second: Math.round(result.requests.average),
+      latency_ms_client: { p50: result.latency.p50, p99: result.latency.p99 },
+      handler_ms_from_histogram: { p50_at_most: p50 * 1000, p99_at_most: p99 * 1000 },
+      non_2xx_or_errors: non2xx,
+      idp_calls_during_run: idpCallsDuringRun,
+      decision_cache_entries: Number(entries.split(' ').pop()),
+      token_cache_entries: Number(tokenEntries.split(' ').pop()),
+      rss_mb_after_fill: Math.round(rssMb),
+      heap_used_mb_after_fill: Math.round(heapUsedMb),
+      heap_total_mb_after_fill: Math.round(heapTotalMb),
+      fill_seconds: Math.round((Date.now() - fillStarted) / 1000),
+    },
+    null,
+    2,
+  ),
+);
+console.log(
+  `bench: ${Math.round(result.requests.average)} decisions/s, handler p99 <= ${p99 * 1000} ms, RSS ${Math.round(rssMb)} MB with ${Number(entries.split(' ').pop())} cached decisions`,
+);
 await stop();
 process.exit(non2xx === 0 && idpCallsDuringRun === 0 ? 0 : 1);

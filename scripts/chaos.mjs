@@ -29,14 +29,22 @@ import { loadavg } from 'node:os';
 const { values: opt } = parseArgs({
   options: {
     short: { type: 'boolean', default: false },
-    rate: { type: 'string' }, 'mlflow-rate': { type: 'string' }, before: { type: 'string' }, hold: { type: 'string' },
-    after: { type: 'string' }, 'recovery-bound': { type: 'string', default: '5' },
+    rate: { type: 'string' },
+    'mlflow-rate': { type: 'string' },
+    before: { type: 'string' },
+    hold: { type: 'string' },
+    after: { type: 'string' },
+    'recovery-bound': { type: 'string', default: '5' },
     'allow-ttl': { type: 'string', default: process.env.AUTHZ_CACHE_ALLOW_TTL_SECONDS ?? '60' },
-    'no-authz-restart': { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', default: false },
+    'no-authz-restart': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
-  process.stdout.write('usage: npm run chaos -- [--short] [--rate N] [--mlflow-rate N] [--before S] [--hold S] [--after S] [--recovery-bound S] [--allow-ttl S] [--no-authz-restart] [--json FILE]\n');
+  process.stdout.write(
+    'usage: npm run chaos -- [--short] [--rate N] [--mlflow-rate N] [--before S] [--hold S] [--after S] [--recovery-bound S] [--allow-ttl S] [--no-authz-restart] [--json FILE]\n',
+  );
   process.exit(0);
 }
 const num = (v, full, short) => Number(v ?? (opt.short ? short : full));
@@ -52,18 +60,26 @@ const t0 = now();
 const rel = (t) => (Number.isFinite(t) ? +((t - t0) / 1000).toFixed(2) : null);
 const log = (m) => process.stderr.write(`[chaos ${((now() - t0) / 1000).toFixed(1).padStart(6)} s] ${m}\n`);
 const info = stackInfo();
-if (servicePid('keycloak') === undefined || servicePid('authz') === undefined) throw new Error('Keycloak and nginx-authz must be running (npm run stack)');
+if (servicePid('keycloak') === undefined || servicePid('authz') === undefined)
+  throw new Error('Keycloak and nginx-authz must be running (npm run stack)');
 
 // Bounded: Keycloak's start may take up to its own timeout (KC_START_TIMEOUT: 480 s here, as a loaded 2-core
 // machine has needed over 240 s), the rest is fixed.
 const kcStartTimeout = process.env.KC_START_TIMEOUT ?? '480';
 const budgetS = before + hold + Number(kcStartTimeout) + 2 * after + 180;
-const watchdog = setTimeout(() => { log(`watchdog: over ${budgetS} s, giving up`); void restore().then(() => process.exit(2)); }, budgetS * 1000);
-process.once('SIGINT', () => { log('interrupted'); void restore().then(() => process.exit(130)); });
+const watchdog = setTimeout(() => {
+  log(`watchdog: over ${budgetS} s, giving up`);
+  void restore().then(() => process.exit(2));
+}, budgetS * 1000);
+process.once('SIGINT', () => {
+  log('interrupted');
+  void restore().then(() => process.exit(130));
+});
 /** Leaves the stack as it was found: starts whatever this run stopped. */
 async function restore() {
   if (!(await portOpen(info.kcPort))) await stackScript('keycloak.sh', ['start'], { KC_START_TIMEOUT: kcStartTimeout });
-  if ((await httpStatus(`http://127.0.0.1:${info.authzPort}/readyz`)) !== 200) await stackScript('authz.sh', ['start'], { STACK_BUILD: '0' });
+  if ((await httpStatus(`http://127.0.0.1:${info.authzPort}/readyz`)) !== 200)
+    await stackScript('authz.sh', ['start'], { STACK_BUILD: '0' });
 }
 
 // ---- tokens and load ----------------------------------------------------------------------------
@@ -80,14 +96,18 @@ const mlRoutes = mlflowRoutes(await prepareMlflow(info, await fetchToken(info, '
 const early = LOAD_ROUTES.filter((r) => r.set === 'early');
 const late = LOAD_ROUTES.filter((r) => r.set === 'late');
 const any = (xs) => xs[Math.floor(Math.random() * xs.length)];
-const shot = (route, tag, port) => { const user = any(USERS); return { route, user, token: sets[tag].get(user), tag, port }; };
+const shot = (route, tag, port) => {
+  const user = any(USERS);
+  return { route, user, token: sets[tag].get(user), tag, port };
+};
 const freshReady = () => sets.fresh.size === USERS.length;
 
 function pickLoad() {
   const x = Math.random();
   const p = info.loadPort;
   if (now() < marks.kill) return shot(any(early), 'warm', p);
-  if (!freshReady()) return x < 0.5 ? shot(any(early), 'warm', p) : x < 0.75 ? shot(any(late), 'warm', p) : shot(any(LOAD_ROUTES), 'cold', p);
+  if (!freshReady())
+    return x < 0.5 ? shot(any(early), 'warm', p) : x < 0.75 ? shot(any(late), 'warm', p) : shot(any(LOAD_ROUTES), 'cold', p);
   return x < 0.5 ? shot(any(LOAD_ROUTES), 'fresh', p) : x < 0.75 ? shot(any(LOAD_ROUTES), 'warm', p) : shot(any(LOAD_ROUTES), 'cold', p);
 }
 const pickMlflow = () => shot(any(mlRoutes), freshReady() ? 'fresh' : 'mlflow', info.mlflowPort);
@@ -100,8 +120,14 @@ const ml = new FixedRateLoad({ rate: mlflowRate, pick: pickMlflow, onResult, max
 let polling = true;
 async function pollKeycloak() {
   while (polling && !Number.isFinite(marks.kcReady)) {
-    if (!Number.isFinite(marks.kcPortOpen) && (await portOpen(info.kcPort))) { marks.kcPortOpen = now(); log('Keycloak accepts connections'); }
-    if ((await httpStatus(`http://127.0.0.1:${info.kcMgmtPort}/health/ready`, 500)) === 200) { marks.kcReady = now(); log('Keycloak reports ready (/health/ready)'); }
+    if (!Number.isFinite(marks.kcPortOpen) && (await portOpen(info.kcPort))) {
+      marks.kcPortOpen = now();
+      log('Keycloak accepts connections');
+    }
+    if ((await httpStatus(`http://127.0.0.1:${info.kcMgmtPort}/health/ready`, 500)) === 200) {
+      marks.kcReady = now();
+      log('Keycloak reports ready (/health/ready)');
+    }
     await sleep(100);
   }
 }
@@ -120,7 +146,10 @@ async function probeRecovery() {
   void (async () => {
     while (!token && polling) {
       const t = await fetchToken(info, 'alice', 15_000);
-      if (t) { token = t; probe.tokenAt = now(); } else await sleep(250);
+      if (t) {
+        token = t;
+        probe.tokenAt = now();
+      } else await sleep(250);
     }
   })();
   while (polling && !Number.isFinite(marks.recovered) && !(now() > marks.kcReady + 60_000)) {
@@ -128,19 +157,30 @@ async function probeRecovery() {
       const sent = now();
       let status = 0;
       try {
-        const res = await fetch(`http://127.0.0.1:${info.loadPort}${route.path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(`http://127.0.0.1:${info.loadPort}${route.path}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(15_000),
+        });
         status = res.status;
         if (status === 200 && (await res.text()).startsWith('load-test upstream')) marks.recovered = now();
-      } catch { /* NGINX always answers; a failure here shows in the load's judge */ }
+      } catch {
+        /* NGINX always answers; a failure here shows in the load's judge */
+      }
       if (probe.attempts.length < 50) probe.attempts.push({ sentAt: rel(sent), status, ms: Math.round(now() - sent) });
     }
     if (!Number.isFinite(marks.recovered)) await sleep(100);
   }
   // Every user's token from the new Keycloak (a loaded, freshly started Keycloak can take seconds each).
   for (let round = 0; round < 10 && sets.fresh.size < USERS.length; round++) {
-    for (const u of USERS) if (!sets.fresh.has(u)) { const t = await fetchToken(info, u, 15_000); if (t) sets.fresh.set(u, t); }
+    for (const u of USERS)
+      if (!sets.fresh.has(u)) {
+        const t = await fetchToken(info, u, 15_000);
+        if (t) sets.fresh.set(u, t);
+      }
   }
-  log(`first uncached allow ${((marks.recovered - marks.kcReady) / 1000).toFixed(2)} s after Keycloak reported ready (token issued after ${((probe.tokenAt - marks.kcReady) / 1000).toFixed(2)} s); fresh tokens for ${sets.fresh.size} users`);
+  log(
+    `first uncached allow ${((marks.recovered - marks.kcReady) / 1000).toFixed(2)} s after Keycloak reported ready (token issued after ${((probe.tokenAt - marks.kcReady) / 1000).toFixed(2)} s); fresh tokens for ${sets.fresh.size} users`,
+  );
 }
 /** nginx-authz's IdP calls and decision latency so far (its /metrics), to tell how it spent an outage. */
 async function serviceMetrics() {
@@ -148,27 +188,46 @@ async function serviceMetrics() {
     const text = await (await fetch(`http://127.0.0.1:${info.authzPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     const keep = /^authz_(idp_requests_total|decision_duration_seconds_(count|sum)|idp_request_duration_seconds_(count|sum))/;
     return text.split('\n').filter((l) => keep.test(l));
-  } catch (e) { return [String(e)]; }
+  } catch (e) {
+    return [String(e)];
+  }
 }
 /** nginx-authz's own answer to a miss while Keycloak is down (what NGINX turns into the client's 500). */
 async function serviceMissStatus() {
   try {
     const res = await fetch(`http://127.0.0.1:${info.authzPort}/auth`, {
-      headers: { authorization: `Bearer ${sets.cold.get('alice')}`, 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/search', 'x-forwarded-host': `127.0.0.1:${info.loadPort}`, 'x-forwarded-proto': 'http' },
+      headers: {
+        authorization: `Bearer ${sets.cold.get('alice')}`,
+        'x-original-method': 'GET',
+        'x-original-uri': '/api/2.0/mlflow/experiments/search',
+        'x-forwarded-host': `127.0.0.1:${info.loadPort}`,
+        'x-forwarded-proto': 'http',
+      },
       signal: AbortSignal.timeout(10_000),
     });
     return res.status;
-  } catch (e) { return String(e); }
+  } catch (e) {
+    return String(e);
+  }
 }
 
 // ---- the run ------------------------------------------------------------------------------------
-const report = { kind: 'chaos', startedAt: new Date(t0).toISOString(), rate, mlflowRate, before, hold, allowTtlSeconds: Number(opt['allow-ttl']) };
+const report = {
+  kind: 'chaos',
+  startedAt: new Date(t0).toISOString(),
+  rate,
+  mlflowRate,
+  before,
+  hold,
+  allowTtlSeconds: Number(opt['allow-ttl']),
+};
 let failed = true;
 try {
   log(`load ${rate}/s (${mlflowRate}/s to MLflow) for ${before} s, then Keycloak is killed`);
   const cpuAtStart = cpuSeconds(servicePid('authz'));
   const loadStart = now();
-  load.start(); ml.start();
+  load.start();
+  ml.start();
   await sleep(before * 1000);
 
   marks.killIssued = now();
@@ -181,7 +240,10 @@ try {
   report.serviceStatusForMissWhileKeycloakDown = await serviceMissStatus();
   await sleep(Math.max(0, hold * 1000 - 2000));
   report.serviceMetricsBeforeKeycloakStart = await serviceMetrics();
-  report.authzCpuPercentWhileKeycloakDown = +((100 * (cpuSeconds(servicePid('authz')) - cpuAtKill)) / ((now() - marks.kill) / 1000)).toFixed(1);
+  report.authzCpuPercentWhileKeycloakDown = +(
+    (100 * (cpuSeconds(servicePid('authz')) - cpuAtKill)) /
+    ((now() - marks.kill) / 1000)
+  ).toFixed(1);
   report.loadAverageWhileKeycloakDown = loadavg().map((x) => +x.toFixed(1));
 
   const kcStart = now();
@@ -190,7 +252,8 @@ try {
   const prober = probeRecovery();
   const started = await stackScript('keycloak.sh', ['start'], { KC_START_TIMEOUT: kcStartTimeout });
   if (started !== 0) throw new Error('keycloak.sh start failed');
-  await poller; await prober;
+  await poller;
+  await prober;
   report.keycloakStartSeconds = +((marks.kcReady - kcStart) / 1000).toFixed(1);
   report.serviceMetricsAfterRecovery = await serviceMetrics();
   await sleep(after * 1000);
@@ -222,7 +285,9 @@ try {
 // ---- report -------------------------------------------------------------------------------------
 const recoverySeconds = (marks.recovered - marks.kcReady) / 1000;
 Object.assign(report, {
-  achievedRate: Math.round(load.achievedRate() + ml.achievedRate()), sent: load.sent + ml.sent, skipped: load.skipped + ml.skipped,
+  achievedRate: Math.round(load.achievedRate() + ml.achievedRate()),
+  sent: load.sent + ml.sent,
+  skipped: load.skipped + ml.skipped,
   timeline: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, rel(v)])),
   keycloakDownSeconds: +((marks.kcPortOpen - marks.kill) / 1000).toFixed(1),
   recoverySeconds: +recoverySeconds.toFixed(2),
@@ -236,6 +301,12 @@ process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 const problems = [];
 if (failed) problems.push('the run did not complete');
 if (judge.violations.count) problems.push(`${judge.violations.count} broken rules ${JSON.stringify(judge.violations.kinds)}`);
-if (!(recoverySeconds <= Number(opt['recovery-bound']))) problems.push(`recovery ${recoverySeconds.toFixed(2)} s > ${opt['recovery-bound']} s`);
-if (problems.length) { log(`FAIL: ${problems.join('; ')}`); process.exit(1); }
-log(`PASS: ${report.sent} requests, 0 false allows, cached allows served while Keycloak was down, misses 500, recovery ${recoverySeconds.toFixed(2)} s, nginx-authz restart gap ${report.authzRestartGap?.seconds ?? 0} s`);
+if (!(recoverySeconds <= Number(opt['recovery-bound'])))
+  problems.push(`recovery ${recoverySeconds.toFixed(2)} s > ${opt['recovery-bound']} s`);
+if (problems.length) {
+  log(`FAIL: ${problems.join('; ')}`);
+  process.exit(1);
+}
+log(
+  `PASS: ${report.sent} requests, 0 false allows, cached allows served while Keycloak was down, misses 500, recovery ${recoverySeconds.toFixed(2)} s, nginx-authz restart gap ${report.authzRestartGap?.seconds ?? 0} s`,
+);

@@ -17,7 +17,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Users the issuer knows: password = `<name>-pw`; `allowed` says which decisions Keycloak would grant. */
 export const USERS = {
   alice: { groups: ['mlflow-admins'], allowed: () => true },
-  carol: { groups: ['mlflow-viewers'], allowed: (permission) => permission.endsWith('#read') && !permission.startsWith('bucket:') && !permission.startsWith('experiment:') },
+  carol: {
+    groups: ['mlflow-viewers'],
+    allowed: (permission) => permission.endsWith('#read') && !permission.startsWith('bucket:') && !permission.startsWith('experiment:'),
+  },
   mallory: { groups: [], allowed: () => false },
 };
 
@@ -35,7 +38,8 @@ export async function startIssuer() {
       .setProtectedHeader({ alg: 'ES256', kid: 'fuzz' })
       .sign(privateKey);
   };
-  const userToken = (name, extra = {}) => sign({ sub: `sub-${name}`, preferred_username: name, email: `${name}@fuzz.test`, groups: USERS[name].groups, ...extra });
+  const userToken = (name, extra = {}) =>
+    sign({ sub: `sub-${name}`, preferred_username: name, email: `${name}@fuzz.test`, groups: USERS[name].groups, ...extra });
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -50,12 +54,27 @@ export async function startIssuer() {
       res.end(JSON.stringify(value));
     };
     if (url.pathname.endsWith('/.well-known/openid-configuration')) {
-      return json(200, { issuer: base, token_endpoint: `${base}/token`, jwks_uri: `${base}/certs`, authorization_endpoint: `${base}/auth`, introspection_endpoint: `${base}/introspect`, end_session_endpoint: `${base}/logout`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['ES256'] });
+      return json(200, {
+        issuer: base,
+        token_endpoint: `${base}/token`,
+        jwks_uri: `${base}/certs`,
+        authorization_endpoint: `${base}/auth`,
+        introspection_endpoint: `${base}/introspect`,
+        end_session_endpoint: `${base}/logout`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['ES256'],
+      });
     }
     if (url.pathname.endsWith('/certs')) return json(200, { keys: [jwk] });
     if (state.down) return json(503, { error: 'unavailable' });
     if (url.pathname.endsWith('/.well-known/uma2-configuration')) {
-      return json(200, { issuer: base, token_endpoint: `${base}/token`, permission_endpoint: `${base}/permission`, resource_registration_endpoint: `${base}/resource_set` });
+      return json(200, {
+        issuer: base,
+        token_endpoint: `${base}/token`,
+        permission_endpoint: `${base}/permission`,
+        resource_registration_endpoint: `${base}/resource_set`,
+      });
     }
     if (url.pathname.endsWith('/resource_set')) {
       state.calls.resource_set++;
@@ -77,8 +96,15 @@ export async function startIssuer() {
       if (grant === 'password') {
         state.calls.password++;
         const name = form.get('username');
-        if (!Object.hasOwn(USERS, name ?? '') || form.get('password') !== `${name}-pw`) return json(401, { error: 'invalid_grant', error_description: 'Invalid user credentials' });
-        return json(200, { access_token: await userToken(name), token_type: 'Bearer', expires_in: 3600, refresh_token: 'r', refresh_expires_in: 3600 });
+        if (!Object.hasOwn(USERS, name ?? '') || form.get('password') !== `${name}-pw`)
+          return json(401, { error: 'invalid_grant', error_description: 'Invalid user credentials' });
+        return json(200, {
+          access_token: await userToken(name),
+          token_type: 'Bearer',
+          expires_in: 3600,
+          refresh_token: 'r',
+          refresh_expires_in: 3600,
+        });
       }
       state.calls.uma++;
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -86,7 +112,10 @@ export async function startIssuer() {
       const permission = form.get('permission') ?? '';
       // Keycloak refuses names it does not have (400 invalid_resource): buckets other than `mlflow`.
       if (permission.startsWith('bucket:') && !permission.startsWith('bucket:mlflow#')) return json(400, { error: 'invalid_resource' });
-      return json(name !== undefined && USERS[name].allowed(permission) ? 200 : 403, name !== undefined && USERS[name].allowed(permission) ? { result: true } : { error: 'access_denied' });
+      return json(
+        name !== undefined && USERS[name].allowed(permission) ? 200 : 403,
+        name !== undefined && USERS[name].allowed(permission) ? { result: true } : { error: 'access_denied' },
+      );
     }
     json(404, { error: 'not_found' });
   }
@@ -99,7 +128,11 @@ export async function startIssuer() {
     token: userToken,
     /** A validly signed token of an unknown subject (no permission anywhere). */
     sign,
-    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -108,7 +141,9 @@ function usernameOf(token) {
   try {
     const name = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).preferred_username;
     return Object.hasOwn(USERS, name) ? name : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -122,11 +157,17 @@ export async function startService(issuerUrl, env = {}, options = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [...flags, `${ROOT}/dist/main.js`], {
     env: {
-      PATH: process.env.PATH ?? '', ...startEnv,
-      AUTHZ_ISSUER_URL: issuerUrl, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 'fuzz-only-secret', AUTHZ_PORT: String(port),
+      PATH: process.env.PATH ?? '',
+      ...startEnv,
+      AUTHZ_ISSUER_URL: issuerUrl,
+      AUTHZ_CLIENT_ID: 'nginx-authz',
+      AUTHZ_CLIENT_SECRET: 'fuzz-only-secret',
+      AUTHZ_PORT: String(port),
       // The local issuer shares its event loop with the load generator: under load its answers can
       // take seconds, which must not read as an outage (503). Outages are the `down` switch's to make.
-      AUTHZ_LOG_LEVEL: 'fatal', AUTHZ_DECISION_TIMEOUT_MS: '20000', ...env,
+      AUTHZ_LOG_LEVEL: 'fatal',
+      AUTHZ_DECISION_TIMEOUT_MS: '20000',
+      ...env,
     },
     stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -148,12 +189,20 @@ export async function startService(issuerUrl, env = {}, options = {}) {
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (exit.at !== undefined) throw new Error(`service exited at start (${exit.code ?? exit.signal}): ${stderr}`);
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
     if (i > 200) throw new Error('service did not become ready');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
-    base, port, flags, child, exit,
+    base,
+    port,
+    flags,
+    child,
+    exit,
     stderr: () => stderr,
     /** Error-level log lines (with `captureStdout`). */
     stdoutLines: () => errorLines,
@@ -163,7 +212,9 @@ export async function startService(issuerUrl, env = {}, options = {}) {
       try {
         const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
         return kb === undefined ? undefined : Number(kb) / 1024;
-      } catch { return undefined; }
+      } catch {
+        return undefined;
+      }
     },
     async metrics() {
       return (await fetch(`${base}/metrics`)).text();
@@ -210,7 +261,9 @@ export function prng(seed) {
 /** Runs `task(i)` for i in [0, count) with `parallel` workers; resolves when all are done. */
 export async function pool(count, parallel, task) {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < count) await task(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
 }

@@ -21,11 +21,114 @@ import { pathToFileURL } from 'node:url';
 import { pool, prng, startIssuer, startService } from './fuzz-lib.mjs';
 
 /** Pieces URIs are made of: MLflow's roots and routes, encodings, separators, traps. */
-const ROOTS = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow', '/api/3.0/mlflow', '/ajax-api/3.0/mlflow', '/api/2.0/mlflow-artifacts', '/things', '', '/oauth2', '/static-files', '/gateway/proxy'];
-const WORDS = ['experiments', 'get', 'search', 'runs', 'artifacts', 'list', 'registered-models', 'model-versions', 'webhooks', 'users', 'mpu', 'create', 'presigned', 'delete', 'log-batch', 'traces', '1', '5', '007', '99999999999999999999', 'mlflow', 'auth'];
-const TRAPS = ['.', '..', '%2e', '%2E%2e', '%252e%252e', '%2f', '%2F', '%252f', '%5c', '\\', ';', ';jsessionid=1', '%00', '%ff', '%c0%ae', '%c0%af', '%e0%80%ae', '%', '%g1', '%%', '..%2f', '%u002e', '\u00c3\u00a9', '\u00ff', '\u0080', '\u00e2\u0080\u00a8', '\uff0e', '\u2024', '~', '*', '{id}', '#frag', '?', '&', '=', '+', ' ', '\t'];
-const QUERIES = ['experiment_id=1', 'experiment_id=1&experiment_id=2', 'experiment_id=%31', 'experiment_id=-1', 'experiment_id=1e3', 'path=1/x', 'path=../2', 'path=%2e%2e/2', 'run_id=abc', 'x=/api/2.0/mlflow/users/list', 'experiment_id=' + '9'.repeat(30)];
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'MKCOL', 'LOCK', 'X', 'GETT', 'M-SEARCH', 'BREW', 'A_B'];
+const ROOTS = [
+  '/api/2.0/mlflow',
+  '/ajax-api/2.0/mlflow',
+  '/api/3.0/mlflow',
+  '/ajax-api/3.0/mlflow',
+  '/api/2.0/mlflow-artifacts',
+  '/things',
+  '',
+  '/oauth2',
+  '/static-files',
+  '/gateway/proxy',
+];
+const WORDS = [
+  'experiments',
+  'get',
+  'search',
+  'runs',
+  'artifacts',
+  'list',
+  'registered-models',
+  'model-versions',
+  'webhooks',
+  'users',
+  'mpu',
+  'create',
+  'presigned',
+  'delete',
+  'log-batch',
+  'traces',
+  '1',
+  '5',
+  '007',
+  '99999999999999999999',
+  'mlflow',
+  'auth',
+];
+const TRAPS = [
+  '.',
+  '..',
+  '%2e',
+  '%2E%2e',
+  '%252e%252e',
+  '%2f',
+  '%2F',
+  '%252f',
+  '%5c',
+  '\\',
+  ';',
+  ';jsessionid=1',
+  '%00',
+  '%ff',
+  '%c0%ae',
+  '%c0%af',
+  '%e0%80%ae',
+  '%',
+  '%g1',
+  '%%',
+  '..%2f',
+  '%u002e',
+  '\u00c3\u00a9',
+  '\u00ff',
+  '\u0080',
+  '\u00e2\u0080\u00a8',
+  '\uff0e',
+  '\u2024',
+  '~',
+  '*',
+  '{id}',
+  '#frag',
+  '?',
+  '&',
+  '=',
+  '+',
+  ' ',
+  '\t',
+];
+const QUERIES = [
+  'experiment_id=1',
+  'experiment_id=1&experiment_id=2',
+  'experiment_id=%31',
+  'experiment_id=-1',
+  'experiment_id=1e3',
+  'path=1/x',
+  'path=../2',
+  'path=%2e%2e/2',
+  'run_id=abc',
+  'x=/api/2.0/mlflow/users/list',
+  `experiment_id=${'9'.repeat(30)}`,
+];
+const METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PROPFIND',
+  'MKCOL',
+  'LOCK',
+  'X',
+  'GETT',
+  'M-SEARCH',
+  'BREW',
+  'A_B',
+];
 const COOKIE_NAMES = ['nginx_authz_session', 'nginx_authz_login_x', 'a', '', '__Host-x', 'nginx_authz_session '];
 
 /** A header value of arbitrary bytes NGINX passes on (as latin1: one char a byte). */
@@ -75,18 +178,32 @@ function base64(text) {
 /** An Authorization header value, or undefined for none. */
 function authorization(r, tokens) {
   switch (r.int(14)) {
-    case 0: return undefined;
-    case 1: case 2: case 3: return `Bearer ${r.pick(tokens.valid)}`;
-    case 4: return `Bearer ${r.pick(tokens.forged)}`;
-    case 5: return `Bearer ${bytes(r, size(r))}`;
-    case 6: return `${r.pick(['bearer', 'BEARER', 'Bearer  ', 'Bearer\t', 'Token', 'Negotiate', 'Digest', ''])} ${r.pick(tokens.valid)}`;
-    case 7: return `Basic ${base64(`${r.pick(['alice', 'carol', 'mallory', 'nobody', ''])}:${r.pick(['alice-pw', 'carol-pw', 'wrong', '', 'x'.repeat(500)])}`)}`;
-    case 8: return `Basic ${base64(bytes(r, size(r)))}`;
-    case 9: return `Basic ${bytes(r, size(r))}`;
-    case 10: return `Basic ${r.pick(['', '=', '====', 'Og==', 'YTo=', 'OmI=', '!!!', base64('a:b:c'), base64('\u00ff:\u00fe')])}`;
-    case 11: return `Bearer ${r.pick(tokens.valid)}, Basic ${base64('alice:alice-pw')}`;
-    case 12: return 'Bearer';
-    default: return `Bearer ${r.pick(tokens.valid).slice(0, r.int(400))}`;
+    case 0:
+      return undefined;
+    case 1:
+    case 2:
+    case 3:
+      return `Bearer ${r.pick(tokens.valid)}`;
+    case 4:
+      return `Bearer ${r.pick(tokens.forged)}`;
+    case 5:
+      return `Bearer ${bytes(r, size(r))}`;
+    case 6:
+      return `${r.pick(['bearer', 'BEARER', 'Bearer  ', 'Bearer\t', 'Token', 'Negotiate', 'Digest', ''])} ${r.pick(tokens.valid)}`;
+    case 7:
+      return `Basic ${base64(`${r.pick(['alice', 'carol', 'mallory', 'nobody', ''])}:${r.pick(['alice-pw', 'carol-pw', 'wrong', '', 'x'.repeat(500)])}`)}`;
+    case 8:
+      return `Basic ${base64(bytes(r, size(r)))}`;
+    case 9:
+      return `Basic ${bytes(r, size(r))}`;
+    case 10:
+      return `Basic ${r.pick(['', '=', '====', 'Og==', 'YTo=', 'OmI=', '!!!', base64('a:b:c'), base64('\u00ff:\u00fe')])}`;
+    case 11:
+      return `Bearer ${r.pick(tokens.valid)}, Basic ${base64('alice:alice-pw')}`;
+    case 12:
+      return 'Bearer';
+    default:
+      return `Bearer ${r.pick(tokens.valid).slice(0, r.int(400))}`;
   }
 }
 
@@ -94,7 +211,10 @@ function cookie(r) {
   if (r.chance(0.6)) return undefined;
   const count = 1 + r.int(5);
   const parts = [];
-  for (let i = 0; i < count; i++) parts.push(`${r.pick(COOKIE_NAMES)}=${r.chance(0.5) ? bytes(r, size(r)).replace(/[;\t]/g, '') : r.pick(['', 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..a.b.c', '"q"', '%00'])}`);
+  for (let i = 0; i < count; i++)
+    parts.push(
+      `${r.pick(COOKIE_NAMES)}=${r.chance(0.5) ? bytes(r, size(r)).replace(/[;\t]/g, '') : r.pick(['', 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..a.b.c', '"q"', '%00'])}`,
+    );
   return parts.join(r.pick(['; ', ';', ' ; ']));
 }
 
@@ -106,7 +226,8 @@ export function generate(r, tokens) {
   const cookies = cookie(r);
   if (cookies !== undefined) headers.cookie = cookies;
   if (r.chance(0.3)) headers['x-forwarded-for'] = r.chance(0.5) ? `10.${r.int(256)}.0.${r.int(256)}, 127.0.0.1` : bytes(r, size(r));
-  if (r.chance(0.2)) headers['x-forwarded-host'] = r.chance(0.5) ? r.pick(['127.0.0.1:8080', 'evil.example', 'localhost', '']) : bytes(r, size(r));
+  if (r.chance(0.2))
+    headers['x-forwarded-host'] = r.chance(0.5) ? r.pick(['127.0.0.1:8080', 'evil.example', 'localhost', '']) : bytes(r, size(r));
   if (r.chance(0.2)) headers['x-forwarded-proto'] = r.pick(['http', 'https', 'gopher', '', bytes(r, 8)]);
   if (r.chance(0.5)) headers['x-original-remote-addr'] = r.chance(0.8) ? `10.1.${r.int(4)}.${r.int(256)}` : bytes(r, size(r));
   // The retired table selector, as a client might still send it (refused, never read).
@@ -116,7 +237,11 @@ export function generate(r, tokens) {
   if (r.chance(0.1)) headers['x-auth-request-user'] = 'alice';
   if (r.chance(0.05)) headers[`x-padding-${r.int(1000)}`] = bytes(r, 8_000);
   // The decision path names the route table (`/auth`, `/auth/minio`); anything else must be refused, never a 5xx.
-  const path = r.chance(0.8) ? '/auth' : r.chance(0.6) ? '/auth/minio' : r.pick(['/auth/mlflow', '/auth/bogus', '/auth/', '/auth/minio/x', `/auth?${bytes(r, 10).replace(/[^\x21-\x7e]/g, 'x')}`]);
+  const path = r.chance(0.8)
+    ? '/auth'
+    : r.chance(0.6)
+      ? '/auth/minio'
+      : r.pick(['/auth/mlflow', '/auth/bogus', '/auth/', '/auth/minio/x', `/auth?${bytes(r, 10).replace(/[^\x21-\x7e]/g, 'x')}`]);
   return { method: r.chance(0.95) ? 'GET' : r.pick(['HEAD', 'POST']), path, headers };
 }
 
@@ -127,7 +252,20 @@ async function forgedTokens(issuer) {
   const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
   const hs = `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: 'fuzz' })).toString('base64url')}.${payload}.${'A'.repeat(43)}`;
   const swapped = `${header}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), preferred_username: 'root' })).toString('base64url')}.${valid.split('.')[2]}`;
-  return [none, hs, swapped, `${valid}x`, valid.replace(/.$/, 'A'), await issuer.sign({ sub: 'x' }, -3_600), await issuer.sign({ sub: 'y', aud: 'someone-else' }), await issuer.sign({ sub: 'z', typ: 'Refresh' }), 'a.b.c', '..', 'e30.e30.', `${header}.${'A'.repeat(7_000)}.x`];
+  return [
+    none,
+    hs,
+    swapped,
+    `${valid}x`,
+    valid.replace(/.$/, 'A'),
+    await issuer.sign({ sub: 'x' }, -3_600),
+    await issuer.sign({ sub: 'y', aud: 'someone-else' }),
+    await issuer.sign({ sub: 'z', typ: 'Refresh' }),
+    'a.b.c',
+    '..',
+    'e30.e30.',
+    `${header}.${'A'.repeat(7_000)}.x`,
+  ];
 }
 
 function send(agent, base, request) {
@@ -152,11 +290,22 @@ export async function runFuzz(options = {}) {
   const seed = options.seed ?? 1;
   const rssLimitMb = options.rssLimitMb ?? 200;
   const issuer = await startIssuer();
-  const service = await startService(issuer.state.url, {
-    AUTHZ_LOG_LEVEL: 'error', AUTHZ_BASIC_ENABLED: 'true', AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli', AUTHZ_LOGIN_ENABLED: 'true',
-    AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_ROUTES_FROM_KEYCLOAK: 'true',
-  }, { captureStdout: true });
-  const tokens = { valid: [await issuer.token('alice'), await issuer.token('carol'), await issuer.token('mallory')], forged: await forgedTokens(issuer) };
+  const service = await startService(
+    issuer.state.url,
+    {
+      AUTHZ_LOG_LEVEL: 'error',
+      AUTHZ_BASIC_ENABLED: 'true',
+      AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli',
+      AUTHZ_LOGIN_ENABLED: 'true',
+      AUTHZ_UMA_PER_OBJECT: 'true',
+      AUTHZ_ROUTES_FROM_KEYCLOAK: 'true',
+    },
+    { captureStdout: true },
+  );
+  const tokens = {
+    valid: [await issuer.token('alice'), await issuer.token('carol'), await issuer.token('mallory')],
+    forged: await forgedTokens(issuer),
+  };
   const agent = new Agent({ keepAlive: true, maxSockets: parallel });
   const r = prng(seed);
   const statuses = {};
@@ -186,7 +335,8 @@ export async function runFuzz(options = {}) {
     const label = status === 401 && retryAfter !== undefined ? '429 (401 + X-Authz-Retry-After)' : String(status);
     statuses[label] = (statuses[label] ?? 0) + 1;
     const allowed = status === 200 || status === 401 || status === 403 || (status === 503 && down);
-    if (!allowed && failures.length < 20) failures.push(`request ${i} (seed ${seed}) got ${status}${down ? ' (issuer down)' : ''}: ${JSON.stringify(request).slice(0, 600)}`);
+    if (!allowed && failures.length < 20)
+      failures.push(`request ${i} (seed ${seed}) got ${status}${down ? ' (issuer down)' : ''}: ${JSON.stringify(request).slice(0, 600)}`);
     if (!options.quiet && done % 20_000 === 0) console.error(`fuzz: ${done}/${requests}, RSS ${Math.round(service.rssMb() ?? 0)} MB`);
   });
   clearInterval(sampler);
@@ -199,9 +349,17 @@ export async function runFuzz(options = {}) {
   if (unexpected.length > 0) failures.push(`${unexpected.length} unexpected error(s) logged, e.g. ${unexpected[0].slice(0, 500)}`);
   if (rssMaxMb > rssLimitMb) failures.push(`RSS reached ${Math.round(rssMaxMb)} MB (bound ${rssLimitMb} MB)`);
   const summary = {
-    requests, parallel, seed, node_flags: service.flags.join(' '), seconds: Math.round(seconds * 10) / 10,
-    requests_per_second: Math.round(requests / seconds), alive, rss_max_mb: Math.round(rssMaxMb), rss_limit_mb: rssLimitMb,
-    issuer_down_for_requests: [downFrom, downTo], statuses,
+    requests,
+    parallel,
+    seed,
+    node_flags: service.flags.join(' '),
+    seconds: Math.round(seconds * 10) / 10,
+    requests_per_second: Math.round(requests / seconds),
+    alive,
+    rss_max_mb: Math.round(rssMaxMb),
+    rss_limit_mb: rssLimitMb,
+    issuer_down_for_requests: [downFrom, downTo],
+    statuses,
   };
   await service.stop();
   await issuer.stop();

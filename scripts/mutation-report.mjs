@@ -16,7 +16,7 @@ const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--min')
 const min = args.includes('--min') ? Number(args[args.indexOf('--min') + 1]) : undefined;
 const report = JSON.parse(readFileSync(file, 'utf8'));
 
-const DETECTED = new Set(['Killed', 'Timeout']);
+const _DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const folders = new Map();
 const survivors = [];
@@ -29,7 +29,10 @@ for (const [path, { mutants }] of Object.entries(report.files)) {
     else if (m.status === 'Survived') row.survived++;
     else if (m.status === 'NoCoverage') row.noCoverage++;
     else row.other++;
-    if (UNDETECTED.has(m.status)) survivors.push(`${path}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName}: ${JSON.stringify(m.replacement ?? '')}`);
+    if (UNDETECTED.has(m.status))
+      survivors.push(
+        `${path}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName}: ${JSON.stringify(m.replacement ?? '')}`,
+      );
   }
   folders.set(folder, row);
 }
@@ -42,12 +45,18 @@ const score = (r) => {
 const pad = (s, n) => String(s).padEnd(n);
 const num = (s, n) => String(s).padStart(n);
 const total = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, other: 0 };
-console.log(`${pad('folder', 18)}${num('score', 8)}${num('killed', 8)}${num('timeout', 8)}${num('survived', 9)}${num('no cov', 8)}${num('n/a', 6)}`);
+console.log(
+  `${pad('folder', 18)}${num('score', 8)}${num('killed', 8)}${num('timeout', 8)}${num('survived', 9)}${num('no cov', 8)}${num('n/a', 6)}`,
+);
 for (const [folder, r] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
   for (const k of Object.keys(total)) total[k] += r[k];
-  console.log(`${pad(folder, 18)}${num(score(r).toFixed(1), 7)}%${num(r.killed, 8)}${num(r.timeout, 8)}${num(r.survived, 9)}${num(r.noCoverage, 8)}${num(r.other, 6)}`);
+  console.log(
+    `${pad(folder, 18)}${num(score(r).toFixed(1), 7)}%${num(r.killed, 8)}${num(r.timeout, 8)}${num(r.survived, 9)}${num(r.noCoverage, 8)}${num(r.other, 6)}`,
+  );
 }
-console.log(`${pad('all', 18)}${num(score(total).toFixed(1), 7)}%${num(total.killed, 8)}${num(total.timeout, 8)}${num(total.survived, 9)}${num(total.noCoverage, 8)}${num(total.other, 6)}`);
+console.log(
+  `${pad('all', 18)}${num(score(total).toFixed(1), 7)}%${num(total.killed, 8)}${num(total.timeout, 8)}${num(total.survived, 9)}${num(total.noCoverage, 8)}${num(total.other, 6)}`,
+);
 if (args.includes('--survivors')) for (const s of survivors.sort()) console.log(s);
 if (min !== undefined && !(score(total) >= min)) {
   console.error(`mutation score ${score(total).toFixed(1)}% is below ${min}%`);

@@ -13,5 +13,7 @@ const started = Date.now();
 const stryker = spawnSync(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', ...args], { stdio: 'inherit' });
 console.log(`\nmutation run: ${Math.round((Date.now() - started) / 1000)} s`);
 if (stryker.status !== 0) process.exit(stryker.status ?? 1);
-const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', ...(min === undefined ? [] : ['--min', min])], { stdio: 'inherit' });
+const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', ...(min === undefined ? [] : ['--min', min])], {
+  stdio: 'inherit',
+});
 process.exit(report.status ?? 1);

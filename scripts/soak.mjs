@@ -25,14 +25,22 @@ import { cpuSeconds, treeCpuSeconds, fetchToken, rssBytes, servicePid, sleep, st
 const { values: opt } = parseArgs({
   options: {
     short: { type: 'boolean', default: false },
-    duration: { type: 'string' }, rate: { type: 'string' }, 'mlflow-rate': { type: 'string' },
-    warmup: { type: 'string' }, sample: { type: 'string' }, rotate: { type: 'string' },
-    'min-rate': { type: 'string', default: '0.95' }, 'rss-tolerance': { type: 'string', default: '0.10' },
-    json: { type: 'string' }, help: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    rate: { type: 'string' },
+    'mlflow-rate': { type: 'string' },
+    warmup: { type: 'string' },
+    sample: { type: 'string' },
+    rotate: { type: 'string' },
+    'min-rate': { type: 'string', default: '0.95' },
+    'rss-tolerance': { type: 'string', default: '0.10' },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
-  process.stdout.write('usage: npm run soak -- [--short] [--duration S] [--rate N] [--mlflow-rate N] [--warmup S] [--sample S] [--rotate S] [--min-rate F] [--rss-tolerance F] [--json FILE]\n');
+  process.stdout.write(
+    'usage: npm run soak -- [--short] [--duration S] [--rate N] [--mlflow-rate N] [--warmup S] [--sample S] [--rotate S] [--min-rate F] [--rss-tolerance F] [--json FILE]\n',
+  );
   process.exit(0);
 }
 const num = (v, full, short) => Number(v ?? (opt.short ? short : full));
@@ -59,7 +67,10 @@ let renewalFailures = 0;
 async function renew(map) {
   for (const u of USERS) {
     const t = await fetchToken(info, u);
-    if (t) { map.set(u, t); renewals++; } else renewalFailures++;
+    if (t) {
+      map.set(u, t);
+      renewals++;
+    } else renewalFailures++;
   }
 }
 await renew(tokens);
@@ -88,8 +99,20 @@ function judge(r) {
   else violations.add(`error-${seen}`, r, r.status ? `HTTP ${r.status}` : r.error);
 }
 // Client timeout well above NGINX's own (10 s for the decision): NGINX must always answer first.
-const main = new FixedRateLoad({ rate: rate - mlflowRate, pick: pick(LOAD_ROUTES, tokens, info.loadPort), onResult: judge, timeoutMs: 30_000 });
-const ml = new FixedRateLoad({ rate: mlflowRate, pick: pick(mlRoutes, mlflowTokens, info.mlflowPort), onResult: judge, maxInFlight: 64, sockets: 16, timeoutMs: 30_000 });
+const main = new FixedRateLoad({
+  rate: rate - mlflowRate,
+  pick: pick(LOAD_ROUTES, tokens, info.loadPort),
+  onResult: judge,
+  timeoutMs: 30_000,
+});
+const ml = new FixedRateLoad({
+  rate: mlflowRate,
+  pick: pick(mlRoutes, mlflowTokens, info.mlflowPort),
+  onResult: judge,
+  maxInFlight: 64,
+  sockets: 16,
+  timeoutMs: 30_000,
+});
 
 const rss = [];
 const t0 = Date.now();
@@ -100,13 +123,19 @@ const cpuAtStart = { authz: cpuSeconds(authzPid), nginx: treeCpuSeconds(nginxPid
 main.start();
 ml.start();
 const sampler = setInterval(() => rss.push({ t: elapsed(), rss: rssBytes(authzPid) }), sampleEvery * 1000);
-const rotator = setInterval(() => { void renew(tokens).then(() => renew(mlflowTokens)); }, rotateEvery * 1000);
+const rotator = setInterval(() => {
+  void renew(tokens).then(() => renew(mlflowTokens));
+}, rotateEvery * 1000);
 const progress = setInterval(() => {
   const last = rss.at(-1);
-  log(`t=${elapsed().toFixed(0)} s sent ${main.sent + ml.sent} (${(main.achievedRate() + ml.achievedRate()).toFixed(0)}/s) skipped ${main.skipped + ml.skipped} errors ${violations.count}${last?.rss ? ` RSS ${(last.rss / 2 ** 20).toFixed(1)} MB` : ''}`);
+  log(
+    `t=${elapsed().toFixed(0)} s sent ${main.sent + ml.sent} (${(main.achievedRate() + ml.achievedRate()).toFixed(0)}/s) skipped ${main.skipped + ml.skipped} errors ${violations.count}${last?.rss ? ` RSS ${(last.rss / 2 ** 20).toFixed(1)} MB` : ''}`,
+  );
 }, 30_000);
 await sleep(duration * 1000);
-clearInterval(sampler); clearInterval(rotator); clearInterval(progress);
+clearInterval(sampler);
+clearInterval(rotator);
+clearInterval(progress);
 await Promise.all([main.stop(), ml.stop()]);
 const selfCpu = process.cpuUsage(cpuAtStart.self);
 const cpuPercent = {
@@ -126,19 +155,38 @@ const rssLast = last.length ? mean(last) : NaN;
 const rssChange = (rssLast - rssFirst) / rssFirst;
 const achieved = main.achievedRate() + ml.achievedRate();
 const report = {
-  kind: 'soak', startedAt: new Date(t0).toISOString(), durationSeconds: duration,
-  targetRate: rate, achievedRate: Math.round(achieved), mlflowRate: Math.round(ml.achievedRate()),
-  sent: main.sent + ml.sent, answered: main.done + ml.done, skipped: main.skipped + ml.skipped,
-  errors: violations.count, errorKinds: violations.kinds.toJSON(), examples: violations.examples,
+  kind: 'soak',
+  startedAt: new Date(t0).toISOString(),
+  durationSeconds: duration,
+  targetRate: rate,
+  achievedRate: Math.round(achieved),
+  mlflowRate: Math.round(ml.achievedRate()),
+  sent: main.sent + ml.sent,
+  answered: main.done + ml.done,
+  skipped: main.skipped + ml.skipped,
+  errors: violations.count,
+  errorKinds: violations.kinds.toJSON(),
+  examples: violations.examples,
   statuses: byStatus.toJSON(),
-  latencyMs: { load: { p50: main.histogram.quantile(0.5), p99: main.histogram.quantile(0.99), max: main.histogram.quantile(1) },
-    mlflow: { p50: ml.histogram.quantile(0.5), p99: ml.histogram.quantile(0.99), max: ml.histogram.quantile(1) } },
-  tokenRenewals: renewals, tokenRenewalFailures: renewalFailures,
-  rss: { windowSeconds: window, firstMB: +(rssFirst / 2 ** 20).toFixed(1), lastMB: +(rssLast / 2 ** 20).toFixed(1),
-    changePercent: +(rssChange * 100).toFixed(1), minMB: +(Math.min(...rss.map((s) => s.rss ?? Infinity)) / 2 ** 20).toFixed(1),
-    maxMB: +(Math.max(...rss.map((s) => s.rss ?? 0)) / 2 ** 20).toFixed(1), checked: checkRss,
-    samples: rss.map((s) => [Math.round(s.t), +((s.rss ?? 0) / 2 ** 20).toFixed(1)]) },
-  cpuPercent, serviceStayedUp: alive, loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
+  latencyMs: {
+    load: { p50: main.histogram.quantile(0.5), p99: main.histogram.quantile(0.99), max: main.histogram.quantile(1) },
+    mlflow: { p50: ml.histogram.quantile(0.5), p99: ml.histogram.quantile(0.99), max: ml.histogram.quantile(1) },
+  },
+  tokenRenewals: renewals,
+  tokenRenewalFailures: renewalFailures,
+  rss: {
+    windowSeconds: window,
+    firstMB: +(rssFirst / 2 ** 20).toFixed(1),
+    lastMB: +(rssLast / 2 ** 20).toFixed(1),
+    changePercent: +(rssChange * 100).toFixed(1),
+    minMB: +(Math.min(...rss.map((s) => s.rss ?? Infinity)) / 2 ** 20).toFixed(1),
+    maxMB: +(Math.max(...rss.map((s) => s.rss ?? 0)) / 2 ** 20).toFixed(1),
+    checked: checkRss,
+    samples: rss.map((s) => [Math.round(s.t), +((s.rss ?? 0) / 2 ** 20).toFixed(1)]),
+  },
+  cpuPercent,
+  serviceStayedUp: alive,
+  loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
 };
 if (opt.json) writeFileSync(opt.json, `${JSON.stringify(report, null, 2)}\n`);
 const { samples: _samples, ...rssSummary } = report.rss;
@@ -147,7 +195,18 @@ process.stdout.write(`${JSON.stringify({ ...report, rss: rssSummary }, null, 2)}
 const failures = [];
 if (violations.count > 0) failures.push(`${violations.count} errors (${JSON.stringify(violations.kinds)})`);
 if (!alive) failures.push('nginx-authz died or was restarted during the soak');
-if (achieved < rate * Number(opt['min-rate'])) failures.push(`achieved ${achieved.toFixed(0)} requests/s, below ${opt['min-rate']} × ${rate} (the load generator or the machine could not keep up; see skipped and loadAverage)`);
-if (checkRss && !(Math.abs(rssChange) <= Number(opt['rss-tolerance']))) failures.push(`RSS changed ${(rssChange * 100).toFixed(1)} % between the first and the last ${window} s window (tolerance ${Number(opt['rss-tolerance']) * 100} %)`);
-if (failures.length) { log(`FAIL: ${failures.join('; ')}`); process.exit(1); }
-log(`PASS: ${report.answered} answers, 0 errors, ${report.achievedRate}/s, RSS ${report.rss.firstMB} → ${report.rss.lastMB} MB (${report.rss.changePercent} %${checkRss ? '' : ', not checked: run shorter than 5 min after warm-up'})`);
+if (achieved < rate * Number(opt['min-rate']))
+  failures.push(
+    `achieved ${achieved.toFixed(0)} requests/s, below ${opt['min-rate']} × ${rate} (the load generator or the machine could not keep up; see skipped and loadAverage)`,
+  );
+if (checkRss && !(Math.abs(rssChange) <= Number(opt['rss-tolerance'])))
+  failures.push(
+    `RSS changed ${(rssChange * 100).toFixed(1)} % between the first and the last ${window} s window (tolerance ${Number(opt['rss-tolerance']) * 100} %)`,
+  );
+if (failures.length) {
+  log(`FAIL: ${failures.join('; ')}`);
+  process.exit(1);
+}
+log(
+  `PASS: ${report.answered} answers, 0 errors, ${report.achievedRate}/s, RSS ${report.rss.firstMB} → ${report.rss.lastMB} MB (${report.rss.changePercent} %${checkRss ? '' : ', not checked: run shorter than 5 min after warm-up'})`,
+);

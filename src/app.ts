@@ -77,7 +77,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const issuers = new IssuerRegistry(config, provider, metrics, log, clock, (settings, own) =>
     settings === config.issuers[0]
       ? { decide: (token, resource, scope, family) => primaryDecider!.decide(token, resource, scope, family) }
-      : new UmaDecisionClient(issuerView(config, settings), own, metrics, log));
+      : new UmaDecisionClient(issuerView(config, settings), own, metrics, log),
+  );
   const tokens = new TokenVerifier(config, provider, metrics, clock, issuers, log);
   const decisions = new DecisionCache(
     config.cache.maxEntries,
@@ -87,39 +88,73 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     config.cache.maxBytes,
   );
   // IdP lookups for request-named resources (experiment ids, bucket names, Keycloak URIs), per subject.
-  const limiter = new SubjectLimiter({ burst: config.decision.lookupBurstPerSubject, perSecond: config.decision.lookupsPerSecondPerSubject, maxSubjects: 10_000 }, metrics, log, clock);
+  const limiter = new SubjectLimiter(
+    { burst: config.decision.lookupBurstPerSubject, perSecond: config.decision.lookupsPerSecondPerSubject, maxSubjects: 10_000 },
+    metrics,
+    log,
+    clock,
+  );
   // The protection API (PAT, resource ids, permission tickets): used by ticket mode, the UMA challenge and per-object decisions.
   const pat = new PatProvider(config, provider, metrics, log, clock);
   const protection = new ProtectionApi(config, new UmaMetadata(config, provider, metrics), pat, metrics, log, clock);
-  const decider = config.decision.mode === 'ticket'
-    ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
-    : new UmaDecisionClient(config, provider, metrics, log);
+  const decider =
+    config.decision.mode === 'ticket'
+      ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
+      : new UmaDecisionClient(config, provider, metrics, log);
   primaryDecider = decider;
   const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection, limiter) : undefined;
   const credentials = new CredentialChecks(credentialChecks(config, issuers.all, pat, metrics), log);
   const notReady = (): string[] => [
-    ...issuers.all.filter((issuer) => !issuer.provider.ready).map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
+    ...issuers.all
+      .filter((issuer) => !issuer.provider.ready)
+      .map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
     ...credentials.problems,
   ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
-    ? new Sessions(config, (refreshToken) => {
-        const idp = provider.configuration;
-        if (idp === undefined) return Promise.reject(new IdpUnavailable({ detail: 'issuer metadata not loaded yet' }));
-        return runGrant(() => oidc.refreshTokenGrant(idp, refreshToken), clock, 'session refresh');
-      }, metrics, log, clock)
+    ? new Sessions(
+        config,
+        (refreshToken) => {
+          const idp = provider.configuration;
+          if (idp === undefined) return Promise.reject(new IdpUnavailable({ detail: 'issuer metadata not loaded yet' }));
+          return runGrant(() => oidc.refreshTokenGrant(idp, refreshToken), clock, 'session refresh');
+        },
+        metrics,
+        log,
+        clock,
+      )
     : undefined;
   const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
-  metrics.cacheSizes = () => ({ decision: decisions.size, token: tokens.size, ...protection.sizes, subject_limit: limiter.size, ...(sessions ? { session: sessions.store.size } : {}), ...(basic ? { basic: basic.size } : {}) });
+  metrics.cacheSizes = () => ({
+    decision: decisions.size,
+    token: tokens.size,
+    ...protection.sizes,
+    subject_limit: limiter.size,
+    ...(sessions ? { session: sessions.store.size } : {}),
+    ...(basic ? { basic: basic.size } : {}),
+  });
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
 
-  const authHandler = createAuthHandler({ config, matchers, verifier: tokens, tokens: new TokenSource(sessions, basic, { login: config.login, log }), cache: decisions, decider, challenger, objects, remote, limiter, metrics, log });
+  const authHandler = createAuthHandler({
+    config,
+    matchers,
+    verifier: tokens,
+    tokens: new TokenSource(sessions, basic, { login: config.login, log }),
+    cache: decisions,
+    decider,
+    challenger,
+    objects,
+    remote,
+    limiter,
+    metrics,
+    log,
+  });
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -157,5 +192,22 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     issuers.stop();
     credentials.stop();
   };
-  return { handler, app, matchers, provider, issuers, metrics, decisions, tokens, pat, protection, sessions, basic, credentials, notReady, start, stop };
+  return {
+    handler,
+    app,
+    matchers,
+    provider,
+    issuers,
+    metrics,
+    decisions,
+    tokens,
+    pat,
+    protection,
+    sessions,
+    basic,
+    credentials,
+    notReady,
+    start,
+    stop,
+  };
 }

@@ -35,9 +35,12 @@ export async function runCheck(args: readonly string[], env: NodeJS.ProcessEnv, 
     for (const problem of error.problems) fail('config', problem);
     return summary(failures, print);
   }
-  ok('config', `${env.AUTHZ_CONFIG ? `file ${env.AUTHZ_CONFIG} and ` : ''}AUTHZ_* variables; decision mode ${config.decision.mode}; login ${onOff(config.login.enabled)}; basic ${onOff(config.basic.enabled)}; listens on ${config.server.host}:${config.server.port} (not checked)`);
+  ok(
+    'config',
+    `${env.AUTHZ_CONFIG ? `file ${env.AUTHZ_CONFIG} and ` : ''}AUTHZ_* variables; decision mode ${config.decision.mode}; login ${onOff(config.login.enabled)}; basic ${onOff(config.basic.enabled)}; listens on ${config.server.host}:${config.server.port} (not checked)`,
+  );
 
-  let service;
+  let service: ReturnType<typeof createService>;
   try {
     service = createService(config, createLogger('silent'), { defaultMetrics: false });
   } catch (error) {
@@ -51,7 +54,10 @@ export async function runCheck(args: readonly string[], env: NodeJS.ProcessEnv, 
     try {
       await issuer.provider.discoverOnce();
       const endpoints = issuer.provider.endpoints!;
-      ok(step, `${endpoints.issuer}: token endpoint ${endpoints.tokenEndpoint}; introspection ${endpoints.introspectionEndpoint ?? 'not published'}`);
+      ok(
+        step,
+        `${endpoints.issuer}: token endpoint ${endpoints.tokenEndpoint}; introspection ${endpoints.introspectionEndpoint ?? 'not published'}`,
+      );
       const keys = issuer.provider.keyIds;
       ok(`${step} keys`, `${keys.length} signing key(s) from ${endpoints.jwksUri}: ${keys.join(', ')}`);
       if (issuer.policy !== undefined) ok(`${step} policy`, `${issuer.settings.policy?.size ?? 0} rule(s)`);
@@ -78,10 +84,20 @@ export async function runCheck(args: readonly string[], env: NodeJS.ProcessEnv, 
   if (outcome === undefined) fail('routes', 'no MLflow route table');
   else if (outcome.kind === 'matched') {
     const { match } = outcome;
-    const needs = match.public ? 'public (no credentials needed)' : match.authenticated ? 'any authenticated caller' : `${match.resource}#${match.scope ?? '?'}`;
-    ok('routes', `${method.toUpperCase()} ${path} needs ${needs} (table entry ${match.pattern}); S3 table ${service.matchers.has('minio') ? 'loaded' : 'off'}`);
+    const needs = match.public
+      ? 'public (no credentials needed)'
+      : match.authenticated
+        ? 'any authenticated caller'
+        : `${match.resource}#${match.scope ?? '?'}`;
+    ok(
+      'routes',
+      `${method.toUpperCase()} ${path} needs ${needs} (table entry ${match.pattern}); S3 table ${service.matchers.has('minio') ? 'loaded' : 'off'}`,
+    );
   } else {
-    ok('routes', `${method.toUpperCase()} ${path} is not mapped: denied (${outcome.kind === 'no_method' ? `entry ${outcome.pattern} does not list ${method.toUpperCase()}` : 'no table entry'})`);
+    ok(
+      'routes',
+      `${method.toUpperCase()} ${path} is not mapped: denied (${outcome.kind === 'no_method' ? `entry ${outcome.pattern} does not list ${method.toUpperCase()}` : 'no table entry'})`,
+    );
   }
   service.stop();
   return summary(failures, print);

@@ -108,7 +108,11 @@ export class BadCredentials extends AuthzError {
  */
 export class Throttled extends AuthzError {
   readonly status = 401;
-  constructor(readonly retryAfterSeconds: number, readonly by: 'user' | 'address', options?: AuthzErrorOptions) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly by: 'user' | 'address',
+    options?: AuthzErrorOptions,
+  ) {
     super('throttled', 'too many failed attempts', options);
   }
 }
@@ -121,7 +125,10 @@ export class Throttled extends AuthzError {
  */
 export class RateLimited extends AuthzError {
   readonly status = 401;
-  constructor(readonly retryAfterSeconds: number, options?: AuthzErrorOptions) {
+  constructor(
+    readonly retryAfterSeconds: number,
+    options?: AuthzErrorOptions,
+  ) {
     super('rate_limited', 'too many lookups', options);
   }
 }
@@ -152,7 +159,11 @@ export class CrossOriginRequest extends AuthzError {
  */
 export class PermissionTicketChallenge extends AuthzError {
   readonly status = 401;
-  constructor(readonly ticket: string, readonly asUri: string, options?: AuthzErrorOptions) {
+  constructor(
+    readonly ticket: string,
+    readonly asUri: string,
+    options?: AuthzErrorOptions,
+  ) {
     super('uma_ticket', 'a requesting party token is required', options);
   }
 }

@@ -20,7 +20,7 @@ function start(): void {
   }
   const log = createLogger(config.log.level);
 
-  let service;
+  let service: ReturnType<typeof createService>;
   try {
     service = createService(config, log);
   } catch (error) {
@@ -43,7 +43,10 @@ function start(): void {
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
   server.listen(config.server.port, config.server.host, () => {
-    log.info({ host: config.server.host, port: config.server.port, issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`) }, 'listening');
+    log.info(
+      { host: config.server.host, port: config.server.port, issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`) },
+      'listening',
+    );
   });
   void service.start();
   warnIfCachesMayNotFit(config, log);
@@ -94,8 +97,11 @@ function warnIfCachesMayNotFit(config: Config, log: Logger): void {
   const BASELINE = 48 * 1024 * 1024; // heap in use by an idle service, with headroom
   const LOOKUP_CACHES = 8 * 1024 * 1024; // the protection API's name and URI lookups, 4 MiB each at most
   // Each cache stops at whichever bound it reaches first: its entry count or its byte budget.
-  const needed = Math.min(config.cache.maxEntries * BYTES_PER_DECISION, config.cache.maxBytes)
-    + Math.min(config.cache.tokenMaxEntries * BYTES_PER_IDENTITY, config.cache.tokenMaxBytes) + LOOKUP_CACHES + BASELINE;
+  const needed =
+    Math.min(config.cache.maxEntries * BYTES_PER_DECISION, config.cache.maxBytes) +
+    Math.min(config.cache.tokenMaxEntries * BYTES_PER_IDENTITY, config.cache.tokenMaxBytes) +
+    LOOKUP_CACHES +
+    BASELINE;
   const limit = getHeapStatistics().heap_size_limit;
   if (needed > limit) {
     log.warn(
@@ -109,7 +115,11 @@ function warnIfCachesMayNotFit(config: Config, log: Logger): void {
 const args = process.argv.slice(2);
 const checkAt = args.findIndex((arg) => arg === 'check' || arg === '--check');
 if (checkAt >= 0) {
-  runCheck(args.filter((_, index) => index !== checkAt), process.env, (line) => process.stdout.write(`${line}\n`)).then(
+  runCheck(
+    args.filter((_, index) => index !== checkAt),
+    process.env,
+    (line) => process.stdout.write(`${line}\n`),
+  ).then(
     (status) => process.exit(status),
     (error: unknown) => {
       process.stderr.write(`nginx-authz check: ${(error as Error).message}\n`);

@@ -24,7 +24,9 @@ describe('check mode', () => {
   it('reports discovery, keys, the PAT and a sample route, and exits 0', async () => {
     const { status, lines } = await check({ AUTHZ_ISSUER_URL: idp.url, AUTHZ_CLIENT_SECRET: 's', AUTHZ_UMA_PER_OBJECT: 'true' });
     expect(lines).toEqual([
-      expect.stringMatching(/^ok {4}config: AUTHZ_\* variables; decision mode decision; login off; basic off; listens on 127\.0\.0\.1:4180 \(not checked\)$/),
+      expect.stringMatching(
+        /^ok {4}config: AUTHZ_\* variables; decision mode decision; login off; basic off; listens on 127\.0\.0\.1:4180 \(not checked\)$/,
+      ),
       `ok    issuer primary (keycloak-uma): ${idp.url}: token endpoint ${idp.url}/protocol/openid-connect/token; introspection ${idp.url}/protocol/openid-connect/token/introspect`,
       `ok    issuer primary (keycloak-uma) keys: 1 signing key(s) from ${idp.url}/protocol/openid-connect/certs: k1 (RS256)`,
       'ok    client "nginx-authz" (PAT): PAT obtained (client credentials accepted, service account present)',
@@ -46,10 +48,15 @@ describe('check mode', () => {
     const wrong = idp.url.replace(/\/realms\/test$/, '/realms/nope');
     const realm = await check({ AUTHZ_ISSUER_URL: wrong });
     expect(realm.status).toBe(1);
-    expect(realm.lines).toContain(`FAIL  issuer primary (keycloak-uma): issuer discovery: ${wrong}/.well-known/openid-configuration: HTTP 404 (no realm "nope" there: check the realm name (case-sensitive); Keycloak's issuer is ${wrong.replace(/nope$/, '')}<realm>)`);
+    expect(realm.lines).toContain(
+      `FAIL  issuer primary (keycloak-uma): issuer discovery: ${wrong}/.well-known/openid-configuration: HTTP 404 (no realm "nope" there: check the realm name (case-sensitive); Keycloak's issuer is ${wrong.replace(/nope$/, '')}<realm>)`,
+    );
     expect(realm.lines.at(-1)).toBe('check failed: 1 problem(s) above');
 
-    idp.pat = () => ({ status: 401, body: { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' } });
+    idp.pat = () => ({
+      status: 401,
+      body: { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' },
+    });
     const secret = await check({ AUTHZ_ISSUER_URL: idp.url, AUTHZ_CLIENT_SECRET: 'SUPER-SECRET-VALUE-123', AUTHZ_DECISION_MODE: 'ticket' });
     expect(secret.status).toBe(1);
     const line = secret.lines.find((text) => text.startsWith('FAIL  client "nginx-authz" (PAT)'));
@@ -60,12 +67,17 @@ describe('check mode', () => {
 
   it('checks a login client secret with one introspection call', async () => {
     const good = `Basic ${Buffer.from('nginx-authz:right').toString('base64')}`;
-    idp.introspect = (request) => (request.authorization === good ? { status: 200, body: { active: false } } : { status: 401, body: { error: 'invalid_client' } });
+    idp.introspect = (request) =>
+      request.authorization === good ? { status: 200, body: { active: false } } : { status: 401, body: { error: 'invalid_client' } };
     const env = { AUTHZ_ISSUER_URL: idp.url, AUTHZ_LOGIN_ENABLED: 'true' };
-    expect((await check({ ...env, AUTHZ_CLIENT_SECRET: 'right' })).lines).toContain('ok    client "nginx-authz" of issuer primary: client credentials accepted (introspection)');
+    expect((await check({ ...env, AUTHZ_CLIENT_SECRET: 'right' })).lines).toContain(
+      'ok    client "nginx-authz" of issuer primary: client credentials accepted (introspection)',
+    );
     const wrong = await check({ ...env, AUTHZ_CLIENT_SECRET: 'wrong' });
     expect(wrong.status).toBe(1);
-    expect(wrong.lines.find((text) => text.startsWith('FAIL  client "nginx-authz" of issuer primary'))).toMatch(/introspect: HTTP 401 invalid_client \(the IdP refused client "nginx-authz" with this secret/);
+    expect(wrong.lines.find((text) => text.startsWith('FAIL  client "nginx-authz" of issuer primary'))).toMatch(
+      /introspect: HTTP 401 invalid_client \(the IdP refused client "nginx-authz" with this secret/,
+    );
     expect(idp.introspectCalls.at(-1)!.form.get('token')).toBe('nginx-authz-credentials-check');
   });
 

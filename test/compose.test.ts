@@ -54,9 +54,12 @@ const svc = (name: string): Service => {
 const envOf = (service: Service): Env => {
   const env = service.environment ?? {};
   if (!Array.isArray(env)) return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v ?? '')]));
-  return Object.fromEntries(env.map((entry) => [entry.split('=')[0] ?? '', entry.includes('=') ? entry.slice(entry.indexOf('=') + 1) : '']));
+  return Object.fromEntries(
+    env.map((entry) => [entry.split('=')[0] ?? '', entry.includes('=') ? entry.slice(entry.indexOf('=') + 1) : '']),
+  );
 };
-const argv = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : value.split(/\s+/));
+const argv = (value: string | string[] | undefined): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : value.split(/\s+/);
 /** The script of a `sh -c`-style command (last element), or the command line itself. */
 const scriptOf = (service: Service): string => {
   const all = [...argv(service.entrypoint), ...argv(service.command)];
@@ -82,7 +85,11 @@ const published = (service: Service): { hostIp: string; hostPort: string; contai
 
 /** Dockerfile instructions (continuation lines joined), per stage. */
 function dockerfileStages(text: string): { from: string; instructions: { op: string; args: string }[] }[] {
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const lines = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   const stages: { from: string; instructions: { op: string; args: string }[] }[] = [];
   for (const line of lines) {
     const [op = '', ...rest] = line.split(/\s+/);
@@ -97,7 +104,10 @@ const runtime = dockerfile[dockerfile.length - 1]!;
 const runtimeOps = (op: string): string[] => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
 
 const nginxConf = read('nginx/compose/nginx.conf');
-const nginxDirectives = nginxConf.split('\n').map((line) => line.replace(/#.*$/, '').trim()).filter((line) => line !== '');
+const nginxDirectives = nginxConf
+  .split('\n')
+  .map((line) => line.replace(/#.*$/, '').trim())
+  .filter((line) => line !== '');
 
 describe('docker-compose.yml', () => {
   it('has every service of the stack', () => {
@@ -110,7 +120,11 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const mount of mounts(service)) {
         if (mount.bind) {
-          expect({ service: name, source: mount.source, exists: existsSync(join(ROOT, mount.source)) }).toEqual({ service: name, source: mount.source, exists: true });
+          expect({ service: name, source: mount.source, exists: existsSync(join(ROOT, mount.source)) }).toEqual({
+            service: name,
+            source: mount.source,
+            exists: true,
+          });
         } else {
           expect(compose.volumes ?? {}).toHaveProperty([mount.source]);
         }
@@ -123,8 +137,8 @@ describe('docker-compose.yml', () => {
     const dockerfileEnv = Object.fromEntries(
       dockerfile.flatMap((stage) => stage.instructions.filter((i) => i.op === 'ENV').map((i) => i.args.split('=', 2) as [string, string])),
     );
-    const used = [...Object.values(services).flatMap((service) => Object.keys(envOf(service))), ...Object.keys(dockerfileEnv)].filter((name) =>
-      name.startsWith('AUTHZ_'),
+    const used = [...Object.values(services).flatMap((service) => Object.keys(envOf(service))), ...Object.keys(dockerfileEnv)].filter(
+      (name) => name.startsWith('AUTHZ_'),
     );
     expect(used.length).toBeGreaterThan(0);
     expect(used.filter((name) => !known.has(name))).toEqual([]);
@@ -135,10 +149,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes ports on 127.0.0.1 only, and only for NGINX and Keycloak', () => {
-    const publishing = Object.entries(services).filter(([, service]) => (service.ports ?? []).length > 0).map(([name]) => name).sort();
+    const publishing = Object.entries(services)
+      .filter(([, service]) => (service.ports ?? []).length > 0)
+      .map(([name]) => name)
+      .sort();
     expect(publishing).toEqual(['keycloak', 'nginx']);
     for (const name of publishing) {
-      for (const port of published(svc(name))) expect({ service: name, hostIp: port.hostIp }).toEqual({ service: name, hostIp: '127.0.0.1' });
+      for (const port of published(svc(name)))
+        expect({ service: name, hostIp: port.hostIp }).toEqual({ service: name, hostIp: '127.0.0.1' });
     }
     expect(svc('mlflow').ports ?? []).toEqual([]);
     expect(svc('minio').ports ?? []).toEqual([]);
@@ -149,7 +167,9 @@ describe('docker-compose.yml', () => {
     const build = typeof service.build === 'string' ? { context: service.build } : (service.build ?? {});
     expect(build.context).toBe('.');
     expect(build.dockerfile ?? 'Dockerfile').toBe('Dockerfile');
-    const exposed = runtimeOps('EXPOSE').flatMap((args) => args.split(/\s+/)).map((port) => port.replace(/\/tcp$/, ''));
+    const exposed = runtimeOps('EXPOSE')
+      .flatMap((args) => args.split(/\s+/))
+      .map((port) => port.replace(/\/tcp$/, ''));
     expect(exposed).toEqual(['4180']);
     const port = envOf(service).AUTHZ_PORT ?? '4180';
     expect(port).toBe('4180');
@@ -216,7 +236,10 @@ describe('docker-compose.yml', () => {
     // Run minio-init's script with a stand-in `mc` that records its calls and keeps the policy file.
     const dir = mkdtempSync(join(tmpdir(), 'authz-compose-mc-'));
     try {
-      writeFileSync(join(dir, 'mc'), `#!/bin/sh\necho "$*" >> "${dir}/calls"\n[ "$1 $2" = "anonymous set-json" ] && cp "$3" "${dir}/policy.json"\nexit 0\n`);
+      writeFileSync(
+        join(dir, 'mc'),
+        `#!/bin/sh\necho "$*" >> "${dir}/calls"\n[ "$1 $2" = "anonymous set-json" ] && cp "$3" "${dir}/policy.json"\nexit 0\n`,
+      );
       chmodSync(join(dir, 'mc'), 0o755);
       const env = { PATH: `${dir}:${process.env.PATH ?? ''}`, ...envOf(svc('minio-init')) };
       const result = spawnSync('sh', ['-ec', scriptOf(svc('minio-init'))], { encoding: 'utf8', env });
@@ -252,10 +275,15 @@ describe('Dockerfile', () => {
   it('builds with npm ci + npm run build and ships production dependencies and dist/ (with the route presets)', () => {
     expect(dockerfile.length).toBeGreaterThanOrEqual(2);
     // The image runs the Node major CI tests on (the pinned `node` devDependency, package.json).
-    const major = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.node!.split('.')[0];
+    const major = (
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { devDependencies: Record<string, string> }
+    ).devDependencies.node!.split('.')[0];
     expect(major).toBe('24');
     for (const stage of dockerfile) expect(stage.from).toMatch(new RegExp(`^node:${major}[-.\\w]*( AS \\w+)?$`, 'i'));
-    const build = dockerfile[0]!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+    const build = dockerfile[0]!.instructions
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(build).toContain('npm ci');
     expect(build).toContain('npm run build');
     expect(runtimeOps('RUN').join('\n')).toContain('npm ci --omit=dev');
@@ -287,16 +315,22 @@ describe('Dockerfile', () => {
   });
 
   it('keeps local state out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((line) => line.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim());
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.stack', '.git', 'coverage', 'artifacts']));
   });
 });
 
 describe('nginx/compose/nginx.conf', () => {
-  const includes = nginxDirectives.map((line) => /^include\s+snippets\/([^;\s]+);$/.exec(line)?.[1]).filter((name): name is string => name !== undefined);
+  const includes = nginxDirectives
+    .map((line) => /^include\s+snippets\/([^;\s]+);$/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
 
   it('includes the repository snippets, mounted where its includes resolve', () => {
-    expect(new Set(includes)).toEqual(new Set(['authz-location.conf', 'authz-errors.conf', 'authz-protect.conf', 'authz-subrequest.conf', 'proxy-streaming.conf']));
+    expect(new Set(includes)).toEqual(
+      new Set(['authz-location.conf', 'authz-errors.conf', 'authz-protect.conf', 'authz-subrequest.conf', 'proxy-streaming.conf']),
+    );
     for (const name of includes) expect(existsSync(join(ROOT, 'nginx/snippets', name))).toBe(true);
     const nginxMounts = mounts(svc('nginx'));
     expect(nginxMounts).toContainEqual({ source: './nginx/compose/nginx.conf', target: '/etc/nginx/nginx.conf', bind: true });
@@ -305,8 +339,17 @@ describe('nginx/compose/nginx.conf', () => {
 
   it('keeps the stack template: upstream keepalive, the S3 front logic, the upstream identity log', () => {
     const template = readFileSync(join(ROOT, 'nginx/nginx.conf.template'), 'utf8');
-    for (const line of ['keepalive 32;', 'keepalive_timeout 60s;', 'keepalive 16;', 'ignore_invalid_headers off;', 'proxy_pass http://nginx_authz/auth/minio;',
-      'proxy_set_header Authorization "";', 'proxy_set_header Referer "";', 'if ($s3_auth_kind = signed) { return 418; }', 'if ($s3_auth_kind = none)   { return 419; }']) {
+    for (const line of [
+      'keepalive 32;',
+      'keepalive_timeout 60s;',
+      'keepalive 16;',
+      'ignore_invalid_headers off;',
+      'proxy_pass http://nginx_authz/auth/minio;',
+      'proxy_set_header Authorization "";',
+      'proxy_set_header Referer "";',
+      'if ($s3_auth_kind = signed) { return 418; }',
+      'if ($s3_auth_kind = none)   { return 419; }',
+    ]) {
       expect(template).toContain(line);
       expect(nginxConf).toContain(line);
     }
@@ -317,19 +360,28 @@ describe('nginx/compose/nginx.conf', () => {
     expect(nginxDirectives.filter((line) => /^access_log \S+ authz_upstream;$/.test(line))).toHaveLength(2);
     // Proxies to compose services only (no leftover loopback upstreams or placeholders).
     expect(nginxConf).not.toContain('@@');
-    const upstreamHosts = nginxDirectives.map((line) => /^server\s+([^:\s;]+):\d+;$/.exec(line)?.[1]).filter((host): host is string => host !== undefined);
+    const upstreamHosts = nginxDirectives
+      .map((line) => /^server\s+([^:\s;]+):\d+;$/.exec(line)?.[1])
+      .filter((host): host is string => host !== undefined);
     expect(upstreamHosts.sort()).toEqual(['minio', 'mlflow', 'nginx-authz']);
     for (const host of upstreamHosts) expect(services).toHaveProperty([host]);
   });
 
   // The binary the stack uses (scripts/stack/lib.sh: NGINX_BIN, else nginx on PATH). Without one the
   // check is an explicit, counted skip on a workstation and a failure in CI (.ci/run also refuses skips).
-  const nginxBin = [process.env.NGINX_BIN, ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'nginx')), '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find(
-    (path): path is string => path !== undefined && path !== 'nginx' && existsSync(path),
-  );
+  const nginxBin = [
+    process.env.NGINX_BIN,
+    ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'nginx')),
+    '/usr/sbin/nginx',
+    '/usr/local/sbin/nginx',
+    '/usr/local/nginx/sbin/nginx',
+  ].find((path): path is string => path !== undefined && path !== 'nginx' && existsSync(path));
   const withNginx = nginxBin === undefined && process.env.CI !== 'true' ? it.skip : it;
   withNginx('passes `nginx -t` (service names replaced by 127.0.0.1, snippets beside it)', () => {
-    if (nginxBin === undefined) throw new Error('no nginx binary (set NGINX_BIN or put nginx on PATH; scripts/stack/install.sh installs it): CI must run the `nginx -t` check');
+    if (nginxBin === undefined)
+      throw new Error(
+        'no nginx binary (set NGINX_BIN or put nginx on PATH; scripts/stack/install.sh installs it): CI must run the `nginx -t` check',
+      );
     const prefix = mkdtempSync(join(tmpdir(), 'authz-compose-nginx-'));
     try {
       mkdirSync(join(prefix, 'conf'));
@@ -337,16 +389,26 @@ describe('nginx/compose/nginx.conf', () => {
       cpSync(join(ROOT, 'nginx/snippets'), join(prefix, 'conf/snippets'), { recursive: true });
       expect(readdirSync(join(prefix, 'conf/snippets'))).toEqual(expect.arrayContaining(includes));
       // What the nginx service's command writes at start.
-      writeFileSync(join(prefix, 'conf/s3-gateway-referer.conf'), `proxy_set_header Referer "${envOf(svc('nginx')).S3_GATEWAY_REFERER}";\n`);
-      const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${prefix}/temp/${kind};`).join('\n');
+      writeFileSync(
+        join(prefix, 'conf/s3-gateway-referer.conf'),
+        `proxy_set_header Referer "${envOf(svc('nginx')).S3_GATEWAY_REFERER}";\n`,
+      );
+      const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+        .map((kind) => `    ${kind}_temp_path ${prefix}/temp/${kind};`)
+        .join('\n');
       const conf = nginxConf
         .replace(/server (nginx-authz|mlflow|minio):(\d+);/g, 'server 127.0.0.1:$2;')
         // /dev/stdout and /dev/stderr cannot be opened when they are sockets (as under some runners): files instead.
         .replace(/\/dev\/(stdout|stderr)/g, `${prefix}/$1.log`)
         .replace(/^http \{$/m, `pid ${prefix}/nginx.pid;\nhttp {\n${temp}`);
       writeFileSync(join(prefix, 'conf/nginx.conf'), conf);
-      const result = spawnSync(nginxBin, ['-t', '-p', prefix, '-c', join(prefix, 'conf/nginx.conf'), '-e', join(prefix, 'error.log')], { encoding: 'utf8' });
-      expect({ status: result.status, output: result.stderr }).toEqual({ status: 0, output: expect.stringContaining('test is successful') });
+      const result = spawnSync(nginxBin, ['-t', '-p', prefix, '-c', join(prefix, 'conf/nginx.conf'), '-e', join(prefix, 'error.log')], {
+        encoding: 'utf8',
+      });
+      expect({ status: result.status, output: result.stderr }).toEqual({
+        status: 0,
+        output: expect.stringContaining('test is successful'),
+      });
     } finally {
       rmSync(prefix, { recursive: true, force: true });
     }

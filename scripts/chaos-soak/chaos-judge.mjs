@@ -27,7 +27,15 @@ export class ChaosJudge {
     this.ttl = o.allowTtlMs;
     this.bound = o.recoveryBoundMs;
     /** Times (ms since the epoch) of what happened, set by the driver. */
-    this.marks = { killIssued: Infinity, kill: Infinity, kcPortOpen: Infinity, kcReady: Infinity, recovered: Infinity, authzStop: Infinity, authzUp: Infinity };
+    this.marks = {
+      killIssued: Infinity,
+      kill: Infinity,
+      kcPortOpen: Infinity,
+      kcReady: Infinity,
+      recovered: Infinity,
+      authzStop: Infinity,
+      authzUp: Infinity,
+    };
     this.firstAllow = new Map();
     this.violations = new Violations();
     this.tally = new Tally();
@@ -85,7 +93,8 @@ export class ChaosJudge {
     }
     if (tag === 'fresh') {
       const settled = r.start >= m.kcReady + this.bound && (r.start < m.authzStop || r.start >= m.authzUp + 1000);
-      if (settled && (allowed ? r.status !== 200 : r.status !== 403)) this.violations.add('wrong-answer-after-recovery', r, `HTTP ${r.status}`);
+      if (settled && (allowed ? r.status !== 200 : r.status !== 403))
+        this.violations.add('wrong-answer-after-recovery', r, `HTTP ${r.status}`);
       return;
     }
     // Tokens from before the restart: allowed only out of the cache, within the TTL.
@@ -94,12 +103,14 @@ export class ChaosJudge {
     const down = r.start < m.kcPortOpen;
     if (seen === 'allow') {
       if (!cached) return this.violations.add(down ? 'uncached-allow-while-keycloak-down' : 'old-token-allowed-uncached', r);
-      if (r.start > cached.end + this.ttl + SLACK_MS) return this.violations.add('allow-past-ttl', r, `${Math.round(r.start - cached.start)} ms after first allow`);
+      if (r.start > cached.end + this.ttl + SLACK_MS)
+        return this.violations.add('allow-past-ttl', r, `${Math.round(r.start - cached.start)} ms after first allow`);
       if (down) this.cachedServed.set(pair, Math.max(this.cachedServed.get(pair) ?? 0, r.end - cached.start));
       return;
     }
     if (!down) return; // Keycloak back: it refuses tokens of its previous keys (401/403); any refusal is right
-    if (cached && r.end < cached.start + this.ttl - SLACK_MS) return this.violations.add('cached-allow-not-served', r, `HTTP ${r.status} ${Math.round(r.end - cached.start)} ms after first allow`);
+    if (cached && r.end < cached.start + this.ttl - SLACK_MS)
+      return this.violations.add('cached-allow-not-served', r, `HTTP ${r.status} ${Math.round(r.end - cached.start)} ms after first allow`);
     if (r.status !== 500) return this.violations.add('miss-not-answered-500', r, `HTTP ${r.status}`);
     if (cached && !this.missAfterCache.has(pair)) this.missAfterCache.set(pair, r.start - cached.start);
   }
@@ -109,12 +120,18 @@ export class ChaosJudge {
     const range = (map) => (map.size ? [Math.min(...map.values()), Math.max(...map.values())].map((x) => +(x / 1000).toFixed(2)) : null);
     const g = this.authzGap;
     return {
-      violations: this.violations.count, violationKinds: this.violations.kinds.toJSON(), examples: this.violations.examples,
+      violations: this.violations.count,
+      violationKinds: this.violations.kinds.toJSON(),
+      examples: this.violations.examples,
       cachedAllowsServedWhileDownSeconds: range(this.cachedServed),
       cachedPairsServedWhileDown: this.cachedServed.size,
       firstMissAfterCachedAllowSeconds: range(this.missAfterCache),
       authzRestartGap: Number.isFinite(g.first)
-        ? { seconds: +((g.last - g.first) / 1000).toFixed(2), fromStopSeconds: +((g.first - this.marks.authzStop) / 1000).toFixed(2), statuses: g.statuses.toJSON() }
+        ? {
+            seconds: +((g.last - g.first) / 1000).toFixed(2),
+            fromStopSeconds: +((g.first - this.marks.authzStop) / 1000).toFixed(2),
+            statuses: g.statuses.toJSON(),
+          }
         : null,
       authzRestartTimeline: this.authzTimeline.toJSON(),
       answers: this.tally.toJSON(),

@@ -25,23 +25,46 @@ export function outcome(r) {
 
 /** Counts by a key, kept in insertion order. */
 export class Tally {
-  constructor() { this.map = new Map(); }
-  add(key, n = 1) { this.map.set(key, (this.map.get(key) ?? 0) + n); }
-  get(key) { return this.map.get(key) ?? 0; }
-  toJSON() { return Object.fromEntries([...this.map.entries()].sort(([a], [b]) => (a < b ? -1 : 1))); }
+  constructor() {
+    this.map = new Map();
+  }
+  add(key, n = 1) {
+    this.map.set(key, (this.map.get(key) ?? 0) + n);
+  }
+  get(key) {
+    return this.map.get(key) ?? 0;
+  }
+  toJSON() {
+    return Object.fromEntries([...this.map.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
 }
 
 /** Keeps the first few examples of each kind of failure, for the report. */
 export class Violations {
-  constructor(keep = 5) { this.keep = keep; this.kinds = new Tally(); this.examples = []; }
+  constructor(keep = 5) {
+    this.keep = keep;
+    this.kinds = new Tally();
+    this.examples = [];
+  }
   add(kind, r, note = '') {
     this.kinds.add(kind);
     if (this.kinds.get(kind) <= this.keep) {
       this.examples.push({
-        kind, user: r.shot.user, tokenSet: r.shot.tag, route: r.shot.route.id, front: r.shot.route.front,
-        status: r.status, error: r.error, atMs: Math.round(r.start), note,
+        kind,
+        user: r.shot.user,
+        tokenSet: r.shot.tag,
+        route: r.shot.route.id,
+        front: r.shot.route.front,
+        status: r.status,
+        error: r.error,
+        atMs: Math.round(r.start),
+        note,
       });
     }
   }
-  get count() { let n = 0; for (const v of this.kinds.map.values()) n += v; return n; }
+  get count() {
+    let n = 0;
+    for (const v of this.kinds.map.values()) n += v;
+    return n;
+  }
 }

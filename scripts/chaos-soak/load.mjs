@@ -14,12 +14,22 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** Latency histogram in 0.1 ms steps up to 30 s (the last bucket holds anything longer). */
 export class Histogram {
-  constructor() { this.buckets = new Uint32Array(300_001); this.count = 0; }
-  add(ms) { this.buckets[Math.min(this.buckets.length - 1, Math.round(ms * 10))]++; this.count++; }
+  constructor() {
+    this.buckets = new Uint32Array(300_001);
+    this.count = 0;
+  }
+  add(ms) {
+    this.buckets[Math.min(this.buckets.length - 1, Math.round(ms * 10))]++;
+    this.count++;
+  }
   /** The q-quantile in ms (upper edge of its bucket). */
   quantile(q) {
-    let seen = 0; const target = q * this.count;
-    for (let i = 0; i < this.buckets.length; i++) { seen += this.buckets[i]; if (seen >= target && seen > 0) return i / 10; }
+    let seen = 0;
+    const target = q * this.count;
+    for (let i = 0; i < this.buckets.length; i++) {
+      seen += this.buckets[i];
+      if (seen >= target && seen > 0) return i / 10;
+    }
     return 0;
   }
 }
@@ -78,7 +88,10 @@ export class FixedRateLoad {
     const due = Math.floor(((now() - this.epoch) * this.rate) / 1000);
     while (this.scheduled < due) {
       this.scheduled++;
-      if (this.inFlight >= this.maxInFlight) { this.skipped++; continue; }
+      if (this.inFlight >= this.maxInFlight) {
+        this.skipped++;
+        continue;
+      }
       this.send(this.pick());
     }
   }
@@ -103,13 +116,18 @@ export class FixedRateLoad {
       if (!error) this.histogram.add(end - start);
       this.onResult({ shot, status, body, error, start, end });
     };
-    const req = request({ host: '127.0.0.1', port: shot.port, method: route.method, path: route.path, headers, agent: this.agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { if (body.length < 200) body += c; });
-      res.on('end', () => finish(res.statusCode ?? 0, body, undefined));
-      res.on('error', (e) => finish(0, '', e.code ?? e.message));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: shot.port, method: route.method, path: route.path, headers, agent: this.agent },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => {
+          if (body.length < 200) body += c;
+        });
+        res.on('end', () => finish(res.statusCode ?? 0, body, undefined));
+        res.on('error', (e) => finish(0, '', e.code ?? e.message));
+      },
+    );
     req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.on('error', (e) => finish(0, '', e.code ?? e.message));
     req.end(payload);

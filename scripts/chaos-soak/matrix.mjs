@@ -11,10 +11,14 @@ export const USERS = ['alice', 'bob', 'carol', 'dave'];
 /** Would Keycloak grant `user` the scope on the resource? */
 export function keycloakAllows(user, resource, scope) {
   switch (user) {
-    case 'alice': return true;
-    case 'bob': return resource !== 'admin' && scope !== 'delete';
-    case 'carol': return resource !== 'admin' && scope === 'read';
-    default: return false;
+    case 'alice':
+      return true;
+    case 'bob':
+      return resource !== 'admin' && scope !== 'delete';
+    case 'carol':
+      return resource !== 'admin' && scope === 'read';
+    default:
+      return false;
   }
 }
 
@@ -27,15 +31,69 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
  * pairs, so no earlier decision can answer them).
  */
 export const LOAD_ROUTES = [
-  { id: 'experiments-search', set: 'early', method: 'GET', path: '/api/2.0/mlflow/experiments/search?max_results=10', resource: 'experiments', scope: 'read' },
-  { id: 'log-metric', set: 'early', method: 'POST', path: '/api/2.0/mlflow/runs/log-metric', body: '{"run_id":"r1","key":"m","value":1,"timestamp":1}', resource: 'runs', scope: 'write' },
-  { id: 'experiments-delete', set: 'early', method: 'POST', path: '/api/2.0/mlflow/experiments/delete', body: '{"experiment_id":"1"}', resource: 'experiments', scope: 'delete' },
-  { id: 'models-search', set: 'early', method: 'GET', path: '/ajax-api/2.0/mlflow/registered-models/search?max_results=10', resource: 'registered-models', scope: 'read' },
+  {
+    id: 'experiments-search',
+    set: 'early',
+    method: 'GET',
+    path: '/api/2.0/mlflow/experiments/search?max_results=10',
+    resource: 'experiments',
+    scope: 'read',
+  },
+  {
+    id: 'log-metric',
+    set: 'early',
+    method: 'POST',
+    path: '/api/2.0/mlflow/runs/log-metric',
+    body: '{"run_id":"r1","key":"m","value":1,"timestamp":1}',
+    resource: 'runs',
+    scope: 'write',
+  },
+  {
+    id: 'experiments-delete',
+    set: 'early',
+    method: 'POST',
+    path: '/api/2.0/mlflow/experiments/delete',
+    body: '{"experiment_id":"1"}',
+    resource: 'experiments',
+    scope: 'delete',
+  },
+  {
+    id: 'models-search',
+    set: 'early',
+    method: 'GET',
+    path: '/ajax-api/2.0/mlflow/registered-models/search?max_results=10',
+    resource: 'registered-models',
+    scope: 'read',
+  },
   { id: 'webhooks-list', set: 'early', method: 'GET', path: '/api/2.0/mlflow/webhooks', resource: 'admin', scope: 'read' },
   { id: 'runs-get', set: 'late', method: 'GET', path: '/api/2.0/mlflow/runs/get?run_id=r1', resource: 'runs', scope: 'read' },
-  { id: 'experiments-create', set: 'late', method: 'POST', path: '/api/2.0/mlflow/experiments/create', body: '{"name":"x"}', resource: 'experiments', scope: 'write' },
-  { id: 'models-create', set: 'late', method: 'POST', path: '/api/2.0/mlflow/registered-models/create', body: '{"name":"x"}', resource: 'registered-models', scope: 'write' },
-  { id: 'models-delete', set: 'late', method: 'DELETE', path: '/api/2.0/mlflow/registered-models/delete', body: '{"name":"x"}', resource: 'registered-models', scope: 'delete' },
+  {
+    id: 'experiments-create',
+    set: 'late',
+    method: 'POST',
+    path: '/api/2.0/mlflow/experiments/create',
+    body: '{"name":"x"}',
+    resource: 'experiments',
+    scope: 'write',
+  },
+  {
+    id: 'models-create',
+    set: 'late',
+    method: 'POST',
+    path: '/api/2.0/mlflow/registered-models/create',
+    body: '{"name":"x"}',
+    resource: 'registered-models',
+    scope: 'write',
+  },
+  {
+    id: 'models-delete',
+    set: 'late',
+    method: 'DELETE',
+    path: '/api/2.0/mlflow/registered-models/delete',
+    body: '{"name":"x"}',
+    resource: 'registered-models',
+    scope: 'delete',
+  },
   { id: 'webhooks-create', set: 'late', method: 'POST', path: '/api/2.0/mlflow/webhooks', body: '{}', resource: 'admin', scope: 'write' },
 ].map((r) => ({ ...r, front: 'load', headers: r.body ? JSON_HEADERS : {} }));
 
@@ -48,7 +106,13 @@ export function mlflowRoutes(runId) {
   let step = 0; // a new step per write, so MLflow stores every metric it is given (no duplicate rows)
   const metric = () => JSON.stringify({ run_id: runId, key: 'load', value: 1, timestamp: Date.now(), step: step++ });
   return [
-    { id: 'mlflow-experiments-search', method: 'GET', path: '/api/2.0/mlflow/experiments/search?max_results=5', resource: 'experiments', scope: 'read' },
+    {
+      id: 'mlflow-experiments-search',
+      method: 'GET',
+      path: '/api/2.0/mlflow/experiments/search?max_results=5',
+      resource: 'experiments',
+      scope: 'read',
+    },
     { id: 'mlflow-log-metric', method: 'POST', path: '/api/2.0/mlflow/runs/log-metric', body: metric, resource: 'runs', scope: 'write' },
     { id: 'mlflow-runs-get', method: 'GET', path: `/api/2.0/mlflow/runs/get?run_id=${runId}`, resource: 'runs', scope: 'read' },
   ].map((r) => ({ ...r, front: 'mlflow', set: 'mlflow', headers: r.body ? JSON_HEADERS : {} }));
@@ -65,7 +129,9 @@ export async function prepareMlflow(info, aliceToken) {
     let res;
     for (let attempt = 0; attempt < 5; attempt++) {
       res = await fetch(`${base}/${path}`, {
-        method: 'POST', headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST',
+        headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
       });
       if (res.status !== 500) break;
       await res.arrayBuffer();

@@ -77,7 +77,10 @@ export async function httpStatus(url, timeoutMs = 1000) {
 export function portOpen(port, timeoutMs = 300) {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
-    const done = (ok) => { s.destroy(); resolve(ok); };
+    const done = (ok) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -91,7 +94,9 @@ export function portOpen(port, timeoutMs = 300) {
 export function stackScript(script, args, extraEnv = {}) {
   return new Promise((resolve) => {
     const child = spawn('bash', [`${ROOT}scripts/stack/${script}`, ...args], {
-      cwd: ROOT, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const relay = (chunk) => process.stderr.write(chunk.toString().replace(/^(?=.)/gm, '  | '));
     child.stdout.on('data', relay);
@@ -132,6 +137,10 @@ export function cpuSeconds(pid) {
 /** CPU seconds of a process and its direct children (NGINX's master and workers). */
 export function treeCpuSeconds(pid) {
   let children = [];
-  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* gone */ }
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* gone */
+  }
   return [pid, ...children].reduce((sum, p) => sum + (cpuSeconds(p) ?? 0), 0);
 }

@@ -47,8 +47,20 @@ const DIST = option('--dist-dir', resolve(ROOT, 'dist'));
 const API_ROOTS = ['/api/2.0', '/api/3.0', '/ajax-api/2.0', '/ajax-api/3.0'];
 const SCOPES = new Set(['read', 'write', 'delete']);
 const FAMILIES = new Set([
-  'experiments', 'runs', 'registered-models', 'logged-models', 'traces', 'datasets', 'scorers',
-  'prompt-optimization', 'issues', 'label-schemas', 'review-queues', 'artifacts', 'gateway', 'admin',
+  'experiments',
+  'runs',
+  'registered-models',
+  'logged-models',
+  'traces',
+  'datasets',
+  'scorers',
+  'prompt-optimization',
+  'issues',
+  'label-schemas',
+  'review-queues',
+  'artifacts',
+  'gateway',
+  'admin',
 ]);
 
 // (method, Flask rule) pairs left unmapped on purpose; keep in step with the YAML header.
@@ -108,16 +120,19 @@ function loadTable(file) {
     if (methods.size === 0) problems.push(`${where}: no methods`);
     const expanded = where.startsWith('{api}') ? API_ROOTS.map((r) => r + where.slice(5)) : [where];
     for (const pattern of expanded) {
-      const segments = pattern.split('/').filter(Boolean).map((part, i, all) => {
-        if (part === '*') {
-          if (i !== all.length - 1) problems.push(`${where}: * must be last`);
-          return { kind: 'wildcard' };
-        }
-        const param = /^\{([A-Za-z_]\w*)\}$/.exec(part);
-        if (param) return { kind: 'param', name: param[1] };
-        if (/[{}*]/.test(part)) problems.push(`${where}: segment ${part} mixes a pattern with text`);
-        return { kind: 'literal', value: part };
-      });
+      const segments = pattern
+        .split('/')
+        .filter(Boolean)
+        .map((part, i, all) => {
+          if (part === '*') {
+            if (i !== all.length - 1) problems.push(`${where}: * must be last`);
+            return { kind: 'wildcard' };
+          }
+          const param = /^\{([A-Za-z_]\w*)\}$/.exec(part);
+          if (param) return { kind: 'param', name: param[1] };
+          if (/[{}*]/.test(part)) problems.push(`${where}: segment ${part} mixes a pattern with text`);
+          return { kind: 'literal', value: part };
+        });
       const shape = segments.map((s) => (s.kind === 'literal' ? s.value : s.kind === 'param' ? '{}' : '*')).join('/');
       if (shapes.has(shape)) problems.push(`${where}: same path as ${shapes.get(shape)} (merge the methods)`);
       shapes.set(shape, where);
@@ -130,7 +145,11 @@ function loadTable(file) {
 function lint(path, method, scope, problems) {
   const key = `${path} ${method} ${scope}`;
   if (LINT_EXCEPTIONS.has(key)) return;
-  const last = path.split('/').filter((p) => p !== '*' && !p.startsWith('{')).pop() ?? '';
+  const last =
+    path
+      .split('/')
+      .filter((p) => p !== '*' && !p.startsWith('{'))
+      .pop() ?? '';
   if (method === 'GET' && scope !== 'read') problems.push(`lint: ${key}: GET must be read`);
   if (method === 'DELETE' && scope !== 'delete') problems.push(`lint: ${key}: DELETE must be delete`);
   if (/(^|-)(delete|remove|revoke|restore|unassign)(-|$)/.test(last) || last === 'delete-traces') {
@@ -148,9 +167,16 @@ function buildTrie(entries) {
     let at = root;
     let done = false;
     for (const s of entry.segments) {
-      if (s.kind === 'wildcard') { at.wildcard = entry; done = true; break; }
+      if (s.kind === 'wildcard') {
+        at.wildcard = entry;
+        done = true;
+        break;
+      }
       if (s.kind === 'param') at = at.param ??= node();
-      else { if (!at.literals.has(s.value)) at.literals.set(s.value, node()); at = at.literals.get(s.value); }
+      else {
+        if (!at.literals.has(s.value)) at.literals.set(s.value, node());
+        at = at.literals.get(s.value);
+      }
     }
     if (!done) at.entry = entry;
   }
@@ -160,8 +186,14 @@ function buildTrie(entries) {
 function find(n, segs, i) {
   if (i === segs.length) return n.entry ?? n.wildcard;
   const lit = n.literals.get(segs[i]);
-  if (lit) { const f = find(lit, segs, i + 1); if (f) return f; }
-  if (n.param) { const f = find(n.param, segs, i + 1); if (f) return f; }
+  if (lit) {
+    const f = find(lit, segs, i + 1);
+    if (f) return f;
+  }
+  if (n.param) {
+    const f = find(n.param, segs, i + 1);
+    if (f) return f;
+  }
   return n.wildcard;
 }
 
@@ -176,8 +208,7 @@ function match(trie, method, path) {
   return { kind: 'matched', entry, rule };
 }
 
-const describe = (m) =>
-  m.kind !== 'matched' ? 'deny' : m.rule.public ? 'public' : `${m.rule.resource}#${m.rule.scope}`;
+const describe = (m) => (m.kind !== 'matched' ? 'deny' : m.rule.public ? 'public' : `${m.rule.resource}#${m.rule.scope}`);
 
 // ------------------------------------------------------------------ samples ----
 /** Concrete paths for a Flask-syntax rule: each variable filled in, paths both short and nested. */
@@ -188,7 +219,7 @@ function samples(rule) {
       if (conv === 'path') return deep ? `${name}-a/b/c.txt` : `${name}-x`;
       return `${name}-1f2e`; // one segment; unlike any literal sibling
     });
-  const normalise = (p) => '/' + p.split('/').filter(Boolean).join('/');
+  const normalise = (p) => `/${p.split('/').filter(Boolean).join('/')}`;
   return [...new Set([normalise(fill(false)), normalise(fill(true))])];
 }
 
@@ -229,7 +260,11 @@ const deliberate = [];
 const disagreements = [];
 for (const [key, sources] of [...pairs].sort()) {
   const [method, rule] = key.split(' ');
-  if (method === 'WEBSOCKET') { unexpected.push(`${key}  (websocket: no rule format for it yet)`); counts.unexpected++; continue; }
+  if (method === 'WEBSOCKET') {
+    unexpected.push(`${key}  (websocket: no rule format for it yet)`);
+    counts.unexpected++;
+    continue;
+  }
   const outcomes = samples(rule).map((p) => ({ p, m: match(trie, method, p) }));
   const targets = new Set(outcomes.map((o) => describe(o.m)));
   if (distMatcher) {
@@ -243,8 +278,10 @@ for (const [key, sources] of [...pairs].sort()) {
   }
   const target = [...targets][0];
   if (target === 'deny') {
-    if (DELIBERATE_DENY.has(key)) { counts.deniedOnPurpose++; deliberate.push(`${key}  (${DELIBERATE_DENY.get(key)})`); }
-    else {
+    if (DELIBERATE_DENY.has(key)) {
+      counts.deniedOnPurpose++;
+      deliberate.push(`${key}  (${DELIBERATE_DENY.get(key)})`);
+    } else {
       counts.unexpected++;
       const why = outcomes[0].m.kind === 'no_method' ? `no ${method} on ${outcomes[0].m.entry.source}` : 'no route';
       unexpected.push(`${key}  [${sources.join(',')}] ${why}`);
@@ -270,7 +307,7 @@ if (EXPECTATIONS) {
     if (want !== 'public' && want !== 'deny' && !(FAMILIES.has(c.resource) && SCOPES.has(c.scope))) {
       problems.push(`expectation: ${c.method} ${c.path}: malformed case ${JSON.stringify(c)}`);
     }
-    const path = '/' + c.path.split('?')[0].split('/').filter(Boolean).join('/');
+    const path = `/${c.path.split('?')[0].split('/').filter(Boolean).join('/')}`;
     const got = describe(match(trie, c.method, path));
     const dist = distMatcher ? distDescribe(c.method, path) : got;
     if (got !== want || dist !== want) {
@@ -289,12 +326,19 @@ const total = pairs.size;
 console.log(`MLflow ${fixture.mlflow_version}: ${fixture.endpoints.length} endpoints, ${total} (method, rule) pairs`);
 console.log(`table: ${new Set(entries.map((e) => e.source)).size} paths (${entries.length} after {api} expansion)`);
 console.log(`mapped ${counts.mapped}, public ${counts.public}, denied on purpose ${counts.deniedOnPurpose}, UNMAPPED ${counts.unexpected}`);
-console.log('by resource#scope: ' + [...byTarget].sort().map(([k, v]) => `${k} ${v}`).join(', '));
+console.log(
+  'by resource#scope: ' +
+    [...byTarget]
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+);
 if (deliberate.length) console.log(`\ndenied on purpose (${deliberate.length}):\n  ${deliberate.join('\n  ')}`);
 if (unexpected.length) console.log(`\nUNMAPPED (${unexpected.length}):\n  ${unexpected.join('\n  ')}`);
 if (stale.length) console.log(`\nwarning: table paths no MLflow ${fixture.mlflow_version} route reaches:\n  ${stale.join('\n  ')}`);
 if (EXPECTATIONS) console.log(`\nexpectations: ${expectationCount - expectationFailures}/${expectationCount} pass`);
-if (distMatcher) console.log(`service matcher (dist): ${disagreements.length === 0 ? 'agrees on every sample' : `${disagreements.length} disagreements`}`);
+if (distMatcher)
+  console.log(`service matcher (dist): ${disagreements.length === 0 ? 'agrees on every sample' : `${disagreements.length} disagreements`}`);
 for (const d of disagreements) problems.push(`dist: ${d}`);
 if (problems.length) console.log(`\nPROBLEMS (${problems.length}):\n  ${problems.join('\n  ')}`);
 process.exit(problems.length > 0 || counts.unexpected > 0 ? 1 : 0);

@@ -15,10 +15,83 @@ function prng(seed) {
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
-const EXPERIMENT_IDS = ['5', '0', '12', '05', '%35', '%2535', '%252535', '%25%33%35', '+5', '-5', '5.0', '5_0', '%D9%A5', '%EF%BC%95', '0x5', '1e1', '5%20', '%205', '%09'+'5', '99999999999999999999', 'custom', '.', '%2e', '%252e', '..', '%2e%2e', ''];
-const DOTS = ['.', '..', '%2e', '%2E', '.%2e', '%2e.', '%2e%2e', '%2E%2E', '%252e', '%252e%252e', '%25252e%25252e', '%c0%ae%c0%ae', '%e0%80%ae', '..;', '.;', '..%00', '..%2f', '..%5c', '..\\'];
-const LOOK_ALIKES = { '/': ['%EF%BC%8F', '%E2%88%95', '%E2%81%84', '%C0%AF', '%E0%80%AF', '%F0%80%80%AF'], '.': ['%E2%80%A4', '%EF%BC%8E', '%C0%AE'], a: ['%D0%B0', '%EF%BD%81'], e: ['%D0%B5'], o: ['%D0%BE'], i: ['%C4%B1', '%D1%96'], s: ['%D1%95'], p: ['%D1%80'] };
-const QUERY_DECOYS = ['?/../../api/2.0/mlflow/runs/delete', '?path=..%2F5', '?path=%2535/r', '?path=5&path=6', '?experiment_id=5&experiment_id=6', '?experiment_id=%2535', '?experiment_id=05', '?experiment_id=%D9%A5', '?experiment_id=+5', '?experiment_id= 5', '?a=%2F..%2F', '#frag', '%3Fexperiment_id=5', '%23x', '?'];
+const EXPERIMENT_IDS = [
+  '5',
+  '0',
+  '12',
+  '05',
+  '%35',
+  '%2535',
+  '%252535',
+  '%25%33%35',
+  '+5',
+  '-5',
+  '5.0',
+  '5_0',
+  '%D9%A5',
+  '%EF%BC%95',
+  '0x5',
+  '1e1',
+  '5%20',
+  '%205',
+  '%09' + '5',
+  '99999999999999999999',
+  'custom',
+  '.',
+  '%2e',
+  '%252e',
+  '..',
+  '%2e%2e',
+  '',
+];
+const DOTS = [
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '.%2e',
+  '%2e.',
+  '%2e%2e',
+  '%2E%2E',
+  '%252e',
+  '%252e%252e',
+  '%25252e%25252e',
+  '%c0%ae%c0%ae',
+  '%e0%80%ae',
+  '..;',
+  '.;',
+  '..%00',
+  '..%2f',
+  '..%5c',
+  '..\\',
+];
+const LOOK_ALIKES = {
+  '/': ['%EF%BC%8F', '%E2%88%95', '%E2%81%84', '%C0%AF', '%E0%80%AF', '%F0%80%80%AF'],
+  '.': ['%E2%80%A4', '%EF%BC%8E', '%C0%AE'],
+  a: ['%D0%B0', '%EF%BD%81'],
+  e: ['%D0%B5'],
+  o: ['%D0%BE'],
+  i: ['%C4%B1', '%D1%96'],
+  s: ['%D1%95'],
+  p: ['%D1%80'],
+};
+const QUERY_DECOYS = [
+  '?/../../api/2.0/mlflow/runs/delete',
+  '?path=..%2F5',
+  '?path=%2535/r',
+  '?path=5&path=6',
+  '?experiment_id=5&experiment_id=6',
+  '?experiment_id=%2535',
+  '?experiment_id=05',
+  '?experiment_id=%D9%A5',
+  '?experiment_id=+5',
+  '?experiment_id= 5',
+  '?a=%2F..%2F',
+  '#frag',
+  '%3Fexperiment_id=5',
+  '%23x',
+  '?',
+];
 
 const hex = (code, rand) => {
   const h = code.toString(16).padStart(2, '0');
@@ -47,11 +120,13 @@ function mutate(target, rand, plainPaths, catchAllPaths) {
   const at = 1 + Math.floor(rand() * Math.max(1, segments.length - 1));
   segments[at] ??= '';
   switch (Math.floor(rand() * 16)) {
-    case 0: { // percent-encode one character, any case
+    case 0: {
+      // percent-encode one character, any case
       const i = 1 + Math.floor(rand() * (path.length - 1));
       return path.slice(0, i) + utf8Escapes(path[i] ?? 'a', rand) + path.slice(i + 1) + query;
     }
-    case 1: { // double / triple encode one character
+    case 1: {
+      // double / triple encode one character
       const i = 1 + Math.floor(rand() * (path.length - 1));
       const once = utf8Escapes(path[i] ?? 'a', rand);
       const times = 1 + Math.floor(rand() * 2);
@@ -60,7 +135,8 @@ function mutate(target, rand, plainPaths, catchAllPaths) {
     case 2: // a dot segment somewhere
       segments.splice(at, 0, pick(DOTS, rand));
       return segments.join('/') + query;
-    case 3: { // traversal splice: <a prefix of another route>/../../<this path>
+    case 3: {
+      // traversal splice: <a prefix of another route>/../../<this path>
       // Half the time from a route ending in a catch-all (<path:...>): the raw-path routers give it the rest.
       const other = pick(rand() < 0.5 ? catchAllPaths : plainPaths, rand).split('/');
       const keep = 1 + Math.floor(rand() * (other.length - 1));
@@ -75,14 +151,16 @@ function mutate(target, rand, plainPaths, catchAllPaths) {
     case 6: // `;` parameters
       segments[at] = `${segments[at]}${pick([';', ';x=1', ';jsessionid=1', '%3B', '%3Bx'], rand)}`;
       return segments.join('/') + query;
-    case 7: { // backslash as a separator
+    case 7: {
+      // backslash as a separator
       const i = path.indexOf('/', 1 + Math.floor(rand() * (path.length - 1)));
-      return i === -1 ? path + '%5C' + query : path.slice(0, i) + pick(['\\', '%5C', '%5c', '%255C'], rand) + path.slice(i + 1) + query;
+      return i === -1 ? `${path}%5C${query}` : path.slice(0, i) + pick(['\\', '%5C', '%5c', '%255C'], rand) + path.slice(i + 1) + query;
     }
     case 8: // case
       segments[at] = rand() < 0.5 ? segments[at].toUpperCase() : segments[at].replace(/^./, (c) => c.toUpperCase());
       return segments.join('/') + query;
-    case 9: { // overlong UTF-8 or look-alike for one character
+    case 9: {
+      // overlong UTF-8 or look-alike for one character
       const candidates = [...path].map((c, i) => [c, i]).filter(([c, i]) => i > 0 && c in LOOK_ALIKES);
       if (candidates.length === 0) return path + query;
       const [c, i] = pick(candidates, rand);
@@ -92,7 +170,8 @@ function mutate(target, rand, plainPaths, catchAllPaths) {
       return `${pick(['http://127.0.0.1:5000', 'http://evil.example', 'HTTP://x', 'https://a@b'], rand)}${path}${query}`;
     case 11: // query decoys
       return path + pick(QUERY_DECOYS, rand);
-    case 12: { // odd experiment ids where routes name them
+    case 12: {
+      // odd experiment ids where routes name them
       if (/mlflow-artifacts\/(artifacts|mpu\/\w+|presigned)\/./.test(path)) {
         return path.replace(/(mlflow-artifacts\/(?:artifacts|mpu\/\w+|presigned)\/)[^/]*/, `$1${pick(EXPERIMENT_IDS, rand)}`) + query;
       }

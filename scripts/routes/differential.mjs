@@ -67,22 +67,27 @@ const label = (route) => (route.public ? 'public' : route.authenticated ? 'authe
 /** The plain path MLflow routed: its rule with the values it matched filled in. */
 function routedPath(rule, values) {
   const path = rule.replace(/<(?:[a-z]+:)?(\w+)>/g, (_, name) => values[name] ?? '');
-  return `/${path.split('/').filter((s) => s !== '').join('/')}`;
+  return `/${path
+    .split('/')
+    .filter((s) => s !== '')
+    .join('/')}`;
 }
 
 /** Compares one case; returns a failure description or undefined. */
-function compare(method, target, mine, theirs) {
+function compare(method, _target, mine, theirs) {
   if (theirs.k === 'error') return `oracle error: ${theirs.error}`;
   if (mine.deny !== undefined) return undefined;
   if (theirs.k !== 'flask' && theirs.k !== 'fastapi') return undefined; // 404/405/redirect/refused: nothing runs
   const path = routedPath(theirs.rule, theirs.values);
   const expected = matcher.match(method, path);
-  if (expected.kind !== 'matched') return `MLflow runs ${theirs.endpoint} (${theirs.rule}) where our table says ${expected.kind} for ${path}; we allowed ${mine.label}`;
+  if (expected.kind !== 'matched')
+    return `MLflow runs ${theirs.endpoint} (${theirs.rule}) where our table says ${expected.kind} for ${path}; we allowed ${mine.label}`;
   const want = label(expected.match);
   if (want !== mine.label) return `MLflow runs ${theirs.endpoint} (${theirs.rule}) = ${want}; we allowed ${mine.label}`;
   const wantObject = expectedObject(method, expected.match, theirs);
   if (wantObject === 'refused-by-mlflow') return undefined;
-  if (wantObject !== mine.object) return `MLflow runs ${theirs.endpoint} on ${wantObject ?? 'no experiment'}; we decided on ${mine.object ?? 'the family'} (${mine.label})`;
+  if (wantObject !== mine.object)
+    return `MLflow runs ${theirs.endpoint} on ${wantObject ?? 'no experiment'}; we decided on ${mine.object ?? 'the family'} (${mine.label})`;
   return undefined;
 }
 
@@ -109,7 +114,10 @@ async function main() {
   const endpoints = JSON.parse(readFileSync(resolve(ROOT, 'test/routes/fixtures/mlflow-endpoints.json'), 'utf8')).endpoints;
   const started = performance.now();
   const cases = generate(endpoints, COUNT, SEED);
-  const oracle = spawn(PYTHON, [resolve(ROOT, 'scripts/routes/mlflow_router_oracle.py')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' } });
+  const oracle = spawn(PYTHON, [resolve(ROOT, 'scripts/routes/mlflow_router_oracle.py')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
+  });
   process.on('exit', () => oracle.kill()); // never outlive the run, whatever ends it
   const lines = createInterface({ input: oracle.stdout })[Symbol.asyncIterator]();
   const ready = await lines.next();
@@ -122,7 +130,9 @@ async function main() {
   const BATCH = 2000;
   for (let start = 0; start < cases.length; start += BATCH) {
     const batch = cases.slice(start, start + BATCH);
-    oracle.stdin.write(batch.map(([m, u], i) => JSON.stringify(i === batch.length - 1 ? { m, u, flush: true } : { m, u })).join('\n') + '\n');
+    oracle.stdin.write(
+      `${batch.map(([m, u], i) => JSON.stringify(i === batch.length - 1 ? { m, u, flush: true } : { m, u })).join('\n')}\n`,
+    );
     for (const [method, target] of batch) {
       const answer = await lines.next();
       if (answer.done) throw new Error('the MLflow oracle exited early');
@@ -143,11 +153,20 @@ async function main() {
   oracle.stdin.end();
   await new Promise((done) => oracle.on('close', done));
   const seconds = (performance.now() - started) / 1000;
-  const result = { ...tally, mlflowAnswers: byKind, seed: SEED, seconds: Math.round(seconds * 10) / 10, oracleStartSeconds: Math.round((booted - started) / 100) / 10, failureSamples: failures };
+  const result = {
+    ...tally,
+    mlflowAnswers: byKind,
+    seed: SEED,
+    seconds: Math.round(seconds * 10) / 10,
+    oracleStartSeconds: Math.round((booted - started) / 100) / 10,
+    failureSamples: failures,
+  };
   if (JSON_OUT) console.log(JSON.stringify(result));
   else {
     console.log(`differential: ${tally.cases} targets (seed ${SEED}) in ${result.seconds} s (oracle start ${result.oracleStartSeconds} s)`);
-    console.log(`  we deny ${tally.denied}; allowed and MLflow runs nothing ${tally.notRun}; allowed and compared ${tally.compared}; MLflow answers ${JSON.stringify(byKind)}`);
+    console.log(
+      `  we deny ${tally.denied}; allowed and MLflow runs nothing ${tally.notRun}; allowed and compared ${tally.compared}; MLflow answers ${JSON.stringify(byKind)}`,
+    );
     for (const f of failures) console.log(`  FAIL ${f.method} ${f.target}\n       ${f.failure}`);
     console.log(tally.failures === 0 ? '  no mismatches' : `  ${tally.failures} MISMATCHES`);
   }

@@ -75,7 +75,17 @@ export function createAuthHandler(deps: AuthDependencies) {
    * request's work is interleaved into this one's latency) and goes async only on a miss.
    */
   return function authHandler(req: IncomingMessage, res: ServerResponse): void {
-    const state: DecisionState = { startedAt: performance.now(), method: undefined, uri: undefined, route: undefined, identity: undefined, source: 'none', copySource: undefined, next: undefined, token: undefined };
+    const state: DecisionState = {
+      startedAt: performance.now(),
+      method: undefined,
+      uri: undefined,
+      route: undefined,
+      identity: undefined,
+      source: 'none',
+      copySource: undefined,
+      next: undefined,
+      token: undefined,
+    };
     try {
       readOriginalRequest(req, config, state);
       const matcher = selectMatcher(req, deps.matchers);
@@ -87,7 +97,11 @@ export function createAuthHandler(deps: AuthDependencies) {
       // Step 3 may go to the IdP (a session refresh, a Basic exchange): continue once it answers.
       const token = deps.tokens.tokenOf(req);
       if (typeof token === 'string') decideWithToken(res, state, route, token);
-      else token.then((ready) => decideWithToken(res, state, route, ready), (thrown: unknown) => refuse(res, state, thrown));
+      else
+        token.then(
+          (ready) => decideWithToken(res, state, route, ready),
+          (thrown: unknown) => refuse(res, state, thrown),
+        );
     } catch (thrown) {
       refuse(res, state, thrown);
     }
@@ -109,7 +123,8 @@ export function createAuthHandler(deps: AuthDependencies) {
         }
         return andThen(narrowRoute(state, matched), (route) => andThen(decideRoute(token, identity, route, state), () => route));
       });
-      if (decided instanceof Promise) decided.then((route) => allow(res, state, route)).catch((thrown: unknown) => refuse(res, state, thrown));
+      if (decided instanceof Promise)
+        decided.then((route) => allow(res, state, route)).catch((thrown: unknown) => refuse(res, state, thrown));
       else allow(res, state, decided);
     } catch (thrown) {
       refuse(res, state, thrown);
@@ -150,9 +165,19 @@ export function createAuthHandler(deps: AuthDependencies) {
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
     // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
     const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
-    const narrowed = route.remote ? deps.remote!.lookUp(route, state.identity!) : perObject ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!) : route;
-    if (narrowed instanceof Promise) return narrowed.then((found) => (state.route = found));
-    return (state.route = narrowed);
+    const narrowed = route.remote
+      ? deps.remote!.lookUp(route, state.identity!)
+      : perObject
+        ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!)
+        : route;
+    if (narrowed instanceof Promise) {
+      return narrowed.then((found) => {
+        state.route = found;
+        return found;
+      });
+    }
+    state.route = narrowed;
+    return narrowed;
   }
 
   function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
@@ -169,11 +194,25 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {
-    const error = thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
-    if (!(thrown instanceof AuthzError)) log.error({ err: { message: (thrown as Error).message, stack: (thrown as Error).stack } }, 'unexpected error in /auth; failing closed');
+    const error =
+      thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
+    if (!(thrown instanceof AuthzError))
+      log.error(
+        { err: { message: (thrown as Error).message, stack: (thrown as Error).stack } },
+        'unexpected error in /auth; failing closed',
+      );
     // The explanation is built here, on refusals only; the allow path never pays for it.
     const identity = state.identity;
-    const reason = refusalReason(error, { method: state.method, resource: state.route?.resource, scope: state.route?.scope, user: identity === undefined ? undefined : identity.username ?? identity.subject }, ways);
+    const reason = refusalReason(
+      error,
+      {
+        method: state.method,
+        resource: state.route?.resource,
+        scope: state.route?.scope,
+        user: identity === undefined ? undefined : (identity.username ?? identity.subject),
+      },
+      ways,
+    );
     sendRefusal(res, error, config.issuer.challengeRealm, reason);
     finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
   }
@@ -186,7 +225,7 @@ export function createAuthHandler(deps: AuthDependencies) {
     const misconfigured = error?.status === 400 || error?.code === 'unknown_service';
     if (audit === undefined && !misconfigured && error?.status !== 503) return;
     const line = {
-      user: state.identity === undefined ? undefined : state.identity.username ?? state.identity.subject,
+      user: state.identity === undefined ? undefined : (state.identity.username ?? state.identity.subject),
       // A fingerprint for correlation, never the token. Not named `token`: the logger redacts that name.
       token_fp: state.identity?.tokenHash.slice(0, 12),
       method: state.method,
@@ -210,11 +249,16 @@ function readOriginalRequest(req: IncomingMessage, config: Config, state: Decisi
   const rawMethod = req.headers['x-original-method'];
   const rawUri = req.headers['x-original-uri'];
   if (typeof rawMethod !== 'string' || typeof rawUri !== 'string' || rawMethod === '' || rawUri === '') {
-    throw new BadOriginalRequest('missing_original_request', { detail: 'X-Original-Method and X-Original-URI are required (see nginx/snippets)' });
+    throw new BadOriginalRequest('missing_original_request', {
+      detail: 'X-Original-Method and X-Original-URI are required (see nginx/snippets)',
+    });
   }
   state.method = normalizeMethod(rawMethod);
   // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).
-  if (state.method === undefined) throw /^[A-Z_-]{1,64}$/.test(rawMethod) ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' }) : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
+  if (state.method === undefined)
+    throw /^[A-Z_-]{1,64}$/.test(rawMethod)
+      ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' })
+      : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
   state.uri = normalizeUri(rawUri, config.request.maxUriLength);
   const copySource = req.headers['x-amz-copy-source'];
   state.copySource = typeof copySource === 'string' ? copySource : undefined;
@@ -232,13 +276,16 @@ const RETIRED_SERVICE_HEADER = 'x-authz-service';
  */
 function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, RouteMatcher>): RouteMatcher {
   if (req.headers[RETIRED_SERVICE_HEADER] !== undefined) {
-    throw new UnknownRouteTable({ detail: 'X-Authz-Service is no longer read: point the decision location at /auth/<table> (nginx/README.md)' });
+    throw new UnknownRouteTable({
+      detail: 'X-Authz-Service is no longer read: point the decision location at /auth/<table> (nginx/README.md)',
+    });
   }
   const url = req.url ?? '';
   const path = url.split('?', 1)[0]!;
   const table = path === '/auth' ? 'mlflow' : path.startsWith('/auth/') ? path.slice('/auth/'.length) : '';
   const matcher = table === '' ? undefined : matchers.get(table as ServiceName);
-  if (matcher === undefined) throw new UnknownRouteTable({ detail: `decision path ${JSON.stringify(path.slice(0, 64))} names no configured route table` });
+  if (matcher === undefined)
+    throw new UnknownRouteTable({ detail: `decision path ${JSON.stringify(path.slice(0, 64))} names no configured route table` });
   return matcher;
 }
 
@@ -248,12 +295,17 @@ function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, 
  */
 function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: KeycloakRoutes | undefined): RouteMatch {
   const outcome = matcher.match(state.method!, state.uri!.path);
-  if (outcome.kind === 'no_route' && remote !== undefined) return (state.route = remote.pending(state.method!, state.uri!.path));
+  if (outcome.kind === 'no_route' && remote !== undefined) {
+    state.route = remote.pending(state.method!, state.uri!.path);
+    return state.route;
+  }
   if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
-  if (outcome.kind === 'no_method') throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
+  if (outcome.kind === 'no_method')
+    throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
   state.route = outcome.match;
   // S3 CopyObject/UploadPartCopy: reading the source is decided too (routes/copy-source.ts).
-  if (outcome.match.copySource === true && !outcome.match.public && state.copySource !== undefined) state.next = copySourceRoute(matcher, state.copySource);
+  if (outcome.match.copySource === true && !outcome.match.public && state.copySource !== undefined)
+    state.next = copySourceRoute(matcher, state.copySource);
   return outcome.match;
 }
 
@@ -272,7 +324,8 @@ function decideLocally(identity: Identity, route: RouteMatch, state: DecisionSta
   if (policy !== undefined) {
     state.source = 'local';
     const outcome = policy.decide(identity.claims ?? NO_CLAIMS, route.resource, route.family, route.scope!);
-    if (outcome !== 'allowed') throw new Forbidden('access_denied', { detail: `claims policy of issuer ${identity.issuer!.settings.id}: ${outcome}` });
+    if (outcome !== 'allowed')
+      throw new Forbidden('access_denied', { detail: `claims policy of issuer ${identity.issuer!.settings.id}: ${outcome}` });
     return true;
   }
   if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
@@ -282,7 +335,11 @@ function decideLocally(identity: Identity, route: RouteMatch, state: DecisionSta
 
 /** With `uma.challenge` on, a primary-issuer token that is not an RPT is sent for one (see decide/challenge.ts). */
 function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
-  return deps.challenger !== undefined && identity.permissions === undefined && (identity.issuer === undefined || identity.issuer.settings === deps.config.issuers[0]);
+  return (
+    deps.challenger !== undefined &&
+    identity.permissions === undefined &&
+    (identity.issuer === undefined || identity.issuer.settings === deps.config.issuers[0])
+  );
 }
 
 /** The decision cache key: who, which resource, which scope. */
@@ -291,7 +348,14 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
 }
 
 /** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */
-async function askIdp(deps: AuthDependencies, token: string, identity: Identity, route: RouteMatch, key: string, state: DecisionState): Promise<void> {
+async function askIdp(
+  deps: AuthDependencies,
+  token: string,
+  identity: Identity,
+  route: RouteMatch,
+  key: string,
+  state: DecisionState,
+): Promise<void> {
   state.source = 'idp';
   // A keycloak-uma issuer other than the primary has its own UMA decision client.
   const decider = identity.issuer?.decider ?? deps.decider;

@@ -37,7 +37,9 @@ export function reasonSafe(value: string, maxBytes = PART_MAX_BYTES): string {
   for (const char of value) {
     const code = char.codePointAt(0)!;
     const plain = code >= 0x20 && code < 0x7f && !UNSAFE.has(char);
-    const piece = plain ? char : [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    const piece = plain
+      ? char
+      : [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
     if (out.length + piece.length > maxBytes) break;
     out += piece;
   }
@@ -55,7 +57,8 @@ const PLAIN = /^[\x20\x21\x23\x24\x28-\x3b\x3d\x3f-\x5b\x5d-\x5f\x61-\x7e]*$/;
  */
 export function authenticationWays(config: Config): string {
   const ways = ['an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN)'];
-  if (config.basic.enabled) ways.push('a user name and password (HTTP Basic; MLflow client: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)');
+  if (config.basic.enabled)
+    ways.push('a user name and password (HTTP Basic; MLflow client: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)');
   const start = config.login.publicUrl === undefined ? '/oauth2/start' : `${config.login.publicUrl.replace(/\/+$/, '')}/oauth2/start`;
   const login = config.login.enabled ? `, or sign in with a browser at ${reasonSafe(start, 160)}` : '';
   return `send ${ways.join(' or ')}${login}`;
@@ -110,5 +113,7 @@ function forUser(context: RefusalContext): string {
 }
 
 function permission(context: RefusalContext): string {
-  return context.resource === undefined || context.scope === undefined ? 'for this route' : `${reasonSafe(context.resource)}#${reasonSafe(context.scope, 32)}`;
+  return context.resource === undefined || context.scope === undefined
+    ? 'for this route'
+    : `${reasonSafe(context.resource)}#${reasonSafe(context.scope, 32)}`;
 }

@@ -26,7 +26,11 @@ export interface SiteCheck {
  * site (login/origin.ts); a Bearer or Basic header is never attached by a browser on its own.
  */
 export class TokenSource {
-  constructor(private readonly sessions: Sessions | undefined, private readonly basic: BasicExchange | undefined, private readonly site?: SiteCheck) {}
+  constructor(
+    private readonly sessions: Sessions | undefined,
+    private readonly basic: BasicExchange | undefined,
+    private readonly site?: SiteCheck,
+  ) {}
 
   /** @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token */
   tokenOf(req: IncomingMessage): string | Promise<string> {
@@ -35,7 +39,8 @@ export class TokenSource {
     if (credentials?.kind === 'bearer') return credentials.token;
     const fromSession = this.sessions?.accessToken(req.headers.cookie);
     if (typeof fromSession === 'string') return this.sameOrigin(req, fromSession);
-    if (fromSession instanceof Promise) return fromSession.then((token) => (token === undefined ? this.fromBasic(req, credentials) : this.sameOrigin(req, token)));
+    if (fromSession instanceof Promise)
+      return fromSession.then((token) => (token === undefined ? this.fromBasic(req, credentials) : this.sameOrigin(req, token)));
     return this.fromBasic(req, credentials);
   }
 
@@ -54,9 +59,14 @@ export class TokenSource {
   private fromBasic(req: IncomingMessage, credentials: Credentials | undefined): string | Promise<string> {
     if (credentials === undefined) throw new Unauthenticated('no_credentials');
     if (credentials.kind !== 'basic') return credentials.token;
-    if (this.basic === undefined) throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled (basic.enabled)' });
+    if (this.basic === undefined)
+      throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled (basic.enabled)' });
     // NGINX's $remote_addr, set by the subrequest snippet; never X-Forwarded-For, which clients write.
     const address = req.headers['x-original-remote-addr'];
-    return this.basic.token(credentials.username, credentials.password, typeof address === 'string' && address !== '' ? address : undefined);
+    return this.basic.token(
+      credentials.username,
+      credentials.password,
+      typeof address === 'string' && address !== '' ? address : undefined,
+    );
   }
 }

@@ -67,14 +67,31 @@ export class BasicExchange {
   private readonly maxAgeMs: number;
   private readonly failureLimits: { maxFailuresPerUser: number; maxFailuresPerAddress: number };
 
-  constructor(config: Config, private readonly grants: PasswordGrants, private readonly metrics: Metrics, private readonly log: Logger, private readonly clock: Clock, limiter?: FailureLimiter) {
+  constructor(
+    config: Config,
+    private readonly grants: PasswordGrants,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+    limiter?: FailureLimiter,
+  ) {
     const { basic } = config;
     this.cache = new LRUCache<string, Exchanged>({
       max: basic.maxEntries,
       // Evicted, deleted or replaced: its addresses no longer own anything through it.
       dispose: (entry) => this.owners.remove(entry.user, entry.owners),
     });
-    this.limiter = limiter ?? new MemoryFailureLimiter({ windowMs: basic.windowSeconds * 1000, lockoutMs: basic.lockoutSeconds * 1000, maxEntries: basic.maxEntries, attemptTtlMs: 4 * config.decision.timeoutMs + 10_000 }, clock);
+    this.limiter =
+      limiter ??
+      new MemoryFailureLimiter(
+        {
+          windowMs: basic.windowSeconds * 1000,
+          lockoutMs: basic.lockoutSeconds * 1000,
+          maxEntries: basic.maxEntries,
+          attemptTtlMs: 4 * config.decision.timeoutMs + 10_000,
+        },
+        clock,
+      );
     this.refreshBeforeMs = config.session.refreshBeforeSeconds * 1000;
     this.maxAgeMs = basic.maxAgeSeconds * 1000;
     this.failureLimits = { maxFailuresPerUser: basic.maxFailuresPerUser, maxFailuresPerAddress: basic.maxFailuresPerAddress };
@@ -96,7 +113,10 @@ export class BasicExchange {
    * @throws {Throttled} the user or address is locked out, or its budget is in use; {@link BadCredentials}; {@link IdpUnavailable}
    */
   token(username: string, password: string, address: string | undefined): string | Promise<string> {
-    const credential = createHmac('sha256', this.key).update(JSON.stringify([username, password])).digest('base64url').slice(0, 32);
+    const credential = createHmac('sha256', this.key)
+      .update(JSON.stringify([username, password]))
+      .digest('base64url')
+      .slice(0, 32);
     const keys = this.keysFor(username, address);
     const entry = this.cache.get(credential);
     if (entry === undefined || !entry.owners.includes(keys.address.id)) return this.attempt(credential, username, password, keys);
@@ -105,7 +125,9 @@ export class BasicExchange {
       if (addressWait !== 0) return this.attempt(credential, username, password, keys);
       if (this.clock() - entry.checkedAtMs < this.maxAgeMs) return this.serve(credential, entry, username, password, keys.address.id);
       // Due for a new check of the password: not a guess (it matched), so no budget either.
-      return this.shared(`${credential}|${keys.address.id}`, () => this.exchange(credential, username, password, entry.owners, keys, undefined));
+      return this.shared(`${credential}|${keys.address.id}`, () =>
+        this.exchange(credential, username, password, entry.owners, keys, undefined),
+      );
     });
   }
 
@@ -172,8 +194,15 @@ export class BasicExchange {
    * The password grant. With an attempt (a guess) the outcome settles it; without one (a
    * re-check of credentials that matched the cache) a refusal just drops the cached exchange.
    */
-  private async exchange(credential: string, username: string, password: string, owners: readonly string[], keys: { user: { id: string }; address: { id: string } }, attempt: Attempt | undefined): Promise<string> {
-    let outcome;
+  private async exchange(
+    credential: string,
+    username: string,
+    password: string,
+    owners: readonly string[],
+    keys: { user: { id: string }; address: { id: string } },
+    attempt: Attempt | undefined,
+  ): Promise<string> {
+    let outcome: GrantedTokens | GrantRefused;
     try {
       outcome = await this.count('password', this.grants.password(username, password));
     } catch (error) {
@@ -184,7 +213,9 @@ export class BasicExchange {
       if (outcome.refused !== 'invalid_grant') {
         if (attempt !== undefined) this.quietly(this.limiter.cancel(attempt));
         // unauthorized_client, invalid_client...: the client is not set up for the password grant.
-        throw new IdpUnavailable({ detail: `password grant on basic.clientId refused: ${outcome.refused} (is the grant allowed on that client?)` });
+        throw new IdpUnavailable({
+          detail: `password grant on basic.clientId refused: ${outcome.refused} (is the grant allowed on that client?)`,
+        });
       }
       if (attempt !== undefined) this.quietly(this.limiter.fail(attempt));
       this.cache.delete(credential);
@@ -209,10 +240,20 @@ export class BasicExchange {
       this.log.info({ oauth_error: refreshed.refused }, 'Basic: refresh refused; exchanging the password again');
     }
     this.cache.delete(credential);
-    return this.exchange(credential, username, password, entry.owners, { user: { id: entry.user }, address: { id: entry.owners[0] ?? limitKeyId('address', '') } }, undefined);
+    return this.exchange(
+      credential,
+      username,
+      password,
+      entry.owners,
+      { user: { id: entry.user }, address: { id: entry.owners[0] ?? limitKeyId('address', '') } },
+      undefined,
+    );
   }
 
-  private async count(grant: 'password' | 'refresh_token', call: Promise<GrantedTokens | GrantRefused>): Promise<GrantedTokens | GrantRefused> {
+  private async count(
+    grant: 'password' | 'refresh_token',
+    call: Promise<GrantedTokens | GrantRefused>,
+  ): Promise<GrantedTokens | GrantRefused> {
     try {
       const outcome = await call;
       this.metrics.passwordGrants.labels(grant, isRefused(outcome) ? 'rejected' : 'ok').inc();
@@ -225,6 +266,9 @@ export class BasicExchange {
 
   /** Bookkeeping must never fail a request: a shared limiter that errors is logged, not thrown. */
   private quietly(done: Maybe<void>): void {
-    if (done instanceof Promise) done.catch((error: unknown) => this.log.warn({ err: { message: (error as Error).message } }, 'Basic: failure limiter did not record an attempt'));
+    if (done instanceof Promise)
+      done.catch((error: unknown) =>
+        this.log.warn({ err: { message: (error as Error).message } }, 'Basic: failure limiter did not record an attempt'),
+      );
   }
 }

@@ -28,7 +28,12 @@ export function passwordGrants(config: Config, provider: IdentityProvider, clock
     return built.client;
   };
   return {
-    password: (username, password) => runGrant(() => oidc.genericGrantRequest(client(), 'password', { username, password, scope: config.basic.scope }), clock, 'password grant'),
+    password: (username, password) =>
+      runGrant(
+        () => oidc.genericGrantRequest(client(), 'password', { username, password, scope: config.basic.scope }),
+        clock,
+        'password grant',
+      ),
     refresh: (refreshToken) => runGrant(() => oidc.refreshTokenGrant(client(), refreshToken), clock, 'refresh grant'),
   };
 }

@@ -37,7 +37,10 @@ const IN_FLIGHT_WAIT_SECONDS = 1;
 export class MemoryFailureLimiter implements FailureLimiter {
   private readonly budgets: LRUCache<string, Budget>;
 
-  constructor(private readonly options: MemoryLimiterOptions, private readonly clock: Clock) {
+  constructor(
+    private readonly options: MemoryLimiterOptions,
+    private readonly clock: Clock,
+  ) {
     this.budgets = new LRUCache<string, Budget>({
       max: options.maxEntries,
       maxSize: options.maxEntries * 256,

@@ -16,11 +16,25 @@ export type IssuerMode = (typeof ISSUER_MODES)[number];
  * namespaced claims (`["https://example.com/roles"]`). A string holding `://` is refused rather
  * than guessed at: it would otherwise be split at the dots of its host name.
  */
-export const claimPathSchema = z.union([
-  z.string().min(1).refine((text) => !text.includes('://'), 'a claim name containing dots (such as a URL) must be given as a list of path segments, e.g. ["https://example.com/roles"]')
-    .refine((text) => !text.split('.').includes(''), 'empty segment in a dotted claim path'),
-  z.array(z.string().min(1)).min(1),
-], { error: (issue) => (issue.input === undefined ? 'required: a claim path ("a.b", or ["segment", ...])' : 'must be a dotted path or a list of path segments') });
+export const claimPathSchema = z.union(
+  [
+    z
+      .string()
+      .min(1)
+      .refine(
+        (text) => !text.includes('://'),
+        'a claim name containing dots (such as a URL) must be given as a list of path segments, e.g. ["https://example.com/roles"]',
+      )
+      .refine((text) => !text.split('.').includes(''), 'empty segment in a dotted claim path'),
+    z.array(z.string().min(1)).min(1),
+  ],
+  {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required: a claim path ("a.b", or ["segment", ...])'
+        : 'must be a dotted path or a list of path segments',
+  },
+);
 export type ClaimPathInput = z.input<typeof claimPathSchema>;
 
 /** One condition: the claim at `claim` holds at least one of `values`. */
@@ -30,10 +44,15 @@ const conditionSchema = z.strictObject({
 });
 
 /** What a `resource#scope` requires: every `allOf` condition, and one `anyOf` condition when listed. */
-const requirementSchema = z.strictObject({
-  anyOf: z.array(conditionSchema).min(1).optional(),
-  allOf: z.array(conditionSchema).min(1).optional(),
-}).refine((requirement) => requirement.anyOf !== undefined || requirement.allOf !== undefined, 'needs anyOf or allOf (a rule that requires nothing would allow every token)');
+const requirementSchema = z
+  .strictObject({
+    anyOf: z.array(conditionSchema).min(1).optional(),
+    allOf: z.array(conditionSchema).min(1).optional(),
+  })
+  .refine(
+    (requirement) => requirement.anyOf !== undefined || requirement.allOf !== undefined,
+    'needs anyOf or allOf (a rule that requires nothing would allow every token)',
+  );
 
 /** `resource#scope`, either side `*` for any. */
 export const POLICY_KEY = /^([^#\s*]+|\*)#([^#\s*]+|\*)$/;
@@ -55,16 +74,17 @@ export type PolicyInput = z.output<typeof policySchema>;
  * Signature algorithms a token may use. Only asymmetric ones: an HMAC algorithm would let
  * anyone holding the (public) JWKS forge tokens, and `none` is no signature at all.
  */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const;
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 const positiveMs = z.number().int().positive();
 const positiveSeconds = z.number().positive();
 
 /** The options every issuer has, whether given as the `issuer:` shorthand or in `issuers:`. */
 export const issuerFields = {
-  url: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'required (AUTHZ_ISSUER_URL)' : 'must be an http(s) URL') }),
+  url: z.url({
+    protocol: /^https?$/,
+    error: (issue) => (issue.input === undefined ? 'required (AUTHZ_ISSUER_URL)' : 'must be an http(s) URL'),
+  }),
   mode: z.enum(ISSUER_MODES).default('keycloak-uma'),
   /** Plain http is accepted for loopback issuers; anything else must opt in here. */
   allowInsecureHttp: z.boolean().default(false),
@@ -78,27 +98,31 @@ export const issuerFields = {
   /** A failed discovery at start is retried with this backoff until it succeeds. */
   discoveryRetryMs: positiveMs.default(2_000),
   /** Which claims fill the identity headers (OIDC's names by default); `sub` is always the subject. */
-  claims: z.strictObject({
-    username: claimPathSchema.default('preferred_username'),
-    email: claimPathSchema.default('email'),
-    groups: claimPathSchema.default('groups'),
-  }).prefault({}),
+  claims: z
+    .strictObject({
+      username: claimPathSchema.default('preferred_username'),
+      email: claimPathSchema.default('email'),
+      groups: claimPathSchema.default('groups'),
+    })
+    .prefault({}),
   /** The claims policy (modes `claims` and `introspection`); or `policyFile`. */
   policy: policySchema.optional(),
   /** A YAML/JSON file holding the policy (same format as `policy`). */
   policyFile: z.string().min(1).optional(),
-  introspection: z.strictObject({
-    /** Defaults to the discovery document's `introspection_endpoint`. */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
-    /** An active answer is reused until the token's `exp`, but never longer than this (the revocation bound). */
-    cacheMaxSeconds: positiveSeconds.default(60),
-    /** An inactive answer (revoked, expired, unknown token) is remembered this long. */
-    negativeCacheSeconds: positiveSeconds.default(10),
-    negativeMaxEntries: z.number().int().positive().default(10_000),
-    timeoutMs: positiveMs.default(3_000),
-    /** Opaque (non-JWT) tokens are sent to this issuer; at most one issuer may take them. */
-    opaqueTokens: z.boolean().default(true),
-  }).prefault({}),
+  introspection: z
+    .strictObject({
+      /** Defaults to the discovery document's `introspection_endpoint`. */
+      endpoint: z.url({ protocol: /^https?$/ }).optional(),
+      /** An active answer is reused until the token's `exp`, but never longer than this (the revocation bound). */
+      cacheMaxSeconds: positiveSeconds.default(60),
+      /** An inactive answer (revoked, expired, unknown token) is remembered this long. */
+      negativeCacheSeconds: positiveSeconds.default(10),
+      negativeMaxEntries: z.number().int().positive().default(10_000),
+      timeoutMs: positiveMs.default(3_000),
+      /** Opaque (non-JWT) tokens are sent to this issuer; at most one issuer may take them. */
+      opaqueTokens: z.boolean().default(true),
+    })
+    .prefault({}),
 };
 
 export const clientSchema = z.strictObject({

@@ -159,7 +159,10 @@ function convertEnv(text: string, kind: EnvKind): unknown {
       if (/^(false|0|no|off)$/i.test(text)) return false;
       return undefined;
     case 'list':
-      return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      return text
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
   }
 }
 
@@ -186,12 +189,18 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
   // The protection API (permission tickets, resource ids) is Keycloak's, reached with the primary issuer's PAT.
   const umaFeatures = parsed.decision.mode === 'ticket' || parsed.uma.challenge || parsed.uma.perObject || parsed.routes.fromKeycloak;
   if (umaFeatures && primary.mode !== 'keycloak-uma') {
-    problems.push(`${primaryPath}.mode: must be "keycloak-uma" when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (they use the primary issuer's Keycloak protection API); got ${JSON.stringify(primary.mode)}`);
+    problems.push(
+      `${primaryPath}.mode: must be "keycloak-uma" when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (they use the primary issuer's Keycloak protection API); got ${JSON.stringify(primary.mode)}`,
+    );
   } else if (umaFeatures && primary.client.secret === undefined) {
-    problems.push(`${clientPath}.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`);
+    problems.push(
+      `${clientPath}.secret: required when decision.mode is "ticket", uma.challenge, uma.perObject or routes.fromKeycloak is on (the PAT is a client-credentials token)`,
+    );
   }
   if (parsed.login.enabled && primary.client.secret === undefined) {
-    problems.push(`${clientPath}.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)`);
+    problems.push(
+      `${clientPath}.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)`,
+    );
   }
   const session = readSessionSecret(parsed.session, problems);
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;

@@ -21,8 +21,11 @@ const NO_CLIENT = 'nginx-authz';
  */
 export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): IssuerSettings[] {
   const list: { path: string; clientPath: string; source: ParsedIssuer | ParsedEntry; id: string; client: ParsedClient | undefined }[] = [];
-  if (parsed.issuer !== undefined) list.push({ path: 'issuer', clientPath: 'client', source: parsed.issuer, id: 'primary', client: parsed.client });
-  parsed.issuers.forEach((entry, index) => list.push({ path: `issuers.${index}`, clientPath: `issuers.${index}.client`, source: entry, id: entry.id, client: entry.client }));
+  if (parsed.issuer !== undefined)
+    list.push({ path: 'issuer', clientPath: 'client', source: parsed.issuer, id: 'primary', client: parsed.client });
+  for (const [index, entry] of parsed.issuers.entries()) {
+    list.push({ path: `issuers.${index}`, clientPath: `issuers.${index}.client`, source: entry, id: entry.id, client: entry.client });
+  }
 
   const seenIds = new Map<string, string>();
   const seenUrls = new Map<string, string>();
@@ -33,13 +36,16 @@ export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): Issu
     if (firstId !== undefined) problems.push(`${path}.id: duplicate issuer id ${JSON.stringify(id)} (also ${firstId})`);
     else seenIds.set(id, path);
     const firstUrl = seenUrls.get(url);
-    if (firstUrl !== undefined) problems.push(`${path}.url: duplicate issuer ${JSON.stringify(url)} (also ${firstUrl}): one entry per issuer`);
+    if (firstUrl !== undefined)
+      problems.push(`${path}.url: duplicate issuer ${JSON.stringify(url)} (also ${firstUrl}): one entry per issuer`);
     else seenUrls.set(url, path);
     checkInsecure(path, source.url, source.allowInsecureHttp, problems);
 
     const resolvedClient = readClient(clientPath, client, problems);
-    if (source.mode === 'keycloak-uma' && resolvedClient === undefined) problems.push(`${clientPath}.id: required when ${path}.mode is "keycloak-uma" (the resource server's client)`);
-    if (source.mode === 'introspection' && resolvedClient?.secret === undefined && client?.secretFile === undefined) problems.push(`${clientPath}.secret: required when ${path}.mode is "introspection" (RFC 7662 calls are client-authenticated)`);
+    if (source.mode === 'keycloak-uma' && resolvedClient === undefined)
+      problems.push(`${clientPath}.id: required when ${path}.mode is "keycloak-uma" (the resource server's client)`);
+    if (source.mode === 'introspection' && resolvedClient?.secret === undefined && client?.secretFile === undefined)
+      problems.push(`${clientPath}.secret: required when ${path}.mode is "introspection" (RFC 7662 calls are client-authenticated)`);
     if (source.audiences.length === 0 && resolvedClient === undefined && source.mode !== 'introspection') {
       problems.push(`${path}.audiences: required when the issuer has no client (tokens must name this service in aud)`);
     }
@@ -71,7 +77,9 @@ export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): Issu
   }
   const opaque = list.filter((entry) => entry.source.mode === 'introspection' && entry.source.introspection.opaqueTokens);
   if (opaque.length > 1) {
-    problems.push(`${opaque[1]!.path}.introspection.opaqueTokens: only one issuer may take opaque tokens (also ${opaque[0]!.path}); set it false on all but one`);
+    problems.push(
+      `${opaque[1]!.path}.introspection.opaqueTokens: only one issuer may take opaque tokens (also ${opaque[0]!.path}); set it false on all but one`,
+    );
   }
   return settings;
 }
@@ -86,7 +94,9 @@ function checkInsecure(path: string, url: string, allowed: boolean, problems: st
   const parsed = new URL(url);
   if (parsed.protocol === 'http:' && !LOOPBACK_HOSTS.has(parsed.hostname) && !allowed) {
     const env = path === 'issuer' ? ' / AUTHZ_ALLOW_INSECURE_ISSUER=true' : '';
-    problems.push(`${path}.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(url)} (use https, or set ${path}.allowInsecureHttp${env})`);
+    problems.push(
+      `${path}.url: plain http is only accepted for loopback hosts; got ${JSON.stringify(url)} (use https, or set ${path}.allowInsecureHttp${env})`,
+    );
   }
 }
 
@@ -101,7 +111,9 @@ function readClient(path: string, client: ParsedClient | undefined, problems: st
         secret = readFileSync(client.secretFile, 'utf8').trim();
         if (secret === '') problems.push(`${path}.secretFile: ${JSON.stringify(client.secretFile)} is empty`);
       } catch (error) {
-        problems.push(`${path}.secretFile: cannot read ${JSON.stringify(client.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        problems.push(
+          `${path}.secretFile: cannot read ${JSON.stringify(client.secretFile)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
     }
   }
@@ -109,7 +121,11 @@ function readClient(path: string, client: ParsedClient | undefined, problems: st
 }
 
 /** The policy given inline or in `policyFile`, its claim paths resolved to segments. */
-function readPolicy(path: string, source: ParsedIssuer | ParsedEntry, problems: string[]): ReadonlyMap<string, PolicyRequirement> | undefined {
+function readPolicy(
+  path: string,
+  source: ParsedIssuer | ParsedEntry,
+  problems: string[],
+): ReadonlyMap<string, PolicyRequirement> | undefined {
   let policy: PolicyInput | undefined = source.policy;
   if (source.policyFile !== undefined) {
     if (policy !== undefined) {
@@ -121,7 +137,12 @@ function readPolicy(path: string, source: ParsedIssuer | ParsedEntry, problems: 
   if (policy === undefined) return undefined;
   const compile = (conditions: PolicyInput['rules'][string]['anyOf']): PolicyCondition[] | undefined =>
     conditions?.map((condition) => ({ claim: toPath(condition.claim), values: [...condition.values] }));
-  return new Map(Object.entries(policy.rules).map(([key, requirement]) => [key, { anyOf: compile(requirement.anyOf), allOf: compile(requirement.allOf) }]));
+  return new Map(
+    Object.entries(policy.rules).map(([key, requirement]) => [
+      key,
+      { anyOf: compile(requirement.anyOf), allOf: compile(requirement.allOf) },
+    ]),
+  );
 }
 
 function readPolicyFile(path: string, file: string, problems: string[]): PolicyInput | undefined {
@@ -135,6 +156,10 @@ function readPolicyFile(path: string, file: string, problems: string[]): PolicyI
   }
   const parsed = policySchema.safeParse(value, { reportInput: true });
   if (parsed.success) return parsed.data;
-  problems.push(...parsed.error.issues.map((issue: z.core.$ZodIssue) => `${path} (${file}): ${issue.path.join('.') || '(top level)'}: ${issue.message}`));
+  problems.push(
+    ...parsed.error.issues.map(
+      (issue: z.core.$ZodIssue) => `${path} (${file}): ${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+    ),
+  );
   return undefined;
 }

@@ -9,13 +9,34 @@ import type { z } from 'zod';
 
 /** Words of an option or variable name that mark its value as secret. */
 const SECRET_WORDS = new Set([
-  'secret', 'secrets', 'password', 'passwords', 'passwd', 'passphrase', 'key', 'keys', 'token', 'tokens',
-  'cookie', 'cookies', 'credential', 'credentials', 'authorization', 'bearer', 'private', 'pat', 'rpt',
+  'secret',
+  'secrets',
+  'password',
+  'passwords',
+  'passwd',
+  'passphrase',
+  'key',
+  'keys',
+  'token',
+  'tokens',
+  'cookie',
+  'cookies',
+  'credential',
+  'credentials',
+  'authorization',
+  'bearer',
+  'private',
+  'pat',
+  'rpt',
 ]);
 
 /** `clientSecretFile`, `AUTHZ_CLIENT_SECRET`, `basic.clientSecret` → their words, lower case. */
 function words(name: string): string[] {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter((word) => word !== '');
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word !== '');
 }
 
 /** True when any segment of the option path (or the variable name) has a secret word in it. */
@@ -44,7 +65,8 @@ export function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): strin
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const where = issue.path.length > 0 ? `${path}.` : '';
-      if (!looksLikeOptionName(key)) return `${path}: a key that is not an option name (not shown: it may be a misplaced value); check the indentation and the "name: value" form`;
+      if (!looksLikeOptionName(key))
+        return `${path}: a key that is not an option name (not shown: it may be a misplaced value); check the indentation and the "name: value" form`;
       return `${where}${key}: unknown option${hintFor(key, issue.path, schema)}`;
     });
   }
@@ -65,7 +87,9 @@ function hintFor(key: string, at: readonly PropertyKey[], schema: z.ZodType): st
   const siblings = Object.keys(shapeOf(schemaAt(schema, at)) ?? {});
   const close = siblings.filter((name) => distance(name.toLowerCase(), key.toLowerCase()) <= Math.max(1, Math.floor(name.length / 4)));
   if (close.length > 0) return ` (did you mean ${close.map((name) => JSON.stringify(name)).join(' or ')}?)`;
-  const elsewhere = optionPaths(schema).filter((path) => path.split('.').pop() === key).map((path) => path.split('.').slice(0, -1).join('.') || '(top level)');
+  const elsewhere = optionPaths(schema)
+    .filter((path) => path.split('.').pop() === key)
+    .map((path) => path.split('.').slice(0, -1).join('.') || '(top level)');
   if (elsewhere.length > 0) return ` here; it is an option of ${[...new Set(elsewhere)].join(', ')}`;
   return siblings.length > 0 ? ` (known: ${siblings.join(', ')})` : '';
 }
@@ -119,7 +143,8 @@ function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     previous = row;
   }
   return previous[b.length]!;

@@ -18,7 +18,11 @@ export interface Repaired<T> {
  * (their defaults apply); a required option that was wrong is replaced by a placeholder the schema
  * accepts. Undefined when no such input is found (the caller reports the schema's problems alone).
  */
-export function repairInput<S extends z.ZodType>(schema: S, input: Record<string, unknown>, issues: readonly z.core.$ZodIssue[]): Repaired<z.output<S>> | undefined {
+export function repairInput<S extends z.ZodType>(
+  schema: S,
+  input: Record<string, unknown>,
+  issues: readonly z.core.$ZodIssue[],
+): Repaired<z.output<S>> | undefined {
   const copy = structuredClone(input);
   const touched = new Set<string>();
   let current = issues;
@@ -58,8 +62,13 @@ export function repairInput<S extends z.ZodType>(schema: S, input: Record<string
  */
 export function isAbout(problem: string, touched: readonly string[]): boolean {
   const lead = /^[^\s:(]+/.exec(problem)?.[0] ?? '';
-  return touched.some((path) => lead === path || lead.startsWith(`${path}.`) || path.startsWith(`${lead}.`)
-    || new RegExp(`(?<![\\w.])${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\w)`).test(problem));
+  return touched.some(
+    (path) =>
+      lead === path ||
+      lead.startsWith(`${path}.`) ||
+      path.startsWith(`${lead}.`) ||
+      new RegExp(`(?<![\\w.])${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\w)`).test(problem),
+  );
 }
 
 function parentOf(root: Record<string, unknown>, path: readonly PropertyKey[]): Record<string, unknown> | undefined {

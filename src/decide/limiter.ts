@@ -49,7 +49,11 @@ export class SubjectLimiter {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.buckets = new MeteredLru('subject_limit', { maxEntries: settings.maxSubjects, maxBytes: settings.maxSubjects * 400, sizeOf: () => 80 }, metrics);
+    this.buckets = new MeteredLru(
+      'subject_limit',
+      { maxEntries: settings.maxSubjects, maxBytes: settings.maxSubjects * 400, sizeOf: () => 80 },
+      metrics,
+    );
     this.refused = {
       decision: metrics.rateLimited.labels('decision'),
       resource_name: metrics.rateLimited.labels('resource_name'),
@@ -85,8 +89,13 @@ export class SubjectLimiter {
     this.refused[kind].inc();
     if (now - bucket.warnedAtMs >= WARN_EVERY_MS) {
       bucket.warnedAtMs = now;
-      this.log.warn({ user: caller.username ?? caller.subject, lookup: kind, burst, per_second: perSecond }, 'subject exceeds its IdP lookup rate; refusing lookups until its bucket refills (429 through NGINX)');
+      this.log.warn(
+        { user: caller.username ?? caller.subject, lookup: kind, burst, per_second: perSecond },
+        'subject exceeds its IdP lookup rate; refusing lookups until its bucket refills (429 through NGINX)',
+      );
     }
-    throw new RateLimited(Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)), { detail: `${kind} lookups over ${perSecond}/s (burst ${burst}) for this subject` });
+    throw new RateLimited(Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)), {
+      detail: `${kind} lookups over ${perSecond}/s (burst ${burst}) for this subject`,
+    });
   }
 }

@@ -40,22 +40,30 @@ export class TicketDecisionClient implements Decider {
     const endpoints = this.provider.endpoints;
     if (endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
     const ticket = await this.protection.ticket(resource, scope, family);
-    const response = await idpFetch(this.metrics, 'uma_ticket', endpoints.tokenEndpoint, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: UMA_GRANT, ticket, submit_request: 'false' }),
-    }, this.config.decision.timeoutMs);
+    const response = await idpFetch(
+      this.metrics,
+      'uma_ticket',
+      endpoints.tokenEndpoint,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: UMA_GRANT, ticket, submit_request: 'false' }),
+      },
+      this.config.decision.timeoutMs,
+    );
     const body = await readJson(response, 'uma_ticket');
 
     if (response.status === 200) {
       if (typeof body?.access_token !== 'string') throw new IdpUnavailable({ detail: 'uma_ticket: 200 without an RPT' });
       const granted = await this.verifyRpt(body.access_token);
-      if (granted?.has(permissionKey(resource, scope)) !== true) throw new Forbidden('access_denied', { detail: 'the RPT lacks the requested permission' });
+      if (granted?.has(permissionKey(resource, scope)) !== true)
+        throw new Forbidden('access_denied', { detail: 'the RPT lacks the requested permission' });
       return;
     }
     // 403 invalid_ticket: Keycloak refused the ticket we just made (expired, or keys rotated
     // between the two calls): the IdP's problem, not the caller's; never cached.
-    if (response.status === 403 && body?.error === 'invalid_ticket') throw new IdpUnavailable({ detail: 'uma_ticket: keycloak refused the permission ticket' });
+    if (response.status === 403 && body?.error === 'invalid_ticket')
+      throw new IdpUnavailable({ detail: 'uma_ticket: keycloak refused the permission ticket' });
     throw translateUmaRefusal(response.status, body, { resource, scope, family }, this.metrics, this.log);
   }
 

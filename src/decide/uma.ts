@@ -40,11 +40,17 @@ export class UmaDecisionClient implements Decider {
       response_mode: 'decision',
       submit_request: 'false',
     });
-    const response = await idpFetch(this.metrics, 'uma_decision', endpoints.tokenEndpoint, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form,
-    }, this.config.decision.timeoutMs);
+    const response = await idpFetch(
+      this.metrics,
+      'uma_decision',
+      endpoints.tokenEndpoint,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form,
+      },
+      this.config.decision.timeoutMs,
+    );
 
     const body = await readJson(response, 'uma_decision');
     if (response.status === 200 && body?.result === true) return;
@@ -56,7 +62,13 @@ export class UmaDecisionClient implements Decider {
  * Keycloak's answers to a UMA grant become ours here (docs/keycloak-uma.md lists them);
  * shared by both decision modes.
  */
-export function translateUmaRefusal(status: number, body: Record<string, unknown> | undefined, target: { resource: string; scope: string; family: string }, metrics: Metrics, log: Logger): AuthzError {
+export function translateUmaRefusal(
+  status: number,
+  body: Record<string, unknown> | undefined,
+  target: { resource: string; scope: string; family: string },
+  metrics: Metrics,
+  log: Logger,
+): AuthzError {
   const { resource, scope, family } = target;
   const error = typeof body?.error === 'string' ? body.error : undefined;
   if (status === 200 || status === 403) return new Forbidden('access_denied', { detail: `keycloak: ${error ?? 'result false'}` });
@@ -70,7 +82,10 @@ export function translateUmaRefusal(status: number, body: Record<string, unknown
     // invalid_resource / invalid_scope: the route table names something Keycloak lacks;
     // invalid_request: usually the audience (our client id) is not a resource server.
     metrics.routeMisconfigured(family, scope, error ?? 'unknown');
-    log.error({ resource: logName(resource), scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    log.error(
+      { resource: logName(resource), scope, error },
+      'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)',
+    );
     return new Forbidden('route_misconfigured', { detail: `keycloak: ${error ?? 'bad request'}` });
   }
   return new IdpUnavailable({ detail: `keycloak answered unexpected ${status}` });

@@ -42,7 +42,9 @@ export function credentialChecks(config: Config, issuers: readonly TrustedIssuer
           await pat.get();
         } catch (error) {
           const cause = (error as { cause?: unknown }).cause;
-          throw cause instanceof StartupFailure ? cause : new StartupFailure('PAT', networkDiagnosis(error, primary.provider.endpoints?.tokenEndpoint ?? primary.settings.issuer.url));
+          throw cause instanceof StartupFailure
+            ? cause
+            : new StartupFailure('PAT', networkDiagnosis(error, primary.provider.endpoints?.tokenEndpoint ?? primary.settings.issuer.url));
         }
         return 'PAT obtained (client credentials accepted, service account present)';
       },
@@ -53,7 +55,11 @@ export function credentialChecks(config: Config, issuers: readonly TrustedIssuer
     if (client.secret === undefined) continue;
     const loginClient = index === 0 && config.login.enabled && !needsPat;
     if (!loginClient && mode !== 'introspection') continue;
-    checks.push({ name: `client "${client.id}" of issuer ${issuer.settings.id}`, issuer, run: () => probe(issuer.settings, issuer, metrics) });
+    checks.push({
+      name: `client "${client.id}" of issuer ${issuer.settings.id}`,
+      issuer,
+      run: () => probe(issuer.settings, issuer, metrics),
+    });
   }
   return checks;
 }
@@ -66,15 +72,23 @@ async function probe(settings: IssuerSettings, issuer: TrustedIssuer, metrics: M
   const basic = Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret ?? '')}`).toString('base64');
   let response: Response;
   try {
-    response = await idpFetch(metrics, 'introspection', endpoint, {
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ token: PROBE_TOKEN, token_type_hint: 'access_token' }),
-    }, settings.introspection.timeoutMs);
+    response = await idpFetch(
+      metrics,
+      'introspection',
+      endpoint,
+      {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ token: PROBE_TOKEN, token_type_hint: 'access_token' }),
+      },
+      settings.introspection.timeoutMs,
+    );
   } catch (error) {
     throw new StartupFailure('client credentials', networkDiagnosis(error, endpoint, settings.issuer.url));
   }
-  const body = (await response.json().catch(() => undefined)) as { active?: unknown; error?: unknown; error_description?: unknown } | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    | { active?: unknown; error?: unknown; error_description?: unknown }
+    | undefined;
   if (response.status === 200 && typeof body?.active === 'boolean') return 'client credentials accepted (introspection)';
   throw new StartupFailure('client credentials', diagnoseClientRefusal(endpoint, id, response.status, body));
 }
@@ -89,7 +103,10 @@ export class CredentialChecks {
   private stopped = false;
   private started: Promise<void> | undefined;
 
-  constructor(readonly checks: readonly CredentialCheck[], private readonly log: Logger) {
+  constructor(
+    readonly checks: readonly CredentialCheck[],
+    private readonly log: Logger,
+  ) {
     for (const check of checks) this.pending.set(check, 'not checked yet');
   }
 
@@ -123,7 +140,10 @@ export class CredentialChecks {
         const hint = error instanceof StartupFailure ? error.diagnosis.hint : undefined;
         this.pending.set(check, text);
         const retryInMs = Math.min(base * 2 ** Math.min(attempt - 1, 16), Math.max(base, MAX_RETRY_MS));
-        this.log.error({ check: check.name, hint, attempt, retryInMs }, `credentials check failed: ${check.name}: ${text}; not ready; retrying in ${Math.round(retryInMs / 1000)} s`);
+        this.log.error(
+          { check: check.name, hint, attempt, retryInMs },
+          `credentials check failed: ${check.name}: ${text}; not ready; retrying in ${Math.round(retryInMs / 1000)} s`,
+        );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             this.timers.delete(timer);

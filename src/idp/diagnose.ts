@@ -21,7 +21,10 @@ export interface Diagnosis {
 /** A start-up step failed; `diagnosis` says how. */
 export class StartupFailure extends Error {
   readonly diagnosis: Diagnosis;
-  constructor(readonly step: string, diagnosis: Diagnosis) {
+  constructor(
+    readonly step: string,
+    diagnosis: Diagnosis,
+  ) {
     super(`${step}: ${describe(diagnosis)}`);
     this.diagnosis = { ...diagnosis, url: withoutUserinfo(diagnosis.url) }; // a URL's userinfo is a credential
     this.name = 'StartupFailure';
@@ -48,8 +51,12 @@ export function diagnoseDiscovery(error: unknown, issuer: string, timeoutMs: num
     return { url, outcome: `HTTP ${cause.status}`, hint: statusHint(cause.status, issuer) };
   }
   if (code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
-    const type = cause instanceof Response ? cause.headers.get('content-type') ?? 'none' : 'unknown';
-    return { url, outcome: `not OIDC metadata (content-type ${type})`, hint: 'something answers at this URL, but it is not an OpenID provider; check issuer.url' };
+    const type = cause instanceof Response ? (cause.headers.get('content-type') ?? 'none') : 'unknown';
+    return {
+      url,
+      outcome: `not OIDC metadata (content-type ${type})`,
+      hint: 'something answers at this URL, but it is not an OpenID provider; check issuer.url',
+    };
   }
   if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
     const named = (cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
@@ -60,7 +67,12 @@ export function diagnoseDiscovery(error: unknown, issuer: string, timeoutMs: num
       hint: 'issuer.url must equal the issuer the IdP announces (tokens carry it in "iss"); for Keycloak, its hostname setting (KC_HOSTNAME) decides that name',
     };
   }
-  if (isTimeout(error)) return { url, outcome: `no answer in ${timeoutMs} ms`, hint: 'the IdP is slow or a firewall drops the traffic; issuer.httpTimeoutMs sets the limit' };
+  if (isTimeout(error))
+    return {
+      url,
+      outcome: `no answer in ${timeoutMs} ms`,
+      hint: 'the IdP is slow or a firewall drops the traffic; issuer.httpTimeoutMs sets the limit',
+    };
   return networkDiagnosis(error, url, issuer);
 }
 
@@ -71,18 +83,34 @@ export function networkDiagnosis(error: unknown, url: string, issuer = url): Dia
   const host = URL.canParse(issuer) ? new URL(issuer).host : issuer;
   switch (code) {
     case 'ECONNREFUSED':
-      return { url, outcome: 'connection refused (ECONNREFUSED)', hint: `nothing listens at ${host}: is the IdP running, and is the port in issuer.url right?` };
+      return {
+        url,
+        outcome: 'connection refused (ECONNREFUSED)',
+        hint: `nothing listens at ${host}: is the IdP running, and is the port in issuer.url right?`,
+      };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { url, outcome: `host name not found (${code})`, hint: `${host.replace(/:\d+$/, '')} does not resolve from here; check issuer.url` };
+      return {
+        url,
+        outcome: `host name not found (${code})`,
+        hint: `${host.replace(/:\d+$/, '')} does not resolve from here; check issuer.url`,
+      };
     case 'ECONNRESET':
     case 'EPIPE':
       return { url, outcome: `connection reset (${code})`, hint: 'is it an https URL on an http port, or the reverse?' };
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
-      return { url, outcome: 'TLS handshake failed (wrong version number)', hint: 'the port speaks plain http: use http:// or the https port' };
+      return {
+        url,
+        outcome: 'TLS handshake failed (wrong version number)',
+        hint: 'the port speaks plain http: use http:// or the https port',
+      };
     default:
       if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
-        return { url, outcome: `TLS certificate not trusted (${code})`, hint: 'give node the CA that signed it: NODE_EXTRA_CA_CERTS=/path/to/ca.pem' };
+        return {
+          url,
+          outcome: `TLS certificate not trusted (${code})`,
+          hint: 'give node the CA that signed it: NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
+        };
       }
       return { url, outcome: code ?? firstLine(error), hint: undefined };
   }
@@ -92,10 +120,12 @@ function statusHint(status: number, issuer: string): string | undefined {
   if (status === 404) {
     const realm = KEYCLOAK_REALM.exec(issuer);
     if (/\/\.well-known\//.test(issuer)) return 'issuer.url is the issuer itself, without /.well-known/...';
-    if (realm !== null) return `no realm "${realm[2]}" there: check the realm name (case-sensitive); Keycloak's issuer is ${realm[1]}<realm>`;
+    if (realm !== null)
+      return `no realm "${realm[2]}" there: check the realm name (case-sensitive); Keycloak's issuer is ${realm[1]}<realm>`;
     return 'no OpenID provider at this URL; for Keycloak the issuer is <base URL>/realms/<realm>';
   }
-  if (status === 401 || status === 403) return 'the discovery document should be public: is a proxy in front of the IdP asking for credentials?';
+  if (status === 401 || status === 403)
+    return 'the discovery document should be public: is a proxy in front of the IdP asking for credentials?';
   if (status >= 500) return 'the IdP is failing or still starting';
   if (status >= 300 && status < 400) return 'redirects are not followed: give the final URL (https rather than http?)';
   return undefined;
@@ -106,7 +136,12 @@ function statusHint(status: number, issuer: string): string | undefined {
  * Keycloak answers 401 `unauthorized_client` "Invalid client or Invalid client credentials" for
  * a wrong secret, 400 `unauthorized_client` when the client has no service account.
  */
-export function diagnoseClientRefusal(url: string, clientId: string, status: number, body: { error?: unknown; error_description?: unknown } | undefined): Diagnosis {
+export function diagnoseClientRefusal(
+  url: string,
+  clientId: string,
+  status: number,
+  body: { error?: unknown; error_description?: unknown } | undefined,
+): Diagnosis {
   const error = typeof body?.error === 'string' ? body.error.slice(0, 64) : undefined;
   const description = typeof body?.error_description === 'string' ? body.error_description.slice(0, 160) : undefined;
   const outcome = `HTTP ${status}${error === undefined ? '' : ` ${error}`}${description === undefined ? '' : ` "${description}"`}`;
@@ -139,7 +174,8 @@ export function isTimeout(error: unknown): boolean {
  */
 export function discoveryOutcome(error: unknown): string {
   const { code, cause } = error as { code?: string; cause?: unknown };
-  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response) return cause.status < 500 ? `http_${cause.status}` : 'server_error';
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response)
+    return cause.status < 500 ? `http_${cause.status}` : 'server_error';
   if (isTimeout(error)) return 'timeout';
   if (typeof code === 'string' && code.startsWith('OAUTH_')) return 'invalid_answer';
   return 'network_error';

@@ -25,7 +25,7 @@ export async function runGrant(
   nowMs: () => number,
   what: string,
 ): Promise<GrantedTokens | GrantRefused> {
-  let response;
+  let response: Awaited<ReturnType<typeof call>>;
   try {
     response = await call();
   } catch (error) {
@@ -34,10 +34,14 @@ export async function runGrant(
     // A response that failed a check (state, nonce, iss, ID token) is a refusal; one that is not
     // an OAuth response at all (an HTML 502 page), or none in time (OAUTH_TIMEOUT, OAUTH_ABORT),
     // means the IdP is not answering properly: a slow IdP must not end sessions or count as a wrong password.
-    if (error instanceof oidc.ClientError && !/NOT_CONFORM|NOT_JSON|OAUTH_TIMEOUT|OAUTH_ABORT/.test(error.code ?? '')) return { refused: error.code ?? 'client_error' };
+    if (error instanceof oidc.ClientError && !/NOT_CONFORM|NOT_JSON|OAUTH_TIMEOUT|OAUTH_ABORT/.test(error.code ?? ''))
+      return { refused: error.code ?? 'client_error' };
     const name = (error as Error).name;
     const code = error instanceof oidc.ClientError ? error.code : undefined;
-    const detail = name === 'TimeoutError' || name === 'AbortError' || code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT' ? 'timed out' : (error as Error).message;
+    const detail =
+      name === 'TimeoutError' || name === 'AbortError' || code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT'
+        ? 'timed out'
+        : (error as Error).message;
     throw new IdpUnavailable({ detail: `${what}: ${detail}`, cause: error });
   }
   return {

@@ -2,7 +2,16 @@ import { IdpUnavailable } from '../errors.js';
 import type { Metrics } from '../ops/metrics.js';
 
 /** Which IdP endpoint a call went to: the `endpoint` label of the IdP metrics. */
-export type IdpEndpoint = 'discovery' | 'jwks' | 'uma_decision' | 'uma_discovery' | 'pat' | 'resource_set' | 'permission' | 'uma_ticket' | 'introspection';
+export type IdpEndpoint =
+  | 'discovery'
+  | 'jwks'
+  | 'uma_decision'
+  | 'uma_discovery'
+  | 'pat'
+  | 'resource_set'
+  | 'permission'
+  | 'uma_ticket'
+  | 'introspection';
 
 /**
  * fetch() for IdP calls: a hard timeout, latency and outcome metrics, and network errors
@@ -29,7 +38,10 @@ export async function idpFetch(
   } catch (error) {
     const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
     metrics.idpRequests.labels(endpoint, timedOut ? 'timeout' : 'network_error').inc();
-    throw new IdpUnavailable({ detail: `${endpoint}: ${timedOut ? `no answer in ${timeoutMs} ms` : (error as Error).message}`, cause: error });
+    throw new IdpUnavailable({
+      detail: `${endpoint}: ${timedOut ? `no answer in ${timeoutMs} ms` : (error as Error).message}`,
+      cause: error,
+    });
   } finally {
     metrics.idpDuration.labels(endpoint).observe((performance.now() - started) / 1000);
   }
@@ -43,7 +55,8 @@ export async function readJsonValue(response: Response, endpoint: IdpEndpoint): 
   try {
     return (await response.json()) as unknown;
   } catch (error) {
-    if (error instanceof DOMException && error.name === 'TimeoutError') throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
+    if (error instanceof DOMException && error.name === 'TimeoutError')
+      throw new IdpUnavailable({ detail: `${endpoint}: body timed out`, cause: error });
     return undefined;
   }
 }

@@ -36,7 +36,11 @@ export class Introspector {
     private readonly clock: Clock,
   ) {
     // Keys are token hashes (fixed length) and values numbers: ≈ 250 bytes an entry.
-    this.inactive = new MeteredLru('introspection_negative', { maxEntries: settings.introspection.negativeMaxEntries, maxBytes: settings.introspection.negativeMaxEntries * 300 }, metrics);
+    this.inactive = new MeteredLru(
+      'introspection_negative',
+      { maxEntries: settings.introspection.negativeMaxEntries, maxBytes: settings.introspection.negativeMaxEntries * 300 },
+      metrics,
+    );
     this.results = {
       active: metrics.introspectionRequests.labels(settings.id, 'active'),
       inactive: metrics.introspectionRequests.labels(settings.id, 'inactive'),
@@ -60,7 +64,11 @@ export class Introspector {
     const endpoint = this.settings.introspection.endpoint ?? this.provider.endpoints?.introspectionEndpoint;
     if (endpoint === undefined) {
       this.results.error.inc();
-      throw new IdpUnavailable({ detail: this.provider.ready ? 'issuer publishes no introspection_endpoint (set introspection.endpoint)' : 'issuer not discovered yet' });
+      throw new IdpUnavailable({
+        detail: this.provider.ready
+          ? 'issuer publishes no introspection_endpoint (set introspection.endpoint)'
+          : 'issuer not discovered yet',
+      });
     }
     const { id, secret } = this.settings.client;
     // RFC 6749 §2.3.1: both parts form-encoded before base64.
@@ -68,11 +76,17 @@ export class Introspector {
     let response: Response;
     let body: Record<string, unknown> | undefined;
     try {
-      response = await idpFetch(this.metrics, 'introspection', endpoint, {
-        method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
-      }, this.settings.introspection.timeoutMs);
+      response = await idpFetch(
+        this.metrics,
+        'introspection',
+        endpoint,
+        {
+          method: 'POST',
+          headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+        },
+        this.settings.introspection.timeoutMs,
+      );
       body = await readJson(response, 'introspection');
     } catch (error) {
       this.results.error.inc();
@@ -81,7 +95,11 @@ export class Introspector {
     if (response.status !== 200 || body === undefined) {
       this.results.error.inc();
       // 401/403: our client credentials were refused, a deployment error; nothing the caller can fix.
-      if (response.status === 401 || response.status === 403) this.log.error({ issuer: this.settings.id, status: response.status }, 'introspection endpoint refused this service\'s client credentials');
+      if (response.status === 401 || response.status === 403)
+        this.log.error(
+          { issuer: this.settings.id, status: response.status },
+          "introspection endpoint refused this service's client credentials",
+        );
       throw new IdpUnavailable({ detail: `introspection answered ${response.status}` });
     }
     const refusal = this.check(body);
@@ -114,7 +132,8 @@ export class Introspector {
     }
     // Keycloak says `typ`, others `token_type`: a refresh or ID token authorizes no request.
     const kind = body.typ ?? body.token_type;
-    if (kind !== undefined && String(kind).toLowerCase() !== 'bearer' && String(kind).toLowerCase() !== 'access_token') return `token type ${String(kind)}`;
+    if (kind !== undefined && String(kind).toLowerCase() !== 'bearer' && String(kind).toLowerCase() !== 'access_token')
+      return `token type ${String(kind)}`;
     const subject = body.sub ?? body.client_id;
     if (typeof subject !== 'string' || subject === '') return 'no sub or client_id';
     return undefined;

@@ -73,12 +73,20 @@ export class PatProvider {
     // client_secret_basic: id and secret are form-encoded before base64 (RFC 6749 §2.3.1).
     const basic = Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
     const started = this.clock();
-    const response = await idpFetch(this.metrics, 'pat', endpoints.tokenEndpoint, {
-      method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    }, this.config.decision.timeoutMs);
-    const body = (await readJson(response, 'pat')) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } | undefined;
+    const response = await idpFetch(
+      this.metrics,
+      'pat',
+      endpoints.tokenEndpoint,
+      {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+      },
+      this.config.decision.timeoutMs,
+    );
+    const body = (await readJson(response, 'pat')) as
+      | { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown }
+      | undefined;
     if (response.status !== 200 || typeof body?.access_token !== 'string' || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
       const error = typeof body?.error === 'string' ? body.error : undefined;
       const diagnosis = diagnoseClientRefusal(endpoints.tokenEndpoint, id, response.status, body);
@@ -86,7 +94,10 @@ export class PatProvider {
         { status: response.status, error, url: diagnosis.url, hint: diagnosis.hint },
         `cannot obtain a PAT (client credentials of the resource server): ${describe(diagnosis)}; protection API calls fail closed`,
       );
-      throw new IdpUnavailable({ detail: `pat: keycloak answered ${response.status}${error === undefined ? '' : ` ${error}`}`, cause: new StartupFailure('PAT', diagnosis) });
+      throw new IdpUnavailable({
+        detail: `pat: keycloak answered ${response.status}${error === undefined ? '' : ` ${error}`}`,
+        cause: new StartupFailure('PAT', diagnosis),
+      });
     }
     const lifetimeMs = body.expires_in * 1000;
     this.current = {

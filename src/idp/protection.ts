@@ -45,8 +45,16 @@ export class ProtectionApi {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.resourceIds = new MeteredLru('resource_id', { ...LOOKUP_CACHE, sizeOf: (entry: { id: string | undefined }) => 48 + stringBytes(entry.id) }, metrics);
-    this.uriResources = new MeteredLru('resource_uri', { ...LOOKUP_CACHE, sizeOf: (entry: { name: string | undefined }) => 48 + stringBytes(entry.name) }, metrics);
+    this.resourceIds = new MeteredLru(
+      'resource_id',
+      { ...LOOKUP_CACHE, sizeOf: (entry: { id: string | undefined }) => 48 + stringBytes(entry.id) },
+      metrics,
+    );
+    this.uriResources = new MeteredLru(
+      'resource_uri',
+      { ...LOOKUP_CACHE, sizeOf: (entry: { name: string | undefined }) => 48 + stringBytes(entry.name) },
+      metrics,
+    );
   }
 
   /** Answers held by the two lookup caches (for `authz_cache_entries`). */
@@ -110,9 +118,14 @@ export class ProtectionApi {
     const resourceId = await this.resourceId(resource, family);
     const { permissionEndpoint } = await this.metadata.get();
     const body = JSON.stringify([{ resource_id: resourceId, resource_scopes: [scope] }]);
-    const response = await this.call('permission', permissionEndpoint, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const response = await this.call('permission', permissionEndpoint, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     const answer = await readJson(response, 'permission');
-    if ((response.status === 201 || response.status === 200) && typeof answer?.ticket === 'string' && TICKET.test(answer.ticket)) return answer.ticket;
+    if ((response.status === 201 || response.status === 200) && typeof answer?.ticket === 'string' && TICKET.test(answer.ticket))
+      return answer.ticket;
     if (response.status === 400) {
       // invalid_resource_id (a resource deleted since its id was cached) or invalid_scope.
       this.resourceIds.delete(resource);
@@ -148,10 +161,19 @@ export class ProtectionApi {
     if (response.status !== 200 || !Array.isArray(answer)) {
       throw new IdpUnavailable({ detail: `resource_set: keycloak answered ${response.status}` });
     }
-    const names = [...new Set(answer.map((resource: unknown) => (resource as { name?: unknown } | null)?.name).filter((name): name is string => typeof name === 'string'))];
+    const names = [
+      ...new Set(
+        answer
+          .map((resource: unknown) => (resource as { name?: unknown } | null)?.name)
+          .filter((name): name is string => typeof name === 'string'),
+      ),
+    ];
     if (names.length > 1) {
       this.metrics.routeMisconfigured('keycloak-uri', '*', 'ambiguous_uri');
-      this.log.error({ path: logName(path), resources: names.slice(0, 10).map(logName) }, 'several keycloak resources match this path; refusing (make their uris disjoint)');
+      this.log.error(
+        { path: logName(path), resources: names.slice(0, 10).map(logName) },
+        'several keycloak resources match this path; refusing (make their uris disjoint)',
+      );
       throw new Forbidden('route_misconfigured', { detail: 'several resources match the path' });
     }
     this.uriResources.set(path, { name: names[0], untilMs: this.clock() + this.config.uma.resourceIdTtlSeconds * 1000 });
@@ -159,13 +181,23 @@ export class ProtectionApi {
   }
 
   /** One protection API call with the PAT, retried once with a fresh PAT if Keycloak refuses it. */
-  private async call(endpoint: IdpEndpoint, url: string | URL, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
+  private async call(
+    endpoint: IdpEndpoint,
+    url: string | URL,
+    init: RequestInit & { headers?: Record<string, string> },
+  ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const pat = await this.pat.get();
-      const response = await idpFetch(this.metrics, endpoint, url, {
-        ...init,
-        headers: { ...init.headers, authorization: `Bearer ${pat}`, accept: 'application/json' },
-      }, this.config.decision.timeoutMs);
+      const response = await idpFetch(
+        this.metrics,
+        endpoint,
+        url,
+        {
+          ...init,
+          headers: { ...init.headers, authorization: `Bearer ${pat}`, accept: 'application/json' },
+        },
+        this.config.decision.timeoutMs,
+      );
       if (attempt === 0 && (response.status === 401 || (response.status === 403 && (await refusedPat(response))))) {
         this.pat.invalidate(pat);
         continue;
@@ -174,10 +206,16 @@ export class ProtectionApi {
     }
   }
 
-  private misconfigured(target: { resource: string; scope: string; family: string }, answer: Record<string, unknown> | undefined): AuthzError {
+  private misconfigured(
+    target: { resource: string; scope: string; family: string },
+    answer: Record<string, unknown> | undefined,
+  ): AuthzError {
     const error = typeof answer?.error === 'string' ? answer.error : 'unknown';
     this.metrics.routeMisconfigured(target.family, target.scope, error);
-    this.log.error({ resource: logName(target.resource), scope: target.scope, error }, 'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)');
+    this.log.error(
+      { resource: logName(target.resource), scope: target.scope, error },
+      'keycloak does not know the mapped resource/scope; refusing (fix the route table or the realm)',
+    );
     return new Forbidden('route_misconfigured', { detail: `keycloak: ${error}` });
   }
 }

@@ -51,12 +51,22 @@ export class IdentityProvider {
       const next = (): void => {
         attempt++;
         this.discover().then(resolve, (error: unknown) => {
-          const { step, diagnosis } = error instanceof StartupFailure ? error : new StartupFailure('issuer discovery', networkDiagnosis(error, this.config.issuer.url));
+          const { step, diagnosis } =
+            error instanceof StartupFailure
+              ? error
+              : new StartupFailure('issuer discovery', networkDiagnosis(error, this.config.issuer.url));
           this.failure = diagnosis;
           const base = this.config.issuer.discoveryRetryMs;
           const retryInMs = Math.min(base * 2 ** Math.min(attempt - 1, 16), Math.max(base, MAX_RETRY_MS));
           this.log.error(
-            { issuer: withoutUserinfo(this.config.issuer.url), url: diagnosis.url, outcome: diagnosis.outcome, hint: diagnosis.hint, attempt, retryInMs },
+            {
+              issuer: withoutUserinfo(this.config.issuer.url),
+              url: diagnosis.url,
+              outcome: diagnosis.outcome,
+              hint: diagnosis.hint,
+              attempt,
+              retryInMs,
+            },
             `${step} failed: ${describe(diagnosis)}; retrying in ${Math.round(retryInMs / 1000)} s`,
           );
           if (!this.stopped) this.retryTimer = setTimeout(next, retryInMs);
@@ -102,7 +112,9 @@ export class IdentityProvider {
 
   /** The loaded signing keys as `kid (alg)`, for `--check`; empty until discovery has succeeded. */
   get keyIds(): string[] {
-    return (this.state?.jwks.jwks()?.keys ?? []).filter((key) => key.use !== 'enc').map((key) => `${key.kid ?? '(no kid)'} (${key.alg ?? key.kty ?? '?'})`);
+    return (this.state?.jwks.jwks()?.keys ?? [])
+      .filter((key) => key.use !== 'enc')
+      .map((key) => `${key.kid ?? '(no kid)'} (${key.alg ?? key.kty ?? '?'})`);
   }
 
   /** openid-client's view of the issuer and this client, for grants it implements. */
@@ -132,7 +144,11 @@ export class IdentityProvider {
 
     const metadata = configuration.serverMetadata();
     if (metadata.jwks_uri === undefined || metadata.token_endpoint === undefined) {
-      throw new StartupFailure('issuer discovery', { url: configuration.serverMetadata().issuer, outcome: 'the metadata lacks jwks_uri or token_endpoint', hint: 'is this an OpenID provider that issues JWTs?' });
+      throw new StartupFailure('issuer discovery', {
+        url: configuration.serverMetadata().issuer,
+        outcome: 'the metadata lacks jwks_uri or token_endpoint',
+        hint: 'is this an OpenID provider that issues JWTs?',
+      });
     }
     const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
       timeoutDuration: issuer.httpTimeoutMs,
@@ -172,7 +188,12 @@ export class IdentityProvider {
 
   private diagnoseJwks(error: unknown, url: string): Diagnosis {
     const status = this.lastJwksStatus;
-    if (status !== undefined && status !== 200) return { url, outcome: `HTTP ${status}`, hint: status >= 500 ? 'the IdP is failing or still starting' : 'the jwks_uri of the metadata does not serve keys' };
+    if (status !== undefined && status !== 200)
+      return {
+        url,
+        outcome: `HTTP ${status}`,
+        hint: status >= 500 ? 'the IdP is failing or still starting' : 'the jwks_uri of the metadata does not serve keys',
+      };
     if ((error as { code?: string }).code === 'ERR_JWKS_INVALID') return { url, outcome: 'not a JSON Web Key Set', hint: undefined };
     return networkDiagnosis(error, url, this.config.issuer.url);
   }

@@ -19,7 +19,12 @@ export interface RenewableToken {
  * one). An IdP that does not answer ({@link IdpUnavailable}) leaves the old token in use while
  * it is still valid; after that, and for any other failure, the error goes to the caller.
  */
-export function renewedToken(holder: RenewableToken, renewBeforeMs: number, clock: Clock, renew: () => Promise<string>): string | Promise<string> {
+export function renewedToken(
+  holder: RenewableToken,
+  renewBeforeMs: number,
+  clock: Clock,
+  renew: () => Promise<string>,
+): string | Promise<string> {
   if (holder.tokens.accessExpiresAtMs - clock() > renewBeforeMs) return holder.tokens.accessToken;
   holder.renewing ??= renew().finally(() => {
     holder.renewing = undefined;

@@ -36,7 +36,13 @@ export class UmaMetadata {
   private async fetch(): Promise<UmaEndpoints> {
     const issuer = this.provider.endpoints?.issuer;
     if (issuer === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
-    const response = await idpFetch(this.metrics, 'uma_discovery', `${issuer}/.well-known/uma2-configuration`, { headers: { accept: 'application/json' } }, this.config.issuer.httpTimeoutMs);
+    const response = await idpFetch(
+      this.metrics,
+      'uma_discovery',
+      `${issuer}/.well-known/uma2-configuration`,
+      { headers: { accept: 'application/json' } },
+      this.config.issuer.httpTimeoutMs,
+    );
     const body = response.ok ? await readJson(response, 'uma_discovery') : undefined;
     const permission = body?.permission_endpoint;
     const registration = body?.resource_registration_endpoint;

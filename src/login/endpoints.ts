@@ -44,7 +44,10 @@ export function loginEndpoints(deps: LoginDependencies): Router {
   function prerequisites(req: Request, res: Response): { base: URL; idp: oidc.Configuration } | undefined {
     const base = publicBase(req as IncomingMessage, login.publicUrl, login.allowedHosts);
     if (base === undefined) {
-      log.warn({ host: req.headers['x-forwarded-host'] ?? req.headers.host }, 'login: host not allowed (set login.publicUrl or login.allowedHosts)');
+      log.warn(
+        { host: req.headers['x-forwarded-host'] ?? req.headers.host },
+        'login: host not allowed (set login.publicUrl or login.allowedHosts)',
+      );
       page(res, 400, 'This host is not configured for login.');
       return undefined;
     }
@@ -62,7 +65,8 @@ export function loginEndpoints(deps: LoginDependencies): Router {
     const { base, idp } = ready;
     // Sent by NGINX's login hand-off (snippets/authz-errors.conf); a direct visit uses ?rd=.
     const original = req.headers['x-original-uri'];
-    const rd = typeof original === 'string' && original !== '' && !original.startsWith('/oauth2/') ? original : query(req).get('rd') ?? undefined;
+    const rd =
+      typeof original === 'string' && original !== '' && !original.startsWith('/oauth2/') ? original : (query(req).get('rd') ?? undefined);
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -103,16 +107,25 @@ export function loginEndpoints(deps: LoginDependencies): Router {
     }
     const callbackUrl = new URL(started.redirectUri);
     callbackUrl.search = new URL(req.url, 'http://callback.invalid').search;
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof runGrant>>;
     try {
       outcome = await runGrant(
-        () => oidc.authorizationCodeGrant(idp, callbackUrl, { pkceCodeVerifier: started.codeVerifier, expectedState: started.state, expectedNonce: started.nonce, idTokenExpected: true }, { redirect_uri: started.redirectUri }),
+        () =>
+          oidc.authorizationCodeGrant(
+            idp,
+            callbackUrl,
+            { pkceCodeVerifier: started.codeVerifier, expectedState: started.state, expectedNonce: started.nonce, idTokenExpected: true },
+            { redirect_uri: started.redirectUri },
+          ),
         deps.clock,
         'authorization code grant',
       );
     } catch (error) {
       metrics.logins.labels('idp_error').inc();
-      log.warn({ err: { message: (error as Error).message, detail: error instanceof AuthzError ? error.detail : undefined } }, 'login: code exchange failed');
+      log.warn(
+        { err: { message: (error as Error).message, detail: error instanceof AuthzError ? error.detail : undefined } },
+        'login: code exchange failed',
+      );
       res.setHeader('Set-Cookie', clearPending);
       page(res, 503, 'The identity provider did not answer; try again shortly.', startLink(started.returnTo));
       return;
@@ -128,7 +141,11 @@ export function loginEndpoints(deps: LoginDependencies): Router {
     const value = await sessions.cookie.seal(session.id, session.absoluteExpiresAtMs);
     res.setHeader('Set-Cookie', [
       clearPending,
-      serializeCookie(sessions.cookieName, value, { secure: cookieSecure(base), path: '/', maxAgeSeconds: config.session.absoluteTimeoutSeconds }),
+      serializeCookie(sessions.cookieName, value, {
+        secure: cookieSecure(base),
+        path: '/',
+        maxAgeSeconds: config.session.absoluteTimeoutSeconds,
+      }),
     ]);
     metrics.logins.labels('ok').inc();
     // Checked again on the value about to be sent (a pending cookie sealed by an older version may hold anything valid then).
@@ -179,7 +196,11 @@ function startLink(returnTo: string): string {
 
 function confirmSignOut(res: Response): void {
   res.status(200).setHeader('Cache-Control', 'no-store');
-  res.type('html').send('<!doctype html><meta charset="utf-8"><title>Sign out</title><form method="post" action="/oauth2/sign_out"><button type="submit">Sign out of MLflow</button></form>');
+  res
+    .type('html')
+    .send(
+      '<!doctype html><meta charset="utf-8"><title>Sign out</title><form method="post" action="/oauth2/sign_out"><button type="submit">Sign out of MLflow</button></form>',
+    );
 }
 
 /** HTML text and attribute escaping for the few values these pages show. */
@@ -197,5 +218,9 @@ function redirect(res: Response, location: string): void {
 /** A minimal page for login errors: no detail beyond what the user can act on. */
 function page(res: Response, status: number, message: string, retry?: string): void {
   res.status(status).setHeader('Cache-Control', 'no-store');
-  res.type('html').send(`<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>${escapeHtml(message)}</p>${retry === undefined ? '' : `<p><a href="${escapeHtml(retry)}">Sign in again</a></p>`}`);
+  res
+    .type('html')
+    .send(
+      `<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>${escapeHtml(message)}</p>${retry === undefined ? '' : `<p><a href="${escapeHtml(retry)}">Sign in again</a></p>`}`,
+    );
 }

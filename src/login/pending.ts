@@ -34,11 +34,18 @@ export class PendingLoginCookie {
   /** Names of the pending-login cookies a Cookie header carries. */
   static namesIn(header: string | undefined): string[] {
     if (header === undefined) return [];
-    return header.split(';').map((pair) => pair.split('=', 1)[0]!.trim()).filter((name) => name.startsWith(PendingLoginCookie.PREFIX));
+    return header
+      .split(';')
+      .map((pair) => pair.split('=', 1)[0]!.trim())
+      .filter((name) => name.startsWith(PendingLoginCookie.PREFIX));
   }
   private readonly sealer: CookieSealer;
 
-  constructor(secret: string | undefined, private readonly ttlMs: number, private readonly clock: Clock) {
+  constructor(
+    secret: string | undefined,
+    private readonly ttlMs: number,
+    private readonly clock: Clock,
+  ) {
     this.sealer = new CookieSealer(secret, 'nginx-authz-login');
   }
 
@@ -51,7 +58,14 @@ export class PendingLoginCookie {
     const claims = await this.sealer.open(value, this.clock());
     if (claims === undefined) return undefined;
     const { state, nonce, codeVerifier, returnTo, redirectUri } = claims;
-    if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string' || typeof returnTo !== 'string' || typeof redirectUri !== 'string') return undefined;
+    if (
+      typeof state !== 'string' ||
+      typeof nonce !== 'string' ||
+      typeof codeVerifier !== 'string' ||
+      typeof returnTo !== 'string' ||
+      typeof redirectUri !== 'string'
+    )
+      return undefined;
     return { state, nonce, codeVerifier, returnTo, redirectUri };
   }
 }

@@ -19,7 +19,7 @@ function hostAllowed(host: string, allowedHosts: readonly string[]): boolean {
  * authorization code to a host of their choosing. undefined when the host is not allowed.
  */
 export function publicBase(req: IncomingMessage, publicUrl: string | undefined, allowedHosts: readonly string[]): URL | undefined {
-  if (publicUrl !== undefined) return new URL(publicUrl.replace(/\/+$/, '') + '/');
+  if (publicUrl !== undefined) return new URL(`${publicUrl.replace(/\/+$/, '')}/`);
   const forwardedHost = req.headers['x-forwarded-host'];
   const host = typeof forwardedHost === 'string' && forwardedHost !== '' ? forwardedHost : req.headers.host;
   if (host === undefined || !/^[A-Za-z0-9.\-[\]:]+$/.test(host) || !hostAllowed(host, allowedHosts)) return undefined;
@@ -51,7 +51,11 @@ export function safeReturnTo(rd: string | undefined, base: URL, allowedHosts: re
   const target = new URL(rd);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') return '/';
   if (target.username !== '' || target.password !== '') return '/';
-  if (target.host.toLowerCase() !== base.host.toLowerCase() && !allowedHosts.some((host) => host.toLowerCase() === target.host.toLowerCase())) return '/';
+  if (
+    target.host.toLowerCase() !== base.host.toLowerCase() &&
+    !allowedHosts.some((host) => host.toLowerCase() === target.host.toLowerCase())
+  )
+    return '/';
   return target.href;
 }
 

@@ -23,7 +23,10 @@ export class Metrics {
     help: 'Time spent in the /auth handler, by source',
     labelNames: ['source'] as const,
     // Fine below 1 ms: the cached path is measured in tens of microseconds.
-    buckets: [0.000_025, 0.000_05, 0.000_075, 0.000_1, 0.000_15, 0.000_2, 0.000_3, 0.000_5, 0.000_75, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    buckets: [
+      0.000_025, 0.000_05, 0.000_075, 0.000_1, 0.000_15, 0.000_2, 0.000_3, 0.000_5, 0.000_75, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+      0.25, 0.5, 1, 2.5, 5,
+    ],
     registers: [this.registry],
   });
 
@@ -79,7 +82,7 @@ export class Metrics {
   /** Use {@link routeMisconfigured}: it keeps the labels to a bounded set. */
   readonly misconfiguredRoutes = new Counter({
     name: 'authz_route_misconfigured_total',
-    help: 'Decisions refused because the IdP does not know the mapped resource or scope (resource: the table\'s family, never a request-named resource)',
+    help: "Decisions refused because the IdP does not know the mapped resource or scope (resource: the table's family, never a request-named resource)",
     labelNames: ['resource', 'scope', 'error'] as const,
     registers: [this.registry],
   });
@@ -107,7 +110,7 @@ export class Metrics {
 
   readonly sessionRefreshes = new Counter({
     name: 'authz_session_refreshes_total',
-    help: "Refresh-token grants for browser sessions by result (ok, rejected: the session ended, error: IdP unavailable)",
+    help: 'Refresh-token grants for browser sessions by result (ok, rejected: the session ended, error: IdP unavailable)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

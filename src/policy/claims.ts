@@ -69,7 +69,8 @@ export class ClaimsPolicy {
         paths.set(key, condition.claim);
         return { key, values: new Set(condition.values) };
       });
-    for (const [pattern, requirement] of rules) this.rules.set(pattern, { anyOf: compile(requirement.anyOf), allOf: compile(requirement.allOf) });
+    for (const [pattern, requirement] of rules)
+      this.rules.set(pattern, { anyOf: compile(requirement.anyOf), allOf: compile(requirement.allOf) });
     this.paths = [...paths.values()];
   }
 
@@ -85,11 +86,16 @@ export class ClaimsPolicy {
 
   /** Whether the values allow `scope` on `resource` (of route-table family `family`). */
   decide(values: ClaimValues, resource: string, family: string, scope: string): PolicyOutcome {
-    const requirement = this.rules.get(`${resource}#${scope}`) ?? this.rules.get(`${family}#${scope}`)
-      ?? this.rules.get(`${resource}#*`) ?? this.rules.get(`${family}#*`)
-      ?? this.rules.get(`*#${scope}`) ?? this.rules.get('*#*');
+    const requirement =
+      this.rules.get(`${resource}#${scope}`) ??
+      this.rules.get(`${family}#${scope}`) ??
+      this.rules.get(`${resource}#*`) ??
+      this.rules.get(`${family}#*`) ??
+      this.rules.get(`*#${scope}`) ??
+      this.rules.get('*#*');
     if (requirement === undefined) return 'no_rule';
-    const holds = (condition: CompiledCondition): boolean => values.get(condition.key)?.some((value) => condition.values.has(value)) === true;
+    const holds = (condition: CompiledCondition): boolean =>
+      values.get(condition.key)?.some((value) => condition.values.has(value)) === true;
     if (requirement.allOf !== undefined && !requirement.allOf.every(holds)) return 'requirement_not_met';
     if (requirement.anyOf !== undefined && !requirement.anyOf.some(holds)) return 'requirement_not_met';
     return 'allowed';

@@ -92,9 +92,9 @@ export function percentDecode(text: string): string | undefined {
   if (!text.includes('%')) return text;
   const parts: Buffer[] = [];
   let last = 0;
-  for (const escape of text.matchAll(/%([0-9A-Fa-f]{2})/g)) {
-    parts.push(Buffer.from(text.slice(last, escape.index), 'utf8'), Buffer.of(Number.parseInt(escape[1]!, 16)));
-    last = escape.index + 3;
+  for (const octet of text.matchAll(/%([0-9A-Fa-f]{2})/g)) {
+    parts.push(Buffer.from(text.slice(last, octet.index), 'utf8'), Buffer.of(Number.parseInt(octet[1]!, 16)));
+    last = octet.index + 3;
   }
   parts.push(Buffer.from(text.slice(last), 'utf8'));
   try {

@@ -23,10 +23,7 @@ export interface RouteMatch {
   copySource?: true;
 }
 
-export type MatchOutcome =
-  | { kind: 'matched'; match: RouteMatch }
-  | { kind: 'no_route' }
-  | { kind: 'no_method'; pattern: string };
+export type MatchOutcome = { kind: 'matched'; match: RouteMatch } | { kind: 'no_route' } | { kind: 'no_method'; pattern: string };
 
 interface Node {
   literals: Map<string, Node>;
@@ -64,7 +61,10 @@ export class RouteMatcher {
         node = node.param;
       } else {
         let next = node.literals.get(segment.value);
-        if (next === undefined) node.literals.set(segment.value, (next = newNode()));
+        if (next === undefined) {
+          next = newNode();
+          node.literals.set(segment.value, next);
+        }
         node = next;
       }
     }
@@ -120,5 +120,17 @@ function toMatch(entry: RouteEntry, rule: MethodRule, values: string[], segments
   }
   const wildcard = entry.segments[entry.segments.length - 1]?.kind === 'wildcard';
   const rest = wildcard ? segments.slice(entry.segments.length - 1) : [];
-  return { pattern: entry.pattern, public: rule.public, authenticated: rule.authenticated, resource, family: rule.resource, scope: rule.scope, params, rest, object: entry.object, remote: false, ...(entry.copySource ? { copySource: true as const } : {}) };
+  return {
+    pattern: entry.pattern,
+    public: rule.public,
+    authenticated: rule.authenticated,
+    resource,
+    family: rule.resource,
+    scope: rule.scope,
+    params,
+    rest,
+    object: entry.object,
+    remote: false,
+    ...(entry.copySource ? { copySource: true as const } : {}),
+  };
 }

@@ -28,7 +28,18 @@ export class KeycloakRoutes {
   pending(method: string, path: string): RouteMatch {
     const scope = this.scopes[method] ?? (method === 'HEAD' ? this.scopes.GET : undefined);
     if (scope === undefined) throw new UnmappedRoute('method_not_mapped', { detail: `${method} has no scope in routes.keycloakScopes` });
-    return { pattern: path, public: false, authenticated: false, resource: '', family: REMOTE_FAMILY, scope, params: {}, rest: [], object: undefined, remote: true };
+    return {
+      pattern: path,
+      public: false,
+      authenticated: false,
+      resource: '',
+      family: REMOTE_FAMILY,
+      scope,
+      params: {},
+      rest: [],
+      object: undefined,
+      remote: true,
+    };
   }
 
   /**
@@ -46,6 +57,7 @@ export class KeycloakRoutes {
 }
 
 function withResource(route: RouteMatch, name: string | undefined): RouteMatch {
-  if (name === undefined) throw new UnmappedRoute('route_not_mapped', { detail: 'neither the route table nor a keycloak resource maps the path' });
+  if (name === undefined)
+    throw new UnmappedRoute('route_not_mapped', { detail: 'neither the route table nor a keycloak resource maps the path' });
   return { ...route, resource: name, remote: false };
 }

@@ -39,12 +39,14 @@ const tableSchema = z.strictObject({
        * `x-amz-copy-source` also needs what reading the source needs (routes/copy-source.ts).
        */
       's3-copy-source': z.literal(true).optional(),
-      methods: z.array(
-        z.strictObject({
-          method: z.string().regex(/^[A-Z]{1,16}$/, 'an upper-case HTTP method'),
-          scopes: z.array(z.string().regex(SCOPE)).max(1, 'one scope per method'),
-        }),
-      ).min(1),
+      methods: z
+        .array(
+          z.strictObject({
+            method: z.string().regex(/^[A-Z]{1,16}$/, 'an upper-case HTTP method'),
+            scopes: z.array(z.string().regex(SCOPE)).max(1, 'one scope per method'),
+          }),
+        )
+        .min(1),
     }),
   ),
 });
@@ -113,7 +115,8 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
     const open = isPublic || isAuthenticated; // no resource, no scope
     const where = `${source}: ${raw.path}`;
     if (!open && raw.name === undefined) problems.push(`${where}: an enforced path needs a resource name`);
-    if (raw.object === 'experiment-artifact-path' && !raw.path.endsWith('/*')) problems.push(`${where}: object experiment-artifact-path needs a path ending in /*`);
+    if (raw.object === 'experiment-artifact-path' && !raw.path.endsWith('/*'))
+      problems.push(`${where}: object experiment-artifact-path needs a path ending in /*`);
     for (const expanded of expandApi(raw.path)) {
       const pattern = `${prefix}${expanded}`;
       const segments = parseSegments(pattern, where, problems);
@@ -125,8 +128,14 @@ export function parseRouteTable(text: string, source: string, prefix = ''): Rout
       for (const { method, scopes } of raw.methods) {
         if (methods.has(method)) problems.push(`${where}: method ${method} listed twice`);
         if (!open && scopes.length !== 1) problems.push(`${where}: ${method} needs exactly one scope`);
-        if (open && scopes.length !== 0) problems.push(`${where}: ${method} is ${isPublic ? 'public' : 'AUTHENTICATED'} and cannot require a scope`);
-        methods.set(method, { public: isPublic, authenticated: isAuthenticated, resource: isAuthenticated ? 'authenticated' : raw.name ?? '', scope: open ? undefined : scopes[0] });
+        if (open && scopes.length !== 0)
+          problems.push(`${where}: ${method} is ${isPublic ? 'public' : 'AUTHENTICATED'} and cannot require a scope`);
+        methods.set(method, {
+          public: isPublic,
+          authenticated: isAuthenticated,
+          resource: isAuthenticated ? 'authenticated' : (raw.name ?? ''),
+          scope: open ? undefined : scopes[0],
+        });
       }
       entries.push({ pattern, segments, methods, object: open ? undefined : raw.object, copySource: raw['s3-copy-source'] === true });
     }

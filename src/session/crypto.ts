@@ -13,7 +13,10 @@ export class CookieSealer {
    * @param secret the configured `session.secret`; undefined: a random key for this process
    * @param purpose HKDF `info` and the JWE `typ`: keeps each cookie kind's key apart
    */
-  constructor(secret: string | undefined, private readonly purpose: string) {
+  constructor(
+    secret: string | undefined,
+    private readonly purpose: string,
+  ) {
     const material = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
     this.key = new Uint8Array(hkdfSync('sha256', material, 'nginx-authz cookie', purpose, 32));
   }

@@ -40,7 +40,7 @@ export class SessionRefresher {
   }
 
   private async refresh(session: Session, refreshToken: string): Promise<string> {
-    let outcome;
+    let outcome: Awaited<ReturnType<RefreshGrant>>;
     try {
       outcome = await this.grant(refreshToken);
     } catch (error) {
@@ -50,7 +50,10 @@ export class SessionRefresher {
     if (isRefused(outcome)) {
       this.metrics.sessionRefreshes.labels('rejected').inc();
       this.store.delete(session.id);
-      this.log.info({ session: hashToken(session.id).slice(0, 12), oauth_error: outcome.refused }, 'session refresh refused; session ended');
+      this.log.info(
+        { session: hashToken(session.id).slice(0, 12), oauth_error: outcome.refused },
+        'session refresh refused; session ended',
+      );
       throw new Unauthenticated('no_credentials', { detail: `session refresh refused (${outcome.refused})` });
     }
     this.metrics.sessionRefreshes.labels('ok').inc();

@@ -18,7 +18,11 @@ export class SessionCookie {
   private readonly sealer: CookieSealer;
   private readonly opened: LRUCache<string, OpenedCookie>;
 
-  constructor(secret: string | undefined, maxEntries: number, private readonly clock: Clock) {
+  constructor(
+    secret: string | undefined,
+    maxEntries: number,
+    private readonly clock: Clock,
+  ) {
     this.sealer = new CookieSealer(secret, 'nginx-authz-session');
     this.opened = new LRUCache<string, OpenedCookie>({ max: maxEntries });
   }

@@ -21,7 +21,16 @@ export class Sessions {
   constructor(config: Config, grant: RefreshGrant, metrics: Metrics, log: Logger, clock: Clock) {
     const { session } = config;
     this.cookieName = session.cookieName;
-    this.store = new SessionStore({ idleTimeoutMs: session.idleTimeoutSeconds * 1000, absoluteTimeoutMs: session.absoluteTimeoutSeconds * 1000, maxEntries: session.maxEntries, maxPerSubject: session.maxPerSubject, maxBytes: session.maxBytes }, clock);
+    this.store = new SessionStore(
+      {
+        idleTimeoutMs: session.idleTimeoutSeconds * 1000,
+        absoluteTimeoutMs: session.absoluteTimeoutSeconds * 1000,
+        maxEntries: session.maxEntries,
+        maxPerSubject: session.maxPerSubject,
+        maxBytes: session.maxBytes,
+      },
+      clock,
+    );
     this.cookie = new SessionCookie(session.secret, Math.min(session.maxEntries * 2, 50_000), clock);
     this.refresher = new SessionRefresher(this.store, grant, session.refreshBeforeSeconds * 1000, metrics, log, clock);
   }

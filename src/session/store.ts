@@ -51,7 +51,10 @@ export class SessionStore {
   private readonly bySubject = new Map<string, Set<string>>();
   private readonly maxPerSubject: number;
 
-  constructor(private readonly limits: SessionLimits, private readonly clock: Clock) {
+  constructor(
+    private readonly limits: SessionLimits,
+    private readonly clock: Clock,
+  ) {
     this.maxPerSubject = limits.maxPerSubject ?? 20;
     this.sessions = new LRUCache<string, Session>({
       max: limits.maxEntries,
@@ -79,7 +82,15 @@ export class SessionStore {
   create(tokens: SessionTokens): Session {
     const now = this.clock();
     const subject = subjectOf(tokens);
-    const session: Session = { id: randomId(), createdAtMs: now, absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs, lastSeenMs: now, tokens, renewing: undefined, subject };
+    const session: Session = {
+      id: randomId(),
+      createdAtMs: now,
+      absoluteExpiresAtMs: now + this.limits.absoluteTimeoutMs,
+      lastSeenMs: now,
+      tokens,
+      renewing: undefined,
+      subject,
+    };
     if (subject !== undefined) {
       const ids = this.bySubject.get(subject) ?? new Set<string>();
       // Make room within the subject first, so the LRU never has to evict someone else for it.
@@ -143,7 +154,11 @@ export function subjectOf(tokens: SessionTokens): string | undefined {
     if (payload === undefined) continue;
     try {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
-      if (typeof claims.sub === 'string' && claims.sub !== '') return createHash('sha256').update(JSON.stringify([claims.iss, claims.sub])).digest('base64url').slice(0, 22);
+      if (typeof claims.sub === 'string' && claims.sub !== '')
+        return createHash('sha256')
+          .update(JSON.stringify([claims.iss, claims.sub]))
+          .digest('base64url')
+          .slice(0, 22);
     } catch {
       // Not a JWT: try the next token.
     }

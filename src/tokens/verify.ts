@@ -64,7 +64,11 @@ export class TokenVerifier {
     issuers?: IssuerRegistry,
     log?: Logger,
   ) {
-    this.cache = new MeteredLru('token', { maxEntries: config.cache.tokenMaxEntries, maxBytes: config.cache.tokenMaxBytes, sizeOf: identityBytes }, metrics);
+    this.cache = new MeteredLru(
+      'token',
+      { maxEntries: config.cache.tokenMaxEntries, maxBytes: config.cache.tokenMaxBytes, sizeOf: identityBytes },
+      metrics,
+    );
     this.issuers = issuers ?? new IssuerRegistry(config, provider, metrics, log ?? createLogger('silent'), clock);
   }
 
@@ -93,7 +97,8 @@ export class TokenVerifier {
    */
   async verifyFresh(token: string, tokenHash: string): Promise<Identity> {
     const issuer = this.issuers.select(token);
-    const identity = issuer.introspector !== undefined ? await this.introspect(issuer, token, tokenHash) : await this.verifyJwt(issuer, token, tokenHash);
+    const identity =
+      issuer.introspector !== undefined ? await this.introspect(issuer, token, tokenHash) : await this.verifyJwt(issuer, token, tokenHash);
     // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
     if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
     return identity;
@@ -140,7 +145,8 @@ export class TokenVerifier {
  * bound (`cache.tokenMaxBytes`) holds whatever they weigh.
  */
 export function identityBytes(identity: Identity): number {
-  let bytes = 200 + stringBytes(identity.subject) + stringBytes(identity.username) + stringBytes(identity.email) + stringBytes(identity.tokenHash);
+  let bytes =
+    200 + stringBytes(identity.subject) + stringBytes(identity.username) + stringBytes(identity.email) + stringBytes(identity.tokenHash);
   for (const group of identity.groups) bytes += 8 + stringBytes(group);
   if (identity.permissions !== undefined) for (const permission of identity.permissions) bytes += 40 + stringBytes(permission);
   if (identity.claims !== undefined) {
@@ -169,7 +175,14 @@ function translateJoseError(error: unknown): AuthzError {
 }
 
 /** The identity headers' values from the issuer's claim paths, and the policy's claim values; never the claims object. */
-function toIdentity(trusted: TrustedIssuer, claims: Readonly<Record<string, unknown>>, subject: string, expiresAtMs: number, tokenHash: string, permissions: ReadonlySet<string> | undefined): Identity {
+function toIdentity(
+  trusted: TrustedIssuer,
+  claims: Readonly<Record<string, unknown>>,
+  subject: string,
+  expiresAtMs: number,
+  tokenHash: string,
+  permissions: ReadonlySet<string> | undefined,
+): Identity {
   const paths = trusted.settings.claims;
   const first = (values: string[]): string | undefined => values.find((value) => value !== '');
   return {

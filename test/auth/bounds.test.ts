@@ -8,7 +8,10 @@ import request from 'supertest';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
 
-const TEMPLATED = { AUTHZ_ROUTES_PRESET: 'none', AUTHZ_ROUTES_FILE: fileURLToPath(new URL('../fixtures/routes-templated.yaml', import.meta.url)) };
+const TEMPLATED = {
+  AUTHZ_ROUTES_PRESET: 'none',
+  AUTHZ_ROUTES_FILE: fileURLToPath(new URL('../fixtures/routes-templated.yaml', import.meta.url)),
+};
 
 let idp: FakeIdp;
 beforeAll(async () => {
@@ -42,7 +45,11 @@ describe('request-named resources', () => {
     const metrics = (await request(service.handler).get('/metrics')).text;
     expect(metrics).not.toContain('invented');
     expect(metrics).toContain('authz_route_misconfigured_total{resource="thing:{thing}",scope="read",error="invalid_resource"} 40');
-    expect(service.logs.records.filter((r) => r.msg?.toString().startsWith('keycloak does not know')).every((r) => String(r.resource).length <= 240)).toBe(true);
+    expect(
+      service.logs.records
+        .filter((r) => r.msg?.toString().startsWith('keycloak does not know'))
+        .every((r) => String(r.resource).length <= 240),
+    ).toBe(true);
   });
 
   it('longer than Keycloak can store (255 characters) are refused without asking it', async () => {

@@ -30,7 +30,14 @@ describe('/auth while everything is cached', () => {
   /** Calls the handler with a bare request and response: what it answered before returning. */
   const callSync = (token: string) => {
     const answered: { status: number | undefined } = { status: undefined };
-    const req = { url: '/auth', headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/get?experiment_id=1', authorization: `Bearer ${token}` } };
+    const req = {
+      url: '/auth',
+      headers: {
+        'x-original-method': 'GET',
+        'x-original-uri': '/api/2.0/mlflow/experiments/get?experiment_id=1',
+        authorization: `Bearer ${token}`,
+      },
+    };
     const res = {
       statusCode: 0,
       setHeader: () => undefined,
@@ -46,7 +53,8 @@ describe('/auth while everything is cached', () => {
     const token = await idp.token({ sub: 'u-sync', preferred_username: 'sync' });
     const first = callSync(token);
     expect(first.status).toBeUndefined(); // nothing cached yet: verification and the IdP call are asynchronous
-    for (let waited = 0; first.status === undefined && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let waited = 0; first.status === undefined && waited < 5_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(first.status).toBe(200);
     expect(idp.umaCalls).toHaveLength(1);
     expect(callSync(token).status).toBe(200);
@@ -56,7 +64,12 @@ describe('/auth while everything is cached', () => {
 
 describe('/auth', () => {
   it('allows with identity headers for the upstream', async () => {
-    const token = await idp.token({ sub: 'u-42', preferred_username: 'alice', email: 'alice@example.test', groups: ['/mlflow-admins', 'ops'] });
+    const token = await idp.token({
+      sub: 'u-42',
+      preferred_username: 'alice',
+      email: 'alice@example.test',
+      groups: ['/mlflow-admins', 'ops'],
+    });
     const res = await auth('GET', '/api/2.0/mlflow/experiments/get?experiment_id=1', token);
     expect(res.status).toBe(200);
     expect(res.headers).toMatchObject({
@@ -70,7 +83,11 @@ describe('/auth', () => {
   });
 
   it('makes claim values header-safe and bounded', async () => {
-    const token = await idp.token({ preferred_username: 'eve\r\nX-Auth-Request-Groups: mlflow-admins', email: 'zoë@example.test', groups: ['a,b', 'x'.repeat(5000)] });
+    const token = await idp.token({
+      preferred_username: 'eve\r\nX-Auth-Request-Groups: mlflow-admins',
+      email: 'zoë@example.test',
+      groups: ['a,b', 'x'.repeat(5000)],
+    });
     const res = await auth('GET', '/api/2.0/mlflow/experiments/get', token);
     expect(res.status).toBe(200);
     expect(res.headers['x-auth-request-user']).toBe('eve%0D%0AX-Auth-Request-Groups: mlflow-admins');
@@ -90,7 +107,11 @@ describe('/auth', () => {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="mlflow", error="invalid_token"');
     }
-    const basic = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
+    const basic = await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/api/2.0/mlflow/experiments/get')
+      .set('Authorization', 'Basic YWxpY2U6c2VjcmV0');
     expect(basic.status).toBe(401);
     expect(idp.umaCalls).toHaveLength(0);
   });
@@ -104,7 +125,12 @@ describe('/auth', () => {
 
   it('denies an unmapped route or method before looking at credentials', async () => {
     const token = await idp.token();
-    for (const [method, uri] of [['GET', '/api/2.0/mlflow/unknown'], ['DELETE', '/api/2.0/mlflow/runs/delete'], ['OPTIONS', '/api/2.0/mlflow/experiments/get'], ['GET', '/']]) {
+    for (const [method, uri] of [
+      ['GET', '/api/2.0/mlflow/unknown'],
+      ['DELETE', '/api/2.0/mlflow/runs/delete'],
+      ['OPTIONS', '/api/2.0/mlflow/experiments/get'],
+      ['GET', '/'],
+    ]) {
       expect((await auth(method!, uri!, token)).status).toBe(403);
     }
     expect((await auth('GET', '/api/2.0/mlflow/unknown')).status).toBe(403);
@@ -149,7 +175,12 @@ describe('/auth', () => {
     expect((await s3('HEAD', '/mlflow')).status).toBe(200);
     expect((await s3('PUT', '/mlflow/artifacts/x')).status).toBe(200);
     expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['bucket:mlflow#read', 'bucket:mlflow#write']);
-    for (const [method, uri] of [['POST', '/mlflow/x?uploads'], ['GET', '/'], ['PUT', '/newbucket'], ['DELETE', '/mlflow']]) {
+    for (const [method, uri] of [
+      ['POST', '/mlflow/x?uploads'],
+      ['GET', '/'],
+      ['PUT', '/newbucket'],
+      ['DELETE', '/mlflow'],
+    ]) {
       expect((await s3(method!, uri!)).status).toBe(403);
     }
     expect(idp.umaCalls).toHaveLength(2);
@@ -207,14 +238,28 @@ describe('/auth', () => {
     const token = await idp.token({ sub: 'audited' });
     service.logs.lines = [];
     await auth('GET', '/api/2.0/mlflow/experiments/get', token).set('Cookie', '_oauth2_proxy=cookie-value-secret');
-    await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Basic ${Buffer.from('alice:password-secret').toString('base64')}`);
+    await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/api/2.0/mlflow/experiments/get')
+      .set('Authorization', `Basic ${Buffer.from('alice:password-secret').toString('base64')}`);
     idp.uma = () => ({ status: 500, body: { error: 'boom' } });
     await auth('POST', '/api/2.0/mlflow/runs/delete', token);
     await request(service.handler).get('/auth').set('X-Original-URI', '/x');
 
     const records = service.logs.records;
     const audit = records.filter((r) => r.audit === true);
-    expect(audit[0]).toMatchObject({ user: 'alice', method: 'GET', path: '/api/2.0/mlflow/experiments/get', resource: 'experiments', scope: 'read', decision: 'allow', reason: 'allowed', cache_hit: false, source: 'idp' });
+    expect(audit[0]).toMatchObject({
+      user: 'alice',
+      method: 'GET',
+      path: '/api/2.0/mlflow/experiments/get',
+      resource: 'experiments',
+      scope: 'read',
+      decision: 'allow',
+      reason: 'allowed',
+      cache_hit: false,
+      source: 'idp',
+    });
     expect(audit[0]!.latency_ms).toEqual(expect.any(Number));
     // docs/operations.md promises a 12-character fingerprint (the start of the token's base64url SHA-256 prefix) to correlate lines.
     expect(audit[0]!.token_fp).toBe(createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url').slice(0, 12));
@@ -223,14 +268,23 @@ describe('/auth', () => {
     expect(records.some((r) => r.reason === 'missing_original_request')).toBe(true);
 
     const everything = service.logs.lines.join('\n');
-    for (const secret of [token, token.split('.')[2]!, 'cookie-value-secret', 'password-secret', 'test-secret-do-not-log', Buffer.from('alice:password-secret').toString('base64')]) {
+    for (const secret of [
+      token,
+      token.split('.')[2]!,
+      'cookie-value-secret',
+      'password-secret',
+      'test-secret-do-not-log',
+      Buffer.from('alice:password-secret').toString('base64'),
+    ]) {
       expect(everything).not.toContain(secret);
     }
   });
 
   it('publishes decision, cache and IdP metrics', async () => {
     const text = (await request(service.handler).get('/metrics')).text;
-    expect(text).toMatch(/authz_decisions_total\{decision="allow",reason="allowed",resource="experiments",scope="read",source="cache"\} \d+/);
+    expect(text).toMatch(
+      /authz_decisions_total\{decision="allow",reason="allowed",resource="experiments",scope="read",source="cache"\} \d+/,
+    );
     expect(text).toMatch(/authz_decision_duration_seconds_bucket\{le="0.0005",source="cache"\} \d+/);
     expect(text).toMatch(/authz_cache_requests_total\{cache="decision",result="hit"\} \d+/);
     expect(text).toMatch(/authz_idp_requests_total\{endpoint="uma_decision",outcome="http_200"\} \d+/);
@@ -250,7 +304,11 @@ describe('readiness', () => {
     void early.provider.start();
     expect((await request(early.handler).get('/healthz')).status).toBe(200);
     expect((await request(early.handler).get('/readyz')).status).toBe(503);
-    const res = await request(early.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
+    const res = await request(early.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/api/2.0/mlflow/experiments/get')
+      .set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(503);
     early.provider.stop();
     expect((await request(service.handler).get('/readyz')).status).toBe(200);
@@ -260,8 +318,11 @@ describe('readiness', () => {
 describe('RPTs', () => {
   const rpt = (permissions: unknown[], sub = 'rpt-user') => idp.token({ sub, aud: 'nginx-authz', authorization: { permissions } });
 
-  it('allows an RPT holding the route\'s resource#scope with no IdP call, also on the cached path', async () => {
-    const token = await rpt([{ rsid: 'id-1', rsname: 'experiments', scopes: ['read'] }, { rsid: 'id-2', rsname: 'runs', scopes: ['read'] }]);
+  it("allows an RPT holding the route's resource#scope with no IdP call, also on the cached path", async () => {
+    const token = await rpt([
+      { rsid: 'id-1', rsname: 'experiments', scopes: ['read'] },
+      { rsid: 'id-2', rsname: 'runs', scopes: ['read'] },
+    ]);
     for (const uri of ['/api/2.0/mlflow/experiments/get', '/ajax-api/3.0/mlflow/experiments/get']) {
       const res = await auth('GET', uri, token);
       expect(res.status).toBe(200);
@@ -283,9 +344,15 @@ describe('RPTs', () => {
   });
 
   it('never trusts permissions of a token that fails verification', async () => {
-    const forged = await idp.token({ authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] } }, { nowSec: Math.floor(Date.now() / 1000) - 3600 });
+    const forged = await idp.token(
+      { authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] } },
+      { nowSec: Math.floor(Date.now() / 1000) - 3600 },
+    );
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', forged)).status).toBe(401);
-    const otherAudience = await idp.token({ aud: 'other-resource-server', authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] } });
+    const otherAudience = await idp.token({
+      aud: 'other-resource-server',
+      authorization: { permissions: [{ rsname: 'runs', scopes: ['delete'] }] },
+    });
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', otherAudience)).status).toBe(401);
     expect(idp.umaCalls).toHaveLength(0);
   });

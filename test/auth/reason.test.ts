@@ -1,7 +1,16 @@
 import request from 'supertest';
 import { authenticationWays, REASON_MAX_BYTES, reasonSafe, refusalReason, type RefusalContext } from '../../src/auth/reason.js';
 import type { Config } from '../../src/config/schema.js';
-import { BadCredentials, CrossOriginRequest, Forbidden, IdpUnavailable, PermissionTicketChallenge, RejectedUri, Unauthenticated, UnmappedRoute } from '../../src/errors.js';
+import {
+  BadCredentials,
+  CrossOriginRequest,
+  Forbidden,
+  IdpUnavailable,
+  PermissionTicketChallenge,
+  RejectedUri,
+  Unauthenticated,
+  UnmappedRoute,
+} from '../../src/errors.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
 
@@ -40,9 +49,13 @@ describe('reasonSafe', () => {
 });
 
 describe('refusalReason', () => {
-  it('names the missing permission and the caller\'s own user name on a refusal', () => {
-    expect(refusalReason(new Forbidden('access_denied'), CAROL, WAYS)).toBe('Permission denied: missing permission experiments#write for user carol');
-    expect(refusalReason(new Forbidden('access_denied'), { ...CAROL, resource: 'experiment:5', scope: 'read' }, WAYS)).toBe('Permission denied: missing permission experiment:5#read for user carol');
+  it("names the missing permission and the caller's own user name on a refusal", () => {
+    expect(refusalReason(new Forbidden('access_denied'), CAROL, WAYS)).toBe(
+      'Permission denied: missing permission experiments#write for user carol',
+    );
+    expect(refusalReason(new Forbidden('access_denied'), { ...CAROL, resource: 'experiment:5', scope: 'read' }, WAYS)).toBe(
+      'Permission denied: missing permission experiment:5#read for user carol',
+    );
   });
 
   it('stays JSON-safe and bounded whatever the user name holds', () => {
@@ -56,7 +69,12 @@ describe('refusalReason', () => {
 
   it('tells a 401 how to get in and names no user, resource or token', () => {
     const known = { ...CAROL, user: 'carol' };
-    for (const error of [new Unauthenticated('no_credentials'), new Unauthenticated('invalid_token'), new BadCredentials(), new PermissionTicketChallenge('ticket-secret', 'http://as')]) {
+    for (const error of [
+      new Unauthenticated('no_credentials'),
+      new Unauthenticated('invalid_token'),
+      new BadCredentials(),
+      new PermissionTicketChallenge('ticket-secret', 'http://as'),
+    ]) {
       const reason = refusalReason(error, known, WAYS)!;
       expect(reason).toMatch(/^Authentication required: /);
       expect(reason).not.toMatch(/carol|experiments|write|ticket-secret/);
@@ -66,21 +84,40 @@ describe('refusalReason', () => {
 
   it('explains the refusals that happen before any identity, without naming one', () => {
     const anonymous = { method: 'GET', resource: undefined, scope: undefined, user: undefined };
-    expect(refusalReason(new UnmappedRoute('route_not_mapped'), anonymous, WAYS)).toBe('Permission denied: no permission is mapped for GET on this path (default deny)');
+    expect(refusalReason(new UnmappedRoute('route_not_mapped'), anonymous, WAYS)).toBe(
+      'Permission denied: no permission is mapped for GET on this path (default deny)',
+    );
     expect(refusalReason(new RejectedUri(), anonymous, WAYS)).toMatch(/^Permission denied: the request URI was rejected/);
-    expect(refusalReason(new CrossOriginRequest(), anonymous, WAYS)).toMatch(/^Permission denied: a state-changing request from another site/);
+    expect(refusalReason(new CrossOriginRequest(), anonymous, WAYS)).toMatch(
+      /^Permission denied: a state-changing request from another site/,
+    );
     expect(refusalReason(new Forbidden('access_denied'), anonymous, WAYS)).toBe('Permission denied');
   });
 
-  it('keeps every refusal\'s text JSON-safe, printable ASCII and bounded, with hostile parts everywhere', () => {
+  it("keeps every refusal's text JSON-safe, printable ASCII and bounded, with hostile parts everywhere", () => {
     const hostile = { method: 'GE"T\\', resource: `r"\\${'\u0000'.repeat(200)}`, scope: 'w"rite\n', user: `u"\\${'ß'.repeat(400)}` };
     const ways = authenticationWays(settings(true, true, 'https://a.example.test/x"y'));
-    const errors = [new Unauthenticated('no_credentials'), new Unauthenticated('unsupported_credentials'), new Unauthenticated('invalid_token'), new BadCredentials(),
-      new PermissionTicketChallenge('t', 'http://as'), new Forbidden('access_denied'), new Forbidden('route_misconfigured'), new UnmappedRoute('route_not_mapped'),
-      new UnmappedRoute('method_not_mapped'), new RejectedUri(), new CrossOriginRequest()];
+    const errors = [
+      new Unauthenticated('no_credentials'),
+      new Unauthenticated('unsupported_credentials'),
+      new Unauthenticated('invalid_token'),
+      new BadCredentials(),
+      new PermissionTicketChallenge('t', 'http://as'),
+      new Forbidden('access_denied'),
+      new Forbidden('route_misconfigured'),
+      new UnmappedRoute('route_not_mapped'),
+      new UnmappedRoute('method_not_mapped'),
+      new RejectedUri(),
+      new CrossOriginRequest(),
+    ];
     for (const error of errors) {
       const reason = refusalReason(error, hostile, ways)!;
-      expect([error.code, reason.length <= REASON_MAX_BYTES, /^[\x20-\x7e]+$/.test(reason), /["\\]/.test(reason)]).toEqual([error.code, true, true, false]);
+      expect([error.code, reason.length <= REASON_MAX_BYTES, /^[\x20-\x7e]+$/.test(reason), /["\\]/.test(reason)]).toEqual([
+        error.code,
+        true,
+        true,
+        false,
+      ]);
       expect(nginxBody(reason)).toEqual({ error_code: 'PERMISSION_DENIED', message: reason });
     }
   });
@@ -92,11 +129,15 @@ describe('refusalReason', () => {
 
 describe('authenticationWays', () => {
   it('lists Bearer always, Basic and the login URL only when enabled', () => {
-    expect(authenticationWays(settings(false, false))).toBe('send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN)');
+    expect(authenticationWays(settings(false, false))).toBe(
+      'send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN)',
+    );
     const all = authenticationWays(settings(true, true));
     expect(all).toContain('a user name and password (HTTP Basic; MLflow client: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)');
     expect(all).toMatch(/, or sign in with a browser at \/oauth2\/start$/);
-    expect(authenticationWays(settings(false, true, 'https://mlflow.example.test/'))).toMatch(/at https:\/\/mlflow\.example\.test\/oauth2\/start$/);
+    expect(authenticationWays(settings(false, true, 'https://mlflow.example.test/'))).toMatch(
+      /at https:\/\/mlflow\.example\.test\/oauth2\/start$/,
+    );
     expect(nginxBody(all)).toBeDefined();
   });
 });
@@ -130,7 +171,9 @@ describe('/auth sends the reason in X-Authz-Reason on refusals only', () => {
   it('lists the accepted ways on a 401 and names nothing else', async () => {
     const res = await auth('POST', '/api/2.0/mlflow/experiments/create');
     expect(res.status).toBe(401);
-    expect(res.headers['x-authz-reason']).toBe('Authentication required: send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN)');
+    expect(res.headers['x-authz-reason']).toBe(
+      'Authentication required: send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN)',
+    );
   });
 
   it('sends no reason on an allow', async () => {

@@ -27,7 +27,14 @@ async function outcome(call: () => unknown): Promise<unknown> {
 }
 
 /** A throttled answer as the client sees it: NGINX turns it into 429 + Retry-After. */
-const answer = (result: unknown): string => (result instanceof Throttled ? `429 retry-after ${result.retryAfterSeconds}` : result instanceof BadCredentials ? '401' : typeof result === 'string' ? '200' : `unexpected ${String(result)}`);
+const answer = (result: unknown): string =>
+  result instanceof Throttled
+    ? `429 retry-after ${result.retryAfterSeconds}`
+    : result instanceof BadCredentials
+      ? '401'
+      : typeof result === 'string'
+        ? '200'
+        : `unexpected ${String(result)}`;
 
 /** The in-memory limiter behind promises, as a shared store (Redis) would answer. */
 function asynchronous(inner: FailureLimiter): FailureLimiter {
@@ -46,11 +53,19 @@ describe('BasicExchange', () => {
   let now = 1_000_000;
   const clock = () => now;
 
-  function setup(passwords: Record<string, string> = { bob: 'right' }, options: { config?: Config; limiter?: (limits: Config) => FailureLimiter } = {}) {
+  function setup(
+    passwords: Record<string, string> = { bob: 'right' },
+    options: { config?: Config; limiter?: (limits: Config) => FailureLimiter } = {},
+  ) {
     const used = options.config ?? config;
     const calls: string[] = [];
     let serial = 0;
-    const tokens = (user: string): GrantedTokens => ({ accessToken: `at-${user}-${++serial}`, accessExpiresAtMs: now + 300_000, refreshToken: `rt-${user}-${serial}`, idToken: undefined });
+    const tokens = (user: string): GrantedTokens => ({
+      accessToken: `at-${user}-${++serial}`,
+      accessExpiresAtMs: now + 300_000,
+      refreshToken: `rt-${user}-${serial}`,
+      idToken: undefined,
+    });
     const grants: PasswordGrants = {
       password: async (username, password): Promise<GrantedTokens | GrantRefused> => {
         calls.push(`password ${username}`);
@@ -96,7 +111,8 @@ describe('BasicExchange', () => {
   it('locks a user out after repeated failures and stops asking the IdP; the job that cached them keeps working', async () => {
     const { exchange, calls, metrics } = setup({ bob: 'right', carol: 'hers' });
     await exchange.token('carol', 'hers', '10.0.0.2'); // her job, before the attack
-    for (let i = 0; i < 3; i++) expect(await outcome(() => exchange.token('carol', `guess-${i}`, '10.0.0.9'))).toBeInstanceOf(BadCredentials);
+    for (let i = 0; i < 3; i++)
+      expect(await outcome(() => exchange.token('carol', `guess-${i}`, '10.0.0.9'))).toBeInstanceOf(BadCredentials);
     const before = calls.length;
     const thrown = await outcome(() => exchange.token('carol', 'guess-4', '10.0.0.9'));
     expect(thrown).toBeInstanceOf(Throttled);
@@ -133,7 +149,9 @@ describe('BasicExchange', () => {
     expect(right).toBe('429 retry-after 60');
     expect(calls.length).toBe(grants); // not one of them reached the IdP
     // From another address that never proved them, too; the job's address is still served.
-    expect(answer(await outcome(() => exchange.token('alice', 'secret', '10.7.7.7')))).toBe(answer(await outcome(() => exchange.token('alice', 'nope', '10.7.7.7'))));
+    expect(answer(await outcome(() => exchange.token('alice', 'secret', '10.7.7.7')))).toBe(
+      answer(await outcome(() => exchange.token('alice', 'nope', '10.7.7.7'))),
+    );
     expect(exchange.token('alice', 'secret', '10.0.0.2')).toMatch(/^at-alice-/);
   });
 
@@ -157,7 +175,10 @@ describe('BasicExchange', () => {
     expect(calls).toHaveLength(4);
     expect(answers.slice(3).every((a) => a.startsWith('429'))).toBe(true);
     // The address is locked now: the right password (the job's own requests included) gets the same 429 as a wrong one.
-    const [rightAnswer, wrongAnswer] = [answer(await outcome(() => exchange.token('alice', 'secret', '10.0.0.2'))), answer(await outcome(() => exchange.token('alice', 'nope', '10.0.0.2')))];
+    const [rightAnswer, wrongAnswer] = [
+      answer(await outcome(() => exchange.token('alice', 'secret', '10.0.0.2'))),
+      answer(await outcome(() => exchange.token('alice', 'nope', '10.0.0.2'))),
+    ];
     expect(rightAnswer).toMatch(/^429/);
     expect(rightAnswer).toBe(wrongAnswer);
   });
@@ -186,21 +207,47 @@ describe('BasicExchange', () => {
     ['one user from one address', (i: number) => ['carol', `g-${i}`, '10.0.0.9'], 3],
     ['one user from 200 addresses', (i: number) => ['carol', `g-${i}`, `10.1.0.${i}`], 3],
     ['200 users from one address', (i: number) => [`user-${i}`, 'g', '10.0.0.9'], 5],
-  ] as const)('200 concurrent wrong guesses (%s) put at most the limit of grants through to the IdP (issue 10 A2b)', async (_name, guess, limit) => {
-    for (const limiter of [undefined, (used: Config) => asynchronous(new MemoryFailureLimiter({ windowMs: used.basic.windowSeconds * 1000, lockoutMs: used.basic.lockoutSeconds * 1000, maxEntries: 1_000, attemptTtlMs: 60_000 }, clock))]) {
-      const { exchange, calls } = setup({ carol: 'hers' }, { limiter });
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => outcome(() => exchange.token(...(guess(i) as [string, string, string])))));
-      expect(calls.length).toBeLessThanOrEqual(limit);
-      expect(calls.length).toBeGreaterThan(0);
-      expect(results.filter((r) => r instanceof BadCredentials)).toHaveLength(calls.length);
-      expect(results.filter((r) => r instanceof Throttled)).toHaveLength(200 - calls.length);
-    }
-  });
+  ] as const)(
+    '200 concurrent wrong guesses (%s) put at most the limit of grants through to the IdP (issue 10 A2b)',
+    async (_name, guess, limit) => {
+      for (const limiter of [
+        undefined,
+        (used: Config) =>
+          asynchronous(
+            new MemoryFailureLimiter(
+              {
+                windowMs: used.basic.windowSeconds * 1000,
+                lockoutMs: used.basic.lockoutSeconds * 1000,
+                maxEntries: 1_000,
+                attemptTtlMs: 60_000,
+              },
+              clock,
+            ),
+          ),
+      ]) {
+        const { exchange, calls } = setup({ carol: 'hers' }, { limiter });
+        const results = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => outcome(() => exchange.token(...(guess(i) as [string, string, string])))),
+        );
+        expect(calls.length).toBeLessThanOrEqual(limit);
+        expect(calls.length).toBeGreaterThan(0);
+        expect(results.filter((r) => r instanceof BadCredentials)).toHaveLength(calls.length);
+        expect(results.filter((r) => r instanceof Throttled)).toHaveLength(200 - calls.length);
+      }
+    },
+  );
 
   it('holds with a limiter that answers asynchronously (the seam for a shared store)', async () => {
-    const { exchange, calls } = setup({ alice: 'secret' }, { limiter: () => asynchronous(new MemoryFailureLimiter({ windowMs: 300_000, lockoutMs: 60_000, maxEntries: 100, attemptTtlMs: 60_000 }, clock)) });
+    const { exchange, calls } = setup(
+      { alice: 'secret' },
+      {
+        limiter: () =>
+          asynchronous(new MemoryFailureLimiter({ windowMs: 300_000, lockoutMs: 60_000, maxEntries: 100, attemptTtlMs: 60_000 }, clock)),
+      },
+    );
     expect(await exchange.token('alice', 'secret', '10.0.0.2')).toBe('at-alice-1');
-    for (let i = 0; i < 3; i++) expect(await outcome(() => exchange.token('alice', `guess-${i}`, '10.6.6.6'))).toBeInstanceOf(BadCredentials);
+    for (let i = 0; i < 3; i++)
+      expect(await outcome(() => exchange.token('alice', `guess-${i}`, '10.6.6.6'))).toBeInstanceOf(BadCredentials);
     expect(answer(await outcome(() => exchange.token('alice', 'secret', '10.6.6.6')))).toBe('429 retry-after 60');
     expect(answer(await outcome(() => exchange.token('alice', 'wrong', '10.6.6.6')))).toBe('429 retry-after 60');
     expect(await exchange.token('alice', 'secret', '10.0.0.2')).toBe('at-alice-1');
@@ -209,7 +256,13 @@ describe('BasicExchange', () => {
 
   it('an IdP that does not answer costs no budget', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
-    const down = new BasicExchange(config, { password: async () => Promise.reject(new IdpUnavailable()), refresh: async () => ({ refused: 'x' }) }, metrics, createLogger('silent'), clock);
+    const down = new BasicExchange(
+      config,
+      { password: async () => Promise.reject(new IdpUnavailable()), refresh: async () => ({ refused: 'x' }) },
+      metrics,
+      createLogger('silent'),
+      clock,
+    );
     for (let i = 0; i < 10; i++) expect(await outcome(() => down.token('bob', 'right', '10.0.0.1'))).toBeInstanceOf(IdpUnavailable);
   });
 
@@ -226,7 +279,13 @@ describe('BasicExchange', () => {
 
   it('treats a client that may not use the password grant as a deployment error, not a wrong password', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
-    const exchange = new BasicExchange(config, { password: async () => ({ refused: 'unauthorized_client' }), refresh: async () => ({ refused: 'x' }) }, metrics, createLogger('silent'), clock);
+    const exchange = new BasicExchange(
+      config,
+      { password: async () => ({ refused: 'unauthorized_client' }), refresh: async () => ({ refused: 'x' }) },
+      metrics,
+      createLogger('silent'),
+      clock,
+    );
     await expect(outcome(() => exchange.token('bob', 'right', undefined))).resolves.toBeInstanceOf(IdpUnavailable);
   });
 });

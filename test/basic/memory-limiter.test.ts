@@ -3,7 +3,8 @@ import { MemoryFailureLimiter } from '../../src/basic/memory-limiter.js';
 
 describe('MemoryFailureLimiter (sliding window, lockout, attempts in flight; frozen clock)', () => {
   let now = 1_000_000;
-  const limiter = (maxEntries = 100) => new MemoryFailureLimiter({ windowMs: 60_000, lockoutMs: 30_000, maxEntries, attemptTtlMs: 20_000 }, () => now);
+  const limiter = (maxEntries = 100) =>
+    new MemoryFailureLimiter({ windowMs: 60_000, lockoutMs: 30_000, maxEntries, attemptTtlMs: 20_000 }, () => now);
   const user: LimitKey = { id: limitKeyId('user', 'u'), maxFailures: 3, forgetOnSuccess: true };
   const address: LimitKey = { id: limitKeyId('address', '10.0.0.1'), maxFailures: 5, forgetOnSuccess: false };
 

@@ -7,11 +7,23 @@ import type { Config } from '../../src/config/schema.js';
 
 // Every documented IdP configuration (examples/idp/) goes through the real loader, so none can rot.
 const DIR = fileURLToPath(new URL('../../examples/idp/', import.meta.url));
-const files = readdirSync(DIR).filter((name) => name.endsWith('.yaml')).sort();
+const files = readdirSync(DIR)
+  .filter((name) => name.endsWith('.yaml'))
+  .sort();
 
 describe('examples/idp', () => {
   it('documents Keycloak (UMA and claims), Auth0, Okta, Entra ID, Google, Dex, introspection and several issuers', () => {
-    expect(files).toEqual(['auth0.yaml', 'dex.yaml', 'entra-id.yaml', 'google.yaml', 'introspection.yaml', 'keycloak-and-dex.yaml', 'keycloak-claims.yaml', 'keycloak-uma.yaml', 'okta.yaml']);
+    expect(files).toEqual([
+      'auth0.yaml',
+      'dex.yaml',
+      'entra-id.yaml',
+      'google.yaml',
+      'introspection.yaml',
+      'keycloak-and-dex.yaml',
+      'keycloak-claims.yaml',
+      'keycloak-uma.yaml',
+      'okta.yaml',
+    ]);
   });
 
   const MODES: Record<string, string[]> = {

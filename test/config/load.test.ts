@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 
-const minimal = { AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow', AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: 's3cret-value' };
+const minimal = {
+  AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow',
+  AUTHZ_CLIENT_ID: 'nginx-authz',
+  AUTHZ_CLIENT_SECRET: 's3cret-value',
+};
 const dir = mkdtempSync(join(tmpdir(), 'authz-config-'));
 const file = (name: string, text: string): string => {
   const path = join(dir, name);
@@ -33,7 +37,10 @@ describe('loadConfig', () => {
   });
 
   it('reads YAML or JSON files, with AUTHZ_* overriding the file', () => {
-    const yaml = file('c.yaml', 'server:\n  port: 9000\ncache:\n  denyTtlSeconds: 2\nissuer:\n  url: http://localhost:1/realms/x\nclient:\n  id: from-file\n');
+    const yaml = file(
+      'c.yaml',
+      'server:\n  port: 9000\ncache:\n  denyTtlSeconds: 2\nissuer:\n  url: http://localhost:1/realms/x\nclient:\n  id: from-file\n',
+    );
     const config = loadConfig({ AUTHZ_CONFIG: yaml, AUTHZ_PORT: '9100', AUTHZ_AUDIENCES: 'a, b' });
     expect(config.server.port).toBe(9100);
     expect(config.cache.denyTtlSeconds).toBe(2);
@@ -60,20 +67,29 @@ describe('loadConfig', () => {
       AUTHZ_LOG_LEVEL: 'loud',
       AUTHZ_TYPO: 'x',
     });
-    expect(found).toEqual(expect.arrayContaining([
-      'AUTHZ_PORT: expected a number, got "eighty"',
-      expect.stringMatching(/^AUTHZ_TYPO: unknown AUTHZ_\* variable/),
-      expect.stringMatching(/^issuer\.url: must be an http\(s\) URL, got "ftp:\/\/idp.example"/),
-      'client.id: required (AUTHZ_CLIENT_ID)',
-      expect.stringMatching(/^cache\.denyTtlSeconds: .*got -1/),
-      expect.stringMatching(/^log\.level: .*got "loud"/),
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'AUTHZ_PORT: expected a number, got "eighty"',
+        expect.stringMatching(/^AUTHZ_TYPO: unknown AUTHZ_\* variable/),
+        expect.stringMatching(/^issuer\.url: must be an http\(s\) URL, got "ftp:\/\/idp.example"/),
+        'client.id: required (AUTHZ_CLIENT_ID)',
+        expect.stringMatching(/^cache\.denyTtlSeconds: .*got -1/),
+        expect.stringMatching(/^log\.level: .*got "loud"/),
+      ]),
+    );
   });
 
   it('accepts plain http only for loopback issuers unless opted in', () => {
-    expect(problems({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow' })[0]).toMatch(/^issuer\.url: plain http is only accepted for loopback/);
-    expect(loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow', AUTHZ_ALLOW_INSECURE_ISSUER: 'true' }).issuer.allowInsecureHttp).toBe(true);
-    expect(loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://localhost:8080/realms/mlflow' }).issuer.url).toBe('http://localhost:8080/realms/mlflow');
+    expect(problems({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow' })[0]).toMatch(
+      /^issuer\.url: plain http is only accepted for loopback/,
+    );
+    expect(
+      loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://keycloak.internal/realms/mlflow', AUTHZ_ALLOW_INSECURE_ISSUER: 'true' }).issuer
+        .allowInsecureHttp,
+    ).toBe(true);
+    expect(loadConfig({ ...minimal, AUTHZ_ISSUER_URL: 'http://localhost:8080/realms/mlflow' }).issuer.url).toBe(
+      'http://localhost:8080/realms/mlflow',
+    );
   });
 
   it('refuses HMAC and none as token algorithms', () => {
@@ -111,25 +127,39 @@ describe('UMA options', () => {
     expect(() => loadConfig({ ...base, AUTHZ_UMA_CHALLENGE: 'yes' })).toThrow(/client\.secret: required/);
     expect(() => loadConfig({ ...base, AUTHZ_UMA_PER_OBJECT: 'true' })).toThrow(/client\.secret: required.*uma\.perObject/);
     expect(() => loadConfig({ ...base, AUTHZ_ROUTES_FROM_KEYCLOAK: 'true' })).toThrow(/client\.secret: required.*routes\.fromKeycloak/);
-    expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_ROUTES_FROM_KEYCLOAK: 'on' }).routes.keycloakScopes).toEqual({ GET: 'read', POST: 'write', PUT: 'write', PATCH: 'write', DELETE: 'delete' });
+    expect(loadConfig({ ...base, AUTHZ_CLIENT_SECRET: 's', AUTHZ_ROUTES_FROM_KEYCLOAK: 'on' }).routes.keycloakScopes).toEqual({
+      GET: 'read',
+      POST: 'write',
+      PUT: 'write',
+      PATCH: 'write',
+      DELETE: 'delete',
+    });
   });
 });
 
 describe('every problem at once', () => {
   it('reports the checks that span options even when the schema fails (a misplaced policy hid them)', () => {
-    const yaml = file('all.yaml', 'issuer:\n  url: http://127.0.0.1:8080/realms/mlflow\n  policy:\n    rules: {}\nclient:\n  id: nginx-authz\nserver:\n  port: eighty\nlogin:\n  enabled: true\n');
+    const yaml = file(
+      'all.yaml',
+      'issuer:\n  url: http://127.0.0.1:8080/realms/mlflow\n  policy:\n    rules: {}\nclient:\n  id: nginx-authz\nserver:\n  port: eighty\nlogin:\n  enabled: true\n',
+    );
     expect(problems({ AUTHZ_CONFIG: yaml })).toEqual([
       'server.port: Invalid input: expected number, received string, got "eighty"',
       'issuer.policy: only used when issuer.mode is "claims" or "introspection" (mode is "keycloak-uma")',
-      'client.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer\'s confidential client)',
+      "client.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)",
     ]);
   });
 
   it('checks the other issuers when one has a broken required option', () => {
-    const yaml = file('issuers.yaml', 'issuers:\n  - id: a\n    url: 5\n    mode: claims\n  - id: b\n    url: http://idp.example/x\n    mode: claims\n    audiences: [x]\n    policy: {rules: {"a#b": {anyOf: [{claim: x, values: [y]}]}}}\n');
+    const yaml = file(
+      'issuers.yaml',
+      'issuers:\n  - id: a\n    url: 5\n    mode: claims\n  - id: b\n    url: http://idp.example/x\n    mode: claims\n    audiences: [x]\n    policy: {rules: {"a#b": {anyOf: [{claim: x, values: [y]}]}}}\n',
+    );
     const found = problems({ AUTHZ_CONFIG: yaml });
     expect(found[0]).toBe('issuers.0.url: must be an http(s) URL, got 5');
-    expect(found).toContain('issuers.1.url: plain http is only accepted for loopback hosts; got "http://idp.example/x" (use https, or set issuers.1.allowInsecureHttp)');
+    expect(found).toContain(
+      'issuers.1.url: plain http is only accepted for loopback hosts; got "http://idp.example/x" (use https, or set issuers.1.allowInsecureHttp)',
+    );
     expect(found).toContain('issuers.0.policy: required when issuers.0.mode is "claims" (or issuers.0.policyFile)');
     expect(found.some((problem) => problem.includes('placeholder'))).toBe(false);
   });
@@ -142,12 +172,34 @@ describe('every problem at once', () => {
 describe('secrets in problems', () => {
   const SECRET = 'SUPER-SECRET-VALUE-123';
   const cases: [string, Record<string, string>][] = [
-    ['an unknown key beside the secret', { AUTHZ_CONFIG: file('k.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: ${SECRET}\n  secertFile: /x\n`) }],
-    ['a secret of the wrong type', { AUTHZ_CONFIG: file('t.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: [${SECRET}]\nbasic:\n  clientSecret: {v: ${SECRET}}\n`) }],
+    [
+      'an unknown key beside the secret',
+      { AUTHZ_CONFIG: file('k.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: ${SECRET}\n  secertFile: /x\n`) },
+    ],
+    [
+      'a secret of the wrong type',
+      {
+        AUTHZ_CONFIG: file(
+          't.yaml',
+          `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  secret: [${SECRET}]\nbasic:\n  clientSecret: {v: ${SECRET}}\n`,
+        ),
+      },
+    ],
     ['a session secret too short', { ...minimal, AUTHZ_SESSION_SECRET: SECRET }],
-    ['a secret beside a wrong sibling in a list', { AUTHZ_CONFIG: file('l.yaml', `issuers:\n  - id: a\n    url: https://idp.example\n    client: {id: c, secret: ${SECRET}, bogus: 1}\n`) }],
+    [
+      'a secret beside a wrong sibling in a list',
+      {
+        AUTHZ_CONFIG: file(
+          'l.yaml',
+          `issuers:\n  - id: a\n    url: https://idp.example\n    client: {id: c, secret: ${SECRET}, bogus: 1}\n`,
+        ),
+      },
+    ],
     ['a secret as a key', { AUTHZ_CONFIG: file('v.yaml', `issuer:\n  url: https://idp.example\nclient:\n  id: c\n  ${SECRET}:\n`) }],
-    ['a missing secret file beside an inline secret', { ...minimal, AUTHZ_CLIENT_SECRET: SECRET, AUTHZ_CLIENT_SECRET_FILE: join(dir, 'nope') }],
+    [
+      'a missing secret file beside an inline secret',
+      { ...minimal, AUTHZ_CLIENT_SECRET: SECRET, AUTHZ_CLIENT_SECRET_FILE: join(dir, 'nope') },
+    ],
     ['an invalid YAML line holding the secret', { AUTHZ_CONFIG: file('y.yaml', `client:\n  id: c\n  secret:${SECRET}\n`) }],
   ];
   it.each(cases)('never shows it: %s', (_name, env) => {

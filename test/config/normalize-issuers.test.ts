@@ -61,7 +61,12 @@ issuers:${DEX}
     introspection: { cacheMaxSeconds: 30 }
     policy: { rules: { "*#*": { anyOf: [{ claim: scope, values: [mlflow] }] } } }
 `);
-    expect(config.issuers.map((issuer) => [issuer.id, issuer.mode])).toEqual([['primary', 'keycloak-uma'], ['dex', 'claims'], ['auth0', 'claims'], ['opaque', 'introspection']]);
+    expect(config.issuers.map((issuer) => [issuer.id, issuer.mode])).toEqual([
+      ['primary', 'keycloak-uma'],
+      ['dex', 'claims'],
+      ['auth0', 'claims'],
+      ['opaque', 'introspection'],
+    ]);
     const auth0 = config.issuers[2]!;
     expect(auth0.issuer.url).toBe('https://tenant.auth0.com');
     expect(auth0.claims).toEqual({ username: ['nickname'], email: ['email'], groups: ['https://example.com/groups'] });
@@ -79,7 +84,9 @@ issuers:${DEX}
 
   it('switches the shorthand to claims mode by configuration alone (AUTHZ_ISSUER_MODE)', () => {
     const policy = yamlFile('rules:\n  "*#read": { anyOf: [{ claim: scope, values: [mlflow:read] }] }\n');
-    const config = load(`issuer: { url: "https://op.example.com", policyFile: ${JSON.stringify(policy)} }\nclient: { id: nginx-authz }\n`, { AUTHZ_ISSUER_MODE: 'claims' });
+    const config = load(`issuer: { url: "https://op.example.com", policyFile: ${JSON.stringify(policy)} }\nclient: { id: nginx-authz }\n`, {
+      AUTHZ_ISSUER_MODE: 'claims',
+    });
     expect(config.issuers[0]!.mode).toBe('claims');
     expect([...config.issuers[0]!.policy!.keys()]).toEqual(['*#read']);
   });
@@ -88,7 +95,9 @@ issuers:${DEX}
     expect(problems(`issuers:\n  - { id: x, url: "https://x.example", mode: guess, audiences: [a] }\n`)).toEqual([
       expect.stringMatching(/^issuers\.0\.mode: .*"keycloak-uma".*got "guess"/),
     ]);
-    expect(problems('', { AUTHZ_ISSUER_URL: 'https://x.example', AUTHZ_CLIENT_ID: 'c', AUTHZ_ISSUER_MODE: 'saml' })).toEqual([expect.stringMatching(/^issuer\.mode: .*got "saml"/)]);
+    expect(problems('', { AUTHZ_ISSUER_URL: 'https://x.example', AUTHZ_CLIENT_ID: 'c', AUTHZ_ISSUER_MODE: 'saml' })).toEqual([
+      expect.stringMatching(/^issuer\.mode: .*got "saml"/),
+    ]);
   });
 
   it('names a missing or ambiguous claim path', () => {
@@ -105,13 +114,15 @@ issuers:${DEX}
         "experiments#delete": {}
         "experiments": { anyOf: [{ claim: groups, values: [v] }] }
 `);
-    expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^issuers\.0\.claims\.groups: .*list of path segments/),
-      expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#read\.anyOf\.0\.claim: /),
-      expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#write\.anyOf\.0\.claim: /),
-      expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#delete: needs anyOf or allOf/),
-      expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments: .*resource#scope/),
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^issuers\.0\.claims\.groups: .*list of path segments/),
+        expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#read\.anyOf\.0\.claim: /),
+        expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#write\.anyOf\.0\.claim: /),
+        expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments#delete: needs anyOf or allOf/),
+        expect.stringMatching(/^issuers\.0\.policy\.rules\.experiments: .*resource#scope/),
+      ]),
+    );
     expect(found).toHaveLength(5);
   });
 
@@ -119,9 +130,11 @@ issuers:${DEX}
     expect(problems(`issuers:\n  - { id: x, url: "https://x.example", mode: claims, audiences: [a] }\n`)).toEqual([
       'issuers.0.policy: required when issuers.0.mode is "claims" (or issuers.0.policyFile)',
     ]);
-    expect(problems(`issuer: { url: "https://x.example", policy: { rules: { "*#*": { anyOf: [{ claim: a, values: [b] }] } } } }\nclient: { id: c }\n`)).toEqual([
-      'issuer.policy: only used when issuer.mode is "claims" or "introspection" (mode is "keycloak-uma")',
-    ]);
+    expect(
+      problems(
+        `issuer: { url: "https://x.example", policy: { rules: { "*#*": { anyOf: [{ claim: a, values: [b] }] } } } }\nclient: { id: c }\n`,
+      ),
+    ).toEqual(['issuer.policy: only used when issuer.mode is "claims" or "introspection" (mode is "keycloak-uma")']);
   });
 
   it('refuses a duplicate issuer, by id or by URL', () => {
@@ -162,7 +175,9 @@ issuers:${DEX}
 
   it('reports a policy file that is missing or malformed', () => {
     const bad = yamlFile('rules:\n  "x#y": { anyOf: [{ claim: 1, values: [] }] }\n');
-    const found = problems(`issuers:\n  - { id: x, url: "https://x.example", mode: claims, audiences: [a], policyFile: ${JSON.stringify(bad)} }\n  - { id: y, url: "https://y.example", mode: claims, audiences: [a], policyFile: /nonexistent.yaml }\n`);
+    const found = problems(
+      `issuers:\n  - { id: x, url: "https://x.example", mode: claims, audiences: [a], policyFile: ${JSON.stringify(bad)} }\n  - { id: y, url: "https://y.example", mode: claims, audiences: [a], policyFile: /nonexistent.yaml }\n`,
+    );
     expect(found[0]).toMatch(/^issuers\.0\.policyFile \(.*\): rules\.x#y\.anyOf\.0\.claim: /);
     expect(found).toContainEqual(expect.stringMatching(/^issuers\.0\.policyFile \(.*\): rules\.x#y\.anyOf\.0\.values: /));
     expect(found).toContainEqual('issuers.1.policyFile: cannot read "/nonexistent.yaml" (ENOENT)');

@@ -21,7 +21,10 @@ describe('generated option reference', () => {
     const markdown = renderOptionsMarkdown(rows);
     for (const name of Object.keys(ENV_OVERRIDES)) expect(markdown).toContain(`\`${name}\``);
     for (const row of rows) expect(row.note.length).toBeGreaterThan(10);
-    expect(rows.find((row) => row.path === 'issuer.allowInsecureHttp')).toMatchObject({ env: ['AUTHZ_ALLOW_INSECURE_ISSUER'], default: false });
+    expect(rows.find((row) => row.path === 'issuer.allowInsecureHttp')).toMatchObject({
+      env: ['AUTHZ_ALLOW_INSECURE_ISSUER'],
+      default: false,
+    });
   });
 
   it('the sample configuration loads through the real loader and gives the documented defaults', () => {

@@ -3,12 +3,25 @@ import { describeIssue, isSecretName, shownValue } from '../../src/config/proble
 
 describe('isSecretName', () => {
   it('finds a secret word in any segment of a path or variable name', () => {
-    for (const name of [['client', 'secret'], ['basic', 'clientSecret'], ['session', 'secretFile'], ['x', 'apiKey'], ['y', 'password'], ['refresh_token'], ['cookie']]) {
+    for (const name of [
+      ['client', 'secret'],
+      ['basic', 'clientSecret'],
+      ['session', 'secretFile'],
+      ['x', 'apiKey'],
+      ['y', 'password'],
+      ['refresh_token'],
+      ['cookie'],
+    ]) {
       expect(isSecretName(name)).toBe(true);
     }
     expect(isSecretName('AUTHZ_CLIENT_SECRET')).toBe(true);
     expect(isSecretName('AUTHZ_BASIC_CLIENT_SECRET')).toBe(true);
-    for (const name of [['server', 'port'], ['routes', 'keycloakScopes'], ['issuer', 'jwksCooldownMs'], ['log', 'level']]) {
+    for (const name of [
+      ['server', 'port'],
+      ['routes', 'keycloakScopes'],
+      ['issuer', 'jwksCooldownMs'],
+      ['log', 'level'],
+    ]) {
       expect(isSecretName(name)).toBe(false);
     }
   });
@@ -34,7 +47,10 @@ describe('describeIssue', () => {
   };
 
   it('names an unknown key, suggests the near one, and never shows the mapping around it', () => {
-    const found = issues({ issuer: { url: 'https://idp.example' }, client: { id: 'c', secret: 'SUPER-SECRET-VALUE-123', secertFile: '/run/x' } });
+    const found = issues({
+      issuer: { url: 'https://idp.example' },
+      client: { id: 'c', secret: 'SUPER-SECRET-VALUE-123', secertFile: '/run/x' },
+    });
     expect(found).toEqual(['client.secertFile: unknown option (did you mean "secretFile"?)']);
   });
 
@@ -44,7 +60,10 @@ describe('describeIssue', () => {
   });
 
   it('does not echo a key that looks like a value (a secret pasted as a key)', () => {
-    const found = issues({ issuer: { url: 'https://idp.example' }, client: { id: 'c', 'SUPER-SECRET-VALUE-123': null, sUPERsecretVALUEabcdefghij12: null } });
+    const found = issues({
+      issuer: { url: 'https://idp.example' },
+      client: { id: 'c', 'SUPER-SECRET-VALUE-123': null, sUPERsecretVALUEabcdefghij12: null },
+    });
     expect(found).toHaveLength(2);
     expect(found.join('\n')).not.toMatch(/SUPER|abcdefghij/);
     expect(found[0]).toMatch(/^client: a key that is not an option name \(not shown/);

@@ -106,17 +106,21 @@ describe('DecisionCache', () => {
   });
 
   it('never remembers a per-subject rate limit (it says nothing about the permission)', async () => {
-    await expect(cache.check('k', T0 + 3_600_000, async () => {
-      calls++;
-      throw new RateLimited(1);
-    })).rejects.toBeInstanceOf(RateLimited);
+    await expect(
+      cache.check('k', T0 + 3_600_000, async () => {
+        calls++;
+        throw new RateLimited(1);
+      }),
+    ).rejects.toBeInstanceOf(RateLimited);
     expect(await cache.check('k', T0 + 3_600_000, allow)).toEqual({ source: 'idp', denial: undefined });
     expect(calls).toBe(2);
   });
 
   it('bounds its estimated bytes, with long keys hashed', async () => {
     const small = new DecisionCache(100_000, ttls, new Metrics({ defaultMetrics: false }), systemClock, 1_048_576);
-    await Promise.all(Array.from({ length: 20_000 }, (_, i) => small.check(`token\u0000thing:${i}-${'x'.repeat(7_900)}\u0000read`, T0 + 3_600_000, allow)));
+    await Promise.all(
+      Array.from({ length: 20_000 }, (_, i) => small.check(`token\u0000thing:${i}-${'x'.repeat(7_900)}\u0000read`, T0 + 3_600_000, allow)),
+    );
     expect(small.bytes).toBeLessThanOrEqual(1_048_576);
     expect(small.size).toBeGreaterThan(1_000);
   });

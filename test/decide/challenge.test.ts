@@ -24,7 +24,8 @@ const auth = (method: string, uri: string, token?: string) => {
   const req = request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri);
   return token === undefined ? req : req.set('Authorization', `Bearer ${token}`);
 };
-const ticketOf = (header: string) => JSON.parse(Buffer.from(/ticket="ticket\.([^"]+)"/.exec(header)![1]!, 'base64url').toString()) as unknown;
+const ticketOf = (header: string) =>
+  JSON.parse(Buffer.from(/ticket="ticket\.([^"]+)"/.exec(header)![1]!, 'base64url').toString()) as unknown;
 
 describe('uma.challenge: true', () => {
   it('answers a non-RPT token with 401 and a UMA ticket for the route, without a decision; twice from the cached identity too', async () => {
@@ -32,7 +33,9 @@ describe('uma.challenge: true', () => {
     for (let i = 0; i < 2; i++) {
       const res = await auth('POST', '/api/2.0/mlflow/runs/delete', token);
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toMatch(new RegExp(`^UMA realm="mlflow", as_uri="${idp.url}", ticket="ticket\\.[A-Za-z0-9_-]+"$`));
+      expect(res.headers['www-authenticate']).toMatch(
+        new RegExp(`^UMA realm="mlflow", as_uri="${idp.url}", ticket="ticket\\.[A-Za-z0-9_-]+"$`),
+      );
       expect(ticketOf(res.headers['www-authenticate']!)).toEqual([{ resource_id: 'id-runs', resource_scopes: ['delete'] }]);
     }
     expect(idp.umaCalls).toHaveLength(0);
@@ -40,14 +43,24 @@ describe('uma.challenge: true', () => {
 
   it('keeps the plain Bearer challenge without a token, and for a bad token', async () => {
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete')).headers['www-authenticate']).toBe('Bearer realm="mlflow"');
-    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', 'garbage')).headers['www-authenticate']).toBe('Bearer realm="mlflow", error="invalid_token"');
+    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', 'garbage')).headers['www-authenticate']).toBe(
+      'Bearer realm="mlflow", error="invalid_token"',
+    );
     expect(idp.protectionCalls).toHaveLength(0);
   });
 
   it('allows an RPT holding the permission locally; decides for one lacking it (403 when denied, no new ticket)', async () => {
-    const rpt = await idp.token({ sub: 'rpt', aud: 'nginx-authz', authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['delete'] }] } });
+    const rpt = await idp.token({
+      sub: 'rpt',
+      aud: 'nginx-authz',
+      authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['delete'] }] },
+    });
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', rpt)).status).toBe(200);
-    const other = await idp.token({ sub: 'rpt-2', aud: 'nginx-authz', authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['read'] }] } });
+    const other = await idp.token({
+      sub: 'rpt-2',
+      aud: 'nginx-authz',
+      authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['read'] }] },
+    });
     idp.uma = () => ({ status: 403, body: { error: 'access_denied' } });
     const res = await auth('POST', '/api/2.0/mlflow/runs/delete', other);
     expect(res.status).toBe(403);

@@ -5,7 +5,15 @@ import type { Identity } from '../../src/tokens/verify.js';
 import { LogCapture } from '../helpers/service.js';
 import { createLogger } from '../../src/log.js';
 
-const identity = (subject: string): Identity => ({ subject, username: subject, email: undefined, groups: [], expiresAtMs: Infinity, tokenHash: `h-${subject}`, permissions: undefined });
+const identity = (subject: string): Identity => ({
+  subject,
+  username: subject,
+  email: undefined,
+  groups: [],
+  expiresAtMs: Infinity,
+  tokenHash: `h-${subject}`,
+  permissions: undefined,
+});
 
 let now: number;
 let metrics: Metrics;
@@ -55,7 +63,9 @@ describe('SubjectLimiter', () => {
   it('counts refusals by lookup kind and logs once a minute per subject', async () => {
     for (let i = 0; i < 10; i++) refusal('carol');
     expect(await metrics.registry.metrics()).toContain('authz_rate_limited_total{lookup="resource_name"} 7');
-    const warnings = logs.records.filter((r) => r.msg === 'subject exceeds its IdP lookup rate; refusing lookups until its bucket refills (429 through NGINX)');
+    const warnings = logs.records.filter(
+      (r) => r.msg === 'subject exceeds its IdP lookup rate; refusing lookups until its bucket refills (429 through NGINX)',
+    );
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ user: 'carol', lookup: 'resource_name' });
   });

@@ -24,7 +24,10 @@ beforeEach(() => {
   idp.patValid = (pat) => pat.startsWith('pat-');
   // Keycloak has a resource for experiment 1 only.
   idp.resources = (name) => (name.startsWith('experiment:') ? (name === 'experiment:1' ? 'id-exp-1' : undefined) : `id-${name}`);
-  idp.uma = (req) => ({ status: req.form.get('permission') === 'experiment:1#read' ? 403 : 200, body: req.form.get('permission') === 'experiment:1#read' ? { error: 'access_denied' } : { result: true } });
+  idp.uma = (req) => ({
+    status: req.form.get('permission') === 'experiment:1#read' ? 403 : 200,
+    body: req.form.get('permission') === 'experiment:1#read' ? { error: 'access_denied' } : { result: true },
+  });
 });
 
 const auth = (method: string, uri: string, token?: string) => {
@@ -65,7 +68,9 @@ describe('uma.perObject', () => {
     expect(idp.umaCalls.length + idp.protectionCalls.length).toBe(calls);
     expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['experiment:1#read']);
     const metrics = (await request(service.handler).get('/metrics')).text;
-    expect(metrics).toMatch(/authz_decisions_total\{decision="allow",reason="allowed",resource="experiment:\*",scope="read",source="cache"\} [1-9]/);
+    expect(metrics).toMatch(
+      /authz_decisions_total\{decision="allow",reason="allowed",resource="experiment:\*",scope="read",source="cache"\} [1-9]/,
+    );
   });
 
   it('looks nothing up for anonymous or bad tokens, refuses ambiguous ids, fails closed when Keycloak cannot answer', async () => {

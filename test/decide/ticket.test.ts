@@ -19,7 +19,8 @@ beforeEach(() => {
   idp.protectionCalls = [];
 });
 
-const auth = (method: string, uri: string, token: string) => request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri).set('Authorization', `Bearer ${token}`);
+const auth = (method: string, uri: string, token: string) =>
+  request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri).set('Authorization', `Bearer ${token}`);
 const rptFor = (permissions: unknown[]) => idp.token({ aud: 'nginx-authz', authorization: { permissions } });
 
 describe('decision.mode: ticket', () => {
@@ -31,7 +32,11 @@ describe('decision.mode: ticket', () => {
     expect((await auth('GET', '/api/2.0/mlflow/experiments/get', token)).status).toBe(200);
     expect(idp.umaCalls).toHaveLength(1);
     const form = Object.fromEntries(idp.umaCalls[0]!.form);
-    expect(form).toEqual({ grant_type: 'urn:ietf:params:oauth:grant-type:uma-ticket', ticket: expect.stringMatching(/^ticket\./), submit_request: 'false' });
+    expect(form).toEqual({
+      grant_type: 'urn:ietf:params:oauth:grant-type:uma-ticket',
+      ticket: expect.stringMatching(/^ticket\./),
+      submit_request: 'false',
+    });
     expect(idp.umaCalls[0]!.authorization).toBe(`Bearer ${token}`);
     const ticketRequest = JSON.parse(Buffer.from(form.ticket!.slice('ticket.'.length), 'base64url').toString());
     expect(ticketRequest).toEqual([{ resource_id: 'id-experiments', resource_scopes: ['read'] }]);
@@ -44,7 +49,9 @@ describe('decision.mode: ticket', () => {
     [500, {}, IdpUnavailable, 503],
   ])('maps Keycloak %i %j to %p', async (status, body, _type, httpStatus) => {
     idp.uma = () => ({ status, body });
-    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: `u-${status}-${JSON.stringify(body)}` }))).status).toBe(httpStatus);
+    expect(
+      (await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: `u-${status}-${JSON.stringify(body)}` }))).status,
+    ).toBe(httpStatus);
   });
 
   it('refuses when the RPT does not hold the permission, and fails closed when it does not verify', async () => {

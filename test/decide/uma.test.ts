@@ -57,7 +57,10 @@ describe('UmaDecisionClient', () => {
     [302, {}, IdpUnavailable, 'idp_unavailable'],
   ])('maps Keycloak %i %j to %p', async (status, body, type, code) => {
     idp.uma = () => ({ status, body });
-    const error = await uma.decide('t', 'runs', 'read', 'runs').then(() => 'allowed', (e: unknown) => e);
+    const error = await uma.decide('t', 'runs', 'read', 'runs').then(
+      () => 'allowed',
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(type);
     expect((error as Forbidden).code).toBe(code);
   });

@@ -11,7 +11,29 @@ function blocksOf(markdown: string) {
 
 describe('extractBlocks', () => {
   it('takes bash, sh, console and nginx blocks with their line, and leaves yaml, python and plain fences', () => {
-    const blocks = blocksOf(['# t', '```bash', 'echo a', '```', '```yaml', 'a: 1', '```', '```', 'art', '```', '```sh', 'echo b', '```', '```nginx', 'events {}', '```', '```python', 'x', '```'].join('\n'));
+    const blocks = blocksOf(
+      [
+        '# t',
+        '```bash',
+        'echo a',
+        '```',
+        '```yaml',
+        'a: 1',
+        '```',
+        '```',
+        'art',
+        '```',
+        '```sh',
+        'echo b',
+        '```',
+        '```nginx',
+        'events {}',
+        '```',
+        '```python',
+        'x',
+        '```',
+      ].join('\n'),
+    );
     expect(blocks.map((block) => [block.line, block.lang, block.text])).toEqual([
       [2, 'bash', 'echo a'],
       [11, 'bash', 'echo b'],
@@ -25,7 +47,20 @@ describe('extractBlocks', () => {
   });
 
   it('skips a block only when the marker is the line before its fence, and keeps the reason', () => {
-    const blocks = blocksOf(['<!-- doc-test: skip (stops the stack) -->', '', '```sh', 'down', '```', '<!-- doc-test: skip (far away) -->', 'text', '```sh', 'up', '```'].join('\n'));
+    const blocks = blocksOf(
+      [
+        '<!-- doc-test: skip (stops the stack) -->',
+        '',
+        '```sh',
+        'down',
+        '```',
+        '<!-- doc-test: skip (far away) -->',
+        'text',
+        '```sh',
+        'up',
+        '```',
+      ].join('\n'),
+    );
     expect(blocks.map((block) => block.skip)).toEqual(['stops the stack', undefined]);
   });
 

@@ -61,9 +61,11 @@ describe('a 50 MiB artifact through NGINX and the artifact proxy', () => {
   beforeAll(async () => {
     const token = await tokenFor('bob');
     const { experiment_id } = await json<{ experiment_id: string }>(
-      await viaNginx('POST', '/api/2.0/mlflow/experiments/create', { token, body: { name: uniqueName('e2e-artifacts') } }));
+      await viaNginx('POST', '/api/2.0/mlflow/experiments/create', { token, body: { name: uniqueName('e2e-artifacts') } }),
+    );
     const { run } = await json<{ run: { info: { run_id: string; artifact_uri: string } } }>(
-      await viaNginx('POST', '/api/2.0/mlflow/runs/create', { token, body: { experiment_id } }));
+      await viaNginx('POST', '/api/2.0/mlflow/runs/create', { token, body: { experiment_id } }),
+    );
     runId = run.info.run_id;
     // The proxy serves `mlflow-artifacts:/<path>` at /api/2.0/mlflow-artifacts/artifacts/<path>.
     expect(run.info.artifact_uri).toBe(`mlflow-artifacts:/${experiment_id}/${runId}/artifacts`);
@@ -81,20 +83,28 @@ describe('a 50 MiB artifact through NGINX and the artifact proxy', () => {
     uploaded = sha256();
 
     const listed = await json<{ files: { path: string; is_dir: boolean; file_size: number }[] }>(
-      await viaNginx('GET', `/api/2.0/mlflow/artifacts/list?run_id=${runId}`, { token: await tokenFor('bob') }));
+      await viaNginx('GET', `/api/2.0/mlflow/artifacts/list?run_id=${runId}`, { token: await tokenFor('bob') }),
+    );
     expect(listed.files).toEqual([{ path: 'big.bin', is_dir: false, file_size: SIZE }]);
   }, 120_000);
 
-  it('refuses a viewer\'s overwrite with 403', async () => {
+  it("refuses a viewer's overwrite with 403", async () => {
     expect(uploaded).toBeDefined();
     const response = await put('carol', artifactPath, 'not the artifact');
     expect(response.status).toBe(403);
-    expect(await response.json()).toEqual({ error_code: 'PERMISSION_DENIED', message: 'Permission denied: missing permission artifacts#write for user carol' });
+    expect(await response.json()).toEqual({
+      error_code: 'PERMISSION_DENIED',
+      message: 'Permission denied: missing permission artifacts#write for user carol',
+    });
     expect(await download('bob', artifactPath)).toEqual({ status: 200, bytes: SIZE, sha256: uploaded }); // the artifact is unchanged
   }, 120_000);
 
-  it.each(['bob', 'carol'] as DemoUser[])('downloads intact as %s', async (user) => {
-    expect(uploaded).toBeDefined();
-    expect(await download(user, artifactPath)).toEqual({ status: 200, bytes: SIZE, sha256: uploaded });
-  }, 120_000);
+  it.each(['bob', 'carol'] as DemoUser[])(
+    'downloads intact as %s',
+    async (user) => {
+      expect(uploaded).toBeDefined();
+      expect(await download(user, artifactPath)).toEqual({ status: 200, bytes: SIZE, sha256: uploaded });
+    },
+    120_000,
+  );
 });

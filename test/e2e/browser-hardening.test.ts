@@ -32,14 +32,19 @@ async function artifacts(runId: string): Promise<string[]> {
 }
 
 async function experimentExists(name: string): Promise<boolean> {
-  const found = await viaNginx('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`, { token: await tokenFor('alice') });
+  const found = await viaNginx('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`, {
+    token: await tokenFor('alice'),
+  });
   return found.status === 200;
 }
 
 /** Decisions nginx-authz refused as cross-origin session-cookie requests (all routes). */
 async function crossOriginRefusals(): Promise<number> {
   const text = await (await fetch(`${stack.NGINX_AUTHZ_URL}/metrics`)).text();
-  return text.split('\n').filter((row) => row.startsWith('authz_decisions_total{') && row.includes('reason="cross_origin_request"')).reduce((sum, row) => sum + Number(row.split(' ').pop()), 0);
+  return text
+    .split('\n')
+    .filter((row) => row.startsWith('authz_decisions_total{') && row.includes('reason="cross_origin_request"'))
+    .reduce((sum, row) => sum + Number(row.split(' ').pop()), 0);
 }
 
 describe('return target after a real login (A4: no open redirect through dot segments)', () => {
@@ -51,12 +56,16 @@ describe('return target after a real login (A4: no open redirect through dot seg
     '%2F.%2F%2F',
     '%2F%5Cevil.example',
     '%2F%09%2Fevil.example',
-  ])('?rd=%s ends on the site\'s own origin, with the session cookie set', async (rd) => {
-    const { cookie, location } = await signInThrough('carol', `/oauth2/start?rd=${rd}`);
-    expect(location).not.toMatch(/^[/\\][/\\]/);
-    expect(new URL(location, U).origin).toBe(SITE);
-    expect(cookie).toMatch(/^nginx_authz_session=./);
-  }, 60_000);
+  ])(
+    "?rd=%s ends on the site's own origin, with the session cookie set",
+    async (rd) => {
+      const { cookie, location } = await signInThrough('carol', `/oauth2/start?rd=${rd}`);
+      expect(location).not.toMatch(/^[/\\][/\\]/);
+      expect(new URL(location, U).origin).toBe(SITE);
+      expect(cookie).toMatch(/^nginx_authz_session=./);
+    },
+    60_000,
+  );
 
   it('keeps an ordinary deep link', async () => {
     const { location } = await signInThrough('carol', `/oauth2/start?rd=${encodeURIComponent('/#/experiments/0?x=1')}`);
@@ -74,10 +83,11 @@ describe('session cookie and requests from another origin (A10b/c)', () => {
     attacker = undefined;
   });
 
-  it('refuses a state-changing request with the session cookie from another origin; MLflow is unchanged; the site\'s own request passes', async () => {
+  it("refuses a state-changing request with the session cookie from another origin; MLflow is unchanged; the site's own request passes", async () => {
     const cookie = await sessionCookieFor('bob'); // an editor: MLflow would create the experiment
     const name = uniqueName('e2e-csrf-exp');
-    const create = (headers: Record<string, string>) => viaNginx('POST', '/ajax-api/2.0/mlflow/experiments/create', { body: { name }, headers: { cookie, ...headers } });
+    const create = (headers: Record<string, string>) =>
+      viaNginx('POST', '/ajax-api/2.0/mlflow/experiments/create', { body: { name }, headers: { cookie, ...headers } });
     const before = await crossOriginRefusals();
     const attempts: Record<string, string>[] = [
       { origin: 'http://127.0.0.1:9' }, // another port of the same host: same-site, another origin (MLflow lets localhost origins through)
@@ -95,37 +105,46 @@ describe('session cookie and requests from another origin (A10b/c)', () => {
     expect(await experimentExists(name)).toBe(true);
   }, 60_000);
 
-  it('Chromium: a page on another port (same-site) cannot make the signed-in browser upload an artifact; the MLflow page itself can', async () => {
-    const { runId } = await newRun();
-    const target = `${U}/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${runId}&path=`;
-    // The attacker's page: a no-cors POST with a text/plain body, which needs no CORS preflight and carries the SameSite=Lax cookie (same site).
-    attacker = createServer((_req, res) => {
-      res.setHeader('content-type', 'text/html');
-      res.end(`<!doctype html><script>fetch(${JSON.stringify(`${target}csrf.txt`)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: 'planted by another page' }).then(() => { document.title = 'sent'; }, () => { document.title = 'failed'; });</script>`);
-    });
-    await new Promise<void>((resolve) => attacker!.listen(0, '127.0.0.1', resolve));
-    const attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`;
+  it(
+    'Chromium: a page on another port (same-site) cannot make the signed-in browser upload an artifact; the MLflow page itself can',
+    async () => {
+      const { runId } = await newRun();
+      const target = `${U}/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${runId}&path=`;
+      // The attacker's page: a no-cors POST with a text/plain body, which needs no CORS preflight and carries the SameSite=Lax cookie (same site).
+      attacker = createServer((_req, res) => {
+        res.setHeader('content-type', 'text/html');
+        res.end(
+          `<!doctype html><script>fetch(${JSON.stringify(`${target}csrf.txt`)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: 'planted by another page' }).then(() => { document.title = 'sent'; }, () => { document.title = 'failed'; });</script>`,
+        );
+      });
+      await new Promise<void>((resolve) => attacker!.listen(0, '127.0.0.1', resolve));
+      const attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`;
 
-    browser = await openBrowser();
-    const { page } = browser;
-    await page.goto(`${U}/`);
-    await signIn(page, 'bob');
-    const before = await crossOriginRefusals();
+      browser = await openBrowser();
+      const { page } = browser;
+      await page.goto(`${U}/`);
+      await signIn(page, 'bob');
+      const before = await crossOriginRefusals();
 
-    const answered = page.waitForResponse((response) => response.url().endsWith('csrf.txt'), { timeout: 60_000 });
-    await page.goto(attackerUrl);
-    const response = await answered;
-    expect(response.status()).toBe(403);
-    await page.waitForFunction('document.title !== ""', undefined, { timeout: 30_000 });
-    expect(await crossOriginRefusals()).toBe(before + 1);
-    expect(await artifacts(runId)).not.toContain('csrf.txt');
+      const answered = page.waitForResponse((response) => response.url().endsWith('csrf.txt'), { timeout: 60_000 });
+      await page.goto(attackerUrl);
+      const response = await answered;
+      expect(response.status()).toBe(403);
+      await page.waitForFunction('document.title !== ""', undefined, { timeout: 30_000 });
+      expect(await crossOriginRefusals()).toBe(before + 1);
+      expect(await artifacts(runId)).not.toContain('csrf.txt');
 
-    // The same call from the MLflow page (same origin, Chromium sends Origin) is allowed: the refusal above was about the origin.
-    await page.goto(`${U}/`);
-    const status = await page.evaluate(async (url) => (await fetch(url, { method: 'POST', credentials: 'include', body: 'from the site itself' })).status, `${target}own.txt`);
-    expect(status).toBe(200);
-    expect(await artifacts(runId)).toContain('own.txt');
-  }, TIMEOUT);
+      // The same call from the MLflow page (same origin, Chromium sends Origin) is allowed: the refusal above was about the origin.
+      await page.goto(`${U}/`);
+      const status = await page.evaluate(
+        async (url) => (await fetch(url, { method: 'POST', credentials: 'include', body: 'from the site itself' })).status,
+        `${target}own.txt`,
+      );
+      expect(status).toBe(200);
+      expect(await artifacts(runId)).toContain('own.txt');
+    },
+    TIMEOUT,
+  );
 
   it('sign-out from another origin (no Sec-Fetch-Site, Origin or Referer elsewhere) asks for confirmation and keeps the session', async () => {
     const cookie = await sessionCookieFor('carol');

@@ -32,7 +32,9 @@ describe('check mode against Keycloak', () => {
   it('passes for the stack: discovery, keys, the PAT, login credentials, a route', async () => {
     const { code, out } = await check({ AUTHZ_UMA_PER_OBJECT: 'true' }, ['POST', '/api/2.0/mlflow/runs/create']);
     expect(out).toContain(`ok    issuer primary (keycloak-uma): ${stack.KC_ISSUER_URL}: token endpoint`);
-    expect(out).toMatch(/ok {4}issuer primary \(keycloak-uma\) keys: [1-9]\d* signing key\(s\) from .*\/protocol\/openid-connect\/certs: [^\n]*\(RS256\)/);
+    expect(out).toMatch(
+      /ok {4}issuer primary \(keycloak-uma\) keys: [1-9]\d* signing key\(s\) from .*\/protocol\/openid-connect\/certs: [^\n]*\(RS256\)/,
+    );
     expect(out).not.toContain('RSA-OAEP'); // Keycloak's encryption key is not a signing key
     expect(out).toContain('ok    client "nginx-authz" (PAT): PAT obtained');
     expect(out).toContain('ok    routes: POST /api/2.0/mlflow/runs/create needs runs#write');
@@ -46,10 +48,14 @@ describe('check mode against Keycloak', () => {
   it('fails for a wrong client secret with what Keycloak said and what to set, never the secret', async () => {
     const pat = await check({ AUTHZ_CLIENT_SECRET: WRONG, AUTHZ_UMA_PER_OBJECT: 'true' });
     expect(pat.code).toBe(1);
-    expect(pat.out).toMatch(/FAIL {2}client "nginx-authz" \(PAT\): .*\/protocol\/openid-connect\/token: HTTP 401 unauthorized_client .*set client\.secret \/ AUTHZ_CLIENT_SECRET/);
+    expect(pat.out).toMatch(
+      /FAIL {2}client "nginx-authz" \(PAT\): .*\/protocol\/openid-connect\/token: HTTP 401 unauthorized_client .*set client\.secret \/ AUTHZ_CLIENT_SECRET/,
+    );
     const login = await check({ AUTHZ_CLIENT_SECRET: WRONG, AUTHZ_LOGIN_ENABLED: 'true' });
     expect(login.code).toBe(1);
-    expect(login.out).toMatch(/FAIL {2}client "nginx-authz" of issuer primary: .*\/token\/introspect: HTTP 401.*set client\.secret \/ AUTHZ_CLIENT_SECRET/);
+    expect(login.out).toMatch(
+      /FAIL {2}client "nginx-authz" of issuer primary: .*\/token\/introspect: HTTP 401.*set client\.secret \/ AUTHZ_CLIENT_SECRET/,
+    );
     expect(pat.out + login.out).not.toContain(WRONG);
   });
 
@@ -57,7 +63,9 @@ describe('check mode against Keycloak', () => {
     const wrong = stack.KC_ISSUER_URL!.replace(/\/realms\/[^/]+$/, '/realms/mlfow');
     const { code, out } = await check({ AUTHZ_ISSUER_URL: wrong });
     expect(code).toBe(1);
-    expect(out).toContain(`FAIL  issuer primary (keycloak-uma): issuer discovery: ${wrong}/.well-known/openid-configuration: HTTP 404 (no realm "mlfow" there`);
+    expect(out).toContain(
+      `FAIL  issuer primary (keycloak-uma): issuer discovery: ${wrong}/.well-known/openid-configuration: HTTP 404 (no realm "mlfow" there`,
+    );
   });
 });
 
@@ -66,7 +74,14 @@ describe('a service with a wrong client secret', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!, AUTHZ_CLIENT_ID: 'nginx-authz', AUTHZ_CLIENT_SECRET: WRONG, AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_PORT: String(port) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!,
+        AUTHZ_CLIENT_ID: 'nginx-authz',
+        AUTHZ_CLIENT_SECRET: WRONG,
+        AUTHZ_UMA_PER_OBJECT: 'true',
+        AUTHZ_PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

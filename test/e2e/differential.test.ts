@@ -14,12 +14,24 @@ import { ROOT, stack } from './stack.js';
 const run = promisify(execFile);
 const SEED = Number(new Date().toISOString().slice(0, 10).replaceAll('-', ''));
 
-interface Result { cases: number; denied: number; notRun: number; compared: number; failures: number; mlflowAnswers: Record<string, number>; failureSamples: unknown[] }
+interface Result {
+  cases: number;
+  denied: number;
+  notRun: number;
+  compared: number;
+  failures: number;
+  mlflowAnswers: Record<string, number>;
+  failureSamples: unknown[];
+}
 
 it('finds no request MLflow would route differently from our decision (5,000 targets)', async () => {
   let stdout: string;
   try {
-    ({ stdout } = await run(process.execPath, [`${ROOT}/scripts/routes/differential.mjs`, '--count', '5000', '--seed', String(SEED), '--python', stack.STACK_PYTHON!, '--json'], { cwd: ROOT, maxBuffer: 16 << 20 }));
+    ({ stdout } = await run(
+      process.execPath,
+      [`${ROOT}/scripts/routes/differential.mjs`, '--count', '5000', '--seed', String(SEED), '--python', stack.STACK_PYTHON!, '--json'],
+      { cwd: ROOT, maxBuffer: 16 << 20 },
+    ));
   } catch (error) {
     stdout = (error as { stdout?: string }).stdout ?? '';
     if (!stdout.startsWith('{')) throw error;

@@ -19,7 +19,10 @@ import { extractBlocks, type DocBlock } from './doc-blocks.js';
 import { ROOT, stack, tokenFor } from './stack.js';
 
 const DOCS = [
-  'README.md', 'nginx/README.md', 'keycloak/README.md', 'scripts/stack/README.md',
+  'README.md',
+  'nginx/README.md',
+  'keycloak/README.md',
+  'scripts/stack/README.md',
   // The README's former sections (their long-running commands, e.g. docs/resilience.md's, are not here).
   ...['clients', 'configuration', 'decisions', 'development', 'idp', 'operations', 'security', 'speed'].map((name) => `docs/${name}.md`),
 ];
@@ -76,7 +79,14 @@ async function runServe(block: DocBlock): Promise<void> {
     process.kill(-child.pid!, 'SIGTERM');
   }
   await exited;
-  const closed = await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then(() => false, () => true), 10_000);
+  const closed = await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => false,
+        () => true,
+      ),
+    10_000,
+  );
   expect(closed).toBe(true);
 }
 
@@ -118,10 +128,14 @@ async function exerciseNginx(block: DocBlock): Promise<void> {
     .replace(/^(\s*)listen\s+[^;]+;/gm, `$1listen 127.0.0.1:${port};`);
   expect(aimed).not.toBe(block.text);
   const prefix = nginxPrefix(aimed);
-  const child = spawn('nginx', ['-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-e', 'stderr', '-g', `daemon off; pid ${prefix}/nginx.pid;`], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'nginx',
+    ['-p', `${prefix}/`, '-c', 'conf/nginx.conf', '-e', 'stderr', '-g', `daemon off; pid ${prefix}/nginx.pid;`],
+    {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let errors = '';
   child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
@@ -152,30 +166,42 @@ test('the docs have command blocks, and marked skips are the exception', () => {
   expect(runnable.length).toBeGreaterThan(blocks.length / 2);
 });
 
-describe.each(runnable.filter((block) => block.lang === 'nginx').map((block) => [where(block), block] as const))('nginx block %s', (_name, block) => {
-  test('passes nginx -t', () => {
-    const prefix = nginxPrefix(block.text);
-    const result = nginxTest(prefix);
-    rmSync(prefix, { recursive: true, force: true });
-    expect(result).toEqual({ status: 0, output: '' });
-  });
-  if (/^\s*events\b/m.test(block.text)) {
-    test('works in front of the stack: 200 for a reader, 403 for a user without roles, 401 without credentials', async () => {
-      await exerciseNginx(block);
-    }, 60_000);
-  }
-});
+describe.each(runnable.filter((block) => block.lang === 'nginx').map((block) => [where(block), block] as const))(
+  'nginx block %s',
+  (_name, block) => {
+    test('passes nginx -t', () => {
+      const prefix = nginxPrefix(block.text);
+      const result = nginxTest(prefix);
+      rmSync(prefix, { recursive: true, force: true });
+      expect(result).toEqual({ status: 0, output: '' });
+    });
+    if (/^\s*events\b/m.test(block.text)) {
+      test('works in front of the stack: 200 for a reader, 403 for a user without roles, 401 without credentials', async () => {
+        await exerciseNginx(block);
+      }, 60_000);
+    }
+  },
+);
 
-describe.each(runnable.filter((block) => block.lang === 'bash').map((block) => [where(block), block] as const))('shell block %s', (_name, block) => {
-  test('runs as written', async () => {
-    if (isServe(block)) {
-      await runServe(block);
-      return;
-    }
-    const result = spawnSync('bash', ['-c', script(block)], { cwd: ROOT, encoding: 'utf8', timeout: BLOCK_MS - 20_000 });
-    const output = `${result.stdout}${result.stderr}`;
-    if (result.status !== 0 || FAILURE_TEXT.test(output)) {
-      throw new Error(`${where(block)} exited ${result.status} ${result.signal ?? ''}:\n${block.text}\n--- output ---\n${output.slice(-4000)}`);
-    }
-  }, BLOCK_MS);
-});
+describe.each(runnable.filter((block) => block.lang === 'bash').map((block) => [where(block), block] as const))(
+  'shell block %s',
+  (_name, block) => {
+    test(
+      'runs as written',
+      async () => {
+        if (isServe(block)) {
+          await runServe(block);
+          return;
+        }
+        const result = spawnSync('bash', ['-c', script(block)], { cwd: ROOT, encoding: 'utf8', timeout: BLOCK_MS - 20_000 });
+        const output = `${result.stdout}${result.stderr}`;
+        if (result.status !== 0 || FAILURE_TEXT.test(output)) {
+          throw new Error(
+            `${where(block)} exited ${result.status} ${result.signal ?? ''}:\n${block.text}\n--- output ---\n${output.slice(-4000)}`,
+          );
+        }
+      },
+      BLOCK_MS,
+    );
+  },
+);

@@ -10,11 +10,21 @@
 import { readFileSync } from 'node:fs';
 import { stack, uniqueName } from './stack.js';
 
-export interface UpstreamLine { method: string; uri: string; status: number; upstream: string; x_auth_request_preferred_username: string }
+export interface UpstreamLine {
+  method: string;
+  uri: string;
+  status: number;
+  upstream: string;
+  x_auth_request_preferred_username: string;
+}
 
 /** Complete lines only: the text after the last newline may be a line NGINX is still writing. */
 function upstreamLines(marker: string, log = stack.NGINX_UPSTREAM_LOG!): UpstreamLine[] {
-  return readFileSync(log, 'utf8').split('\n').slice(0, -1).filter((line) => line.includes(marker)).map((line) => JSON.parse(line) as UpstreamLine);
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .slice(0, -1)
+    .filter((line) => line.includes(marker))
+    .map((line) => JSON.parse(line) as UpstreamLine);
 }
 
 /** `path` with a unique marker in its query (MLflow ignores the unknown parameter). */
@@ -27,7 +37,11 @@ export function marked(path: string, prefix = 'e2e'): { path: string; marker: st
 export async function reachedUpstream(markers: string[], log = stack.NGINX_UPSTREAM_LOG!): Promise<Map<string, UpstreamLine>> {
   const found = new Map<string, UpstreamLine>();
   for (let waited = 0; waited <= 2_000; waited += 50) {
-    for (const marker of markers) if (!found.has(marker)) { const [line] = upstreamLines(marker, log); if (line) found.set(marker, line); }
+    for (const marker of markers)
+      if (!found.has(marker)) {
+        const [line] = upstreamLines(marker, log);
+        if (line) found.set(marker, line);
+      }
     if (found.size === markers.length) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -48,7 +62,11 @@ export async function proxiedAnyway(markers: string[], log = stack.NGINX_UPSTREA
 export const mlflowUpstream = (): string => `127.0.0.1:${stack.MLFLOW_PORT}`;
 
 /** A call to MLflow itself (not through NGINX): for reading state, and for arranging it. */
-export async function mlflowDirect(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+export async function mlflowDirect(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${stack.MLFLOW_DIRECT_URL}${path}`, {
     method,
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
@@ -58,7 +76,9 @@ export async function mlflowDirect(method: string, path: string, body?: unknown)
 }
 
 /** An experiment as MLflow has it: `undefined` when no experiment has that name. */
-export async function experimentByName(name: string): Promise<{ experiment_id: string; lifecycle_stage: string; tags?: { key: string; value: string }[] } | undefined> {
+export async function experimentByName(
+  name: string,
+): Promise<{ experiment_id: string; lifecycle_stage: string; tags?: { key: string; value: string }[] } | undefined> {
   const res = await mlflowDirect('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw new Error(`MLflow get-by-name: ${res.status}`);

@@ -48,7 +48,12 @@ export async function startFront(name: string, authzPort: number): Promise<Front
  * A request to MLflow through `front`, with the Host of the stack's front (MLflow checks Host against
  * its --allowed-hosts; fetch cannot set Host, so node:http). `json` is undefined for a non-JSON body.
  */
-export function viaFront(front: Front, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
+export function viaFront(
+  front: Front,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
   const headers: Record<string, string> = { host: new URL(stack.MLFLOW_URL!).host };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -77,7 +82,11 @@ export function viaFront(front: Front, method: string, path: string, options: { 
  * A nginx-authz of this checkout (own-service.ts, with `env`) behind a real NGINX of its own (startFront),
  * so a test of a configuration other than the stack's also runs through NGINX to the real MLflow.
  */
-export async function startFrontedService(name: string, env: Record<string, string> = {}, options: { keycloak?: boolean } = {}): Promise<{ service: OwnService; front: Front; stop(): Promise<void> }> {
+export async function startFrontedService(
+  name: string,
+  env: Record<string, string> = {},
+  options: { keycloak?: boolean } = {},
+): Promise<{ service: OwnService; front: Front; stop(): Promise<void> }> {
   const port = await freePort();
   const front = await startFront(name, port); // before the service: nginx.sh keeps the port only while it is free
   let service: OwnService;
@@ -87,5 +96,12 @@ export async function startFrontedService(name: string, env: Record<string, stri
     await front.stop();
     throw error;
   }
-  return { service, front, stop: async () => { await service.stop(); await front.stop(); } };
+  return {
+    service,
+    front,
+    stop: async () => {
+      await service.stop();
+      await front.stop();
+    },
+  };
 }

@@ -48,7 +48,11 @@ function servicePid() {
 }
 
 function stack(script, args = [], env = {}) {
-  execFileSync('bash', [`scripts/stack/${script}`, ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+  execFileSync('bash', [`scripts/stack/${script}`, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...env },
+  });
 }
 
 function recordTested() {
@@ -71,21 +75,27 @@ function ensureCurrentService() {
     process.stdout.write(`\n${message}\n`);
     return;
   }
-  process.stdout.write(`\ne2e: the running service ${recorded === '' ? 'has no record of the source it was built from' : 'was built from other source'}: rebuilding and restarting it\n`);
+  process.stdout.write(
+    `\ne2e: the running service ${recorded === '' ? 'has no record of the source it was built from' : 'was built from other source'}: rebuilding and restarting it\n`,
+  );
   stack('authz.sh', ['stop']);
   stack('authz.sh', ['start'], { STACK_BUILD: '1' });
   recordTested();
 }
 
 export default function globalSetup() {
-  const running = existsSync(`${stackDir}/env`) && spawnSync('bash', ['scripts/stack/status.sh'], { cwd: root, stdio: 'ignore', env: { ...process.env, STACK_DIR: stackDir } }).status === 0;
+  const running =
+    existsSync(`${stackDir}/env`) &&
+    spawnSync('bash', ['scripts/stack/status.sh'], { cwd: root, stdio: 'ignore', env: { ...process.env, STACK_DIR: stackDir } }).status ===
+      0;
   if (running) {
     process.stdout.write(`\ne2e: using the running stack (${stackDir}/env)\n`);
     ensureCurrentService();
     return;
   }
   // A stack named by STACK_DIR belongs to whoever started it: never start (or later stop) it from here.
-  if (process.env.STACK_DIR !== undefined) throw new Error(`e2e: no running stack in STACK_DIR=${stackDir} (start it there with scripts/stack/up.sh)`);
+  if (process.env.STACK_DIR !== undefined)
+    throw new Error(`e2e: no running stack in STACK_DIR=${stackDir} (start it there with scripts/stack/up.sh)`);
   process.stdout.write('\ne2e: bringing up the stack with scripts/stack/up.sh (first run installs Keycloak, MinIO, MLflow, NGINX)\n');
   stack('up.sh', [], { STACK_BUILD: '1' });
   writeFileSync(STARTED_MARKER, new Date().toISOString());

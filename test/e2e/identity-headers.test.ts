@@ -9,15 +9,23 @@ import { readFileSync } from 'node:fs';
 import { claimsOf, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
 
 interface UpstreamLine {
-  uri: string; status: number;
-  x_auth_request_user: string; x_auth_request_email: string; x_auth_request_preferred_username: string;
-  x_auth_request_groups: string; x_auth_request_subject: string; client_sent_x_auth_request_user: string;
+  uri: string;
+  status: number;
+  x_auth_request_user: string;
+  x_auth_request_email: string;
+  x_auth_request_preferred_username: string;
+  x_auth_request_groups: string;
+  x_auth_request_subject: string;
+  client_sent_x_auth_request_user: string;
 }
 
 /** Complete lines only: the text after the last newline may be a line NGINX is still writing. */
 const linesWith = (marker: string): UpstreamLine[] =>
-  readFileSync(stack.NGINX_UPSTREAM_LOG!, 'utf8').split('\n').slice(0, -1)
-    .filter((line) => line.includes(marker)).map((line) => JSON.parse(line) as UpstreamLine);
+  readFileSync(stack.NGINX_UPSTREAM_LOG!, 'utf8')
+    .split('\n')
+    .slice(0, -1)
+    .filter((line) => line.includes(marker))
+    .map((line) => JSON.parse(line) as UpstreamLine);
 
 /** Logs are written just after the response: wait for them briefly. */
 async function poll(done: () => boolean, what: string): Promise<void> {
@@ -57,7 +65,7 @@ describe('identity headers NGINX sends to MLflow', () => {
     };
   });
 
-  it('are the caller\'s, from the verified token', async () => {
+  it("are the caller's, from the verified token", async () => {
     const { marker, status } = await search(await tokenFor('carol'));
     expect(status).toBe(200);
     expect(carol.sub).toMatch(/^[0-9a-f-]{36}$/);
@@ -65,7 +73,10 @@ describe('identity headers NGINX sends to MLflow', () => {
   });
 
   it('replace an X-Auth-Request-User the client sent itself', async () => {
-    const { marker, status } = await search(await tokenFor('carol'), { 'X-Auth-Request-User': 'mallory', 'X-Auth-Request-Groups': 'mlflow-admins' });
+    const { marker, status } = await search(await tokenFor('carol'), {
+      'X-Auth-Request-User': 'mallory',
+      'X-Auth-Request-Groups': 'mlflow-admins',
+    });
     expect(status).toBe(200);
     const { client_sent_x_auth_request_user: clientSent, ...sentUpstream } = await upstreamLine(marker);
     expect(clientSent).toBe('mallory'); // NGINX did receive the forged header...

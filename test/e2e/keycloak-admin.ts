@@ -7,7 +7,12 @@ import { stack } from './stack.js';
 async function adminHeaders(): Promise<Record<string, string>> {
   const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: 'admin-cli',
+      username: stack.KC_ADMIN_USERNAME!,
+      password: stack.KC_ADMIN_PASSWORD!,
+    }),
   });
   const { access_token } = (await response.json()) as { access_token: string };
   return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
@@ -15,17 +20,24 @@ async function adminHeaders(): Promise<Record<string, string>> {
 
 export class AuthzAdmin {
   private readonly created: string[] = []; // URLs to DELETE, newest first
-  private constructor(private headers: Record<string, string>, private readonly base: string) {}
+  private constructor(
+    private headers: Record<string, string>,
+    private readonly base: string,
+  ) {}
 
   static async open(): Promise<AuthzAdmin> {
     const headers = await adminHeaders();
     const clients = `${stack.KC_URL}/admin/realms/mlflow/clients`;
-    const [client] = (await (await fetch(`${clients}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as { id: string }[];
+    const [client] = (await (await fetch(`${clients}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as {
+      id: string;
+    }[];
     return new AuthzAdmin(headers, `${clients}/${client!.id}/authz/resource-server`);
   }
 
   async userId(username: string): Promise<string> {
-    const [user] = (await (await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=${username}&exact=true`, { headers: this.headers })).json()) as { id: string }[];
+    const [user] = (await (
+      await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=${username}&exact=true`, { headers: this.headers })
+    ).json()) as { id: string }[];
     return user!.id;
   }
 
@@ -47,7 +59,13 @@ export class AuthzAdmin {
   /** A user policy for `username` and a scope permission granting it `scope` on `resourceId`. */
   async grant(username: string, resourceId: string, scope: string, name: string): Promise<void> {
     const policy = await this.create('policy/user', { name: `${name}-policy`, users: [await this.userId(username)], logic: 'POSITIVE' });
-    await this.create('permission/scope', { name: `${name}-permission`, resources: [resourceId], scopes: [await this.scopeId(scope)], policies: [policy], decisionStrategy: 'UNANIMOUS' });
+    await this.create('permission/scope', {
+      name: `${name}-permission`,
+      resources: [resourceId],
+      scopes: [await this.scopeId(scope)],
+      policies: [policy],
+      decisionStrategy: 'UNANIMOUS',
+    });
   }
 
   async cleanUp(): Promise<void> {
@@ -63,14 +81,24 @@ export class AuthzAdmin {
 export async function setClientAttribute(clientId: string, name: string, value: string): Promise<() => Promise<void>> {
   const headers = await adminHeaders();
   const clients = `${stack.KC_URL}/admin/realms/mlflow/clients`;
-  const [client] = (await (await fetch(`${clients}?clientId=${clientId}`, { headers })).json()) as { id: string; attributes?: Record<string, string> }[];
+  const [client] = (await (await fetch(`${clients}?clientId=${clientId}`, { headers })).json()) as {
+    id: string;
+    attributes?: Record<string, string>;
+  }[];
   const before = client!.attributes?.[name];
   const put = async (attributeValue: string | undefined): Promise<void> => {
-    const current = (await (await fetch(`${clients}/${client!.id}`, { headers: await adminHeaders() })).json()) as { attributes?: Record<string, string> };
+    const current = (await (await fetch(`${clients}/${client!.id}`, { headers: await adminHeaders() })).json()) as {
+      attributes?: Record<string, string>;
+    };
     const attributes = { ...current.attributes };
-    if (attributeValue === undefined) attributes[name] = ''; // Keycloak drops empty attributes
+    if (attributeValue === undefined)
+      attributes[name] = ''; // Keycloak drops empty attributes
     else attributes[name] = attributeValue;
-    const response = await fetch(`${clients}/${client!.id}`, { method: 'PUT', headers: await adminHeaders(), body: JSON.stringify({ ...current, attributes }) });
+    const response = await fetch(`${clients}/${client!.id}`, {
+      method: 'PUT',
+      headers: await adminHeaders(),
+      body: JSON.stringify({ ...current, attributes }),
+    });
     if (response.status !== 204) throw new Error(`PUT client ${clientId}: ${response.status}`);
   };
   await put(value);
@@ -80,7 +108,9 @@ export async function setClientAttribute(clientId: string, name: string, value: 
 /** Ends every Keycloak session of `username` (as an admin's "sign out" would): its refresh tokens stop working. */
 export async function logoutUser(username: string): Promise<void> {
   const headers = await adminHeaders();
-  const [user] = (await (await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=${username}&exact=true`, { headers })).json()) as { id: string }[];
+  const [user] = (await (await fetch(`${stack.KC_URL}/admin/realms/mlflow/users?username=${username}&exact=true`, { headers })).json()) as {
+    id: string;
+  }[];
   const response = await fetch(`${stack.KC_URL}/admin/realms/mlflow/users/${user!.id}/logout`, { method: 'POST', headers });
   if (response.status !== 204) throw new Error(`logout ${username}: ${response.status}`);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { experimentByName } from './effects.js';
 import { startFrontedService, viaFront, type Front } from './front.js';
-import { type OwnService } from './own-service.js';
+import type { OwnService } from './own-service.js';
 import { password, stack, uniqueName } from './stack.js';
 
 let service: OwnService;
@@ -19,7 +19,9 @@ let stopFronted: () => Promise<void>;
 
 beforeAll(async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'authz-kc-introspect-')), 'c.yaml');
-  writeFileSync(file, `issuers:
+  writeFileSync(
+    file,
+    `issuers:
   - id: keycloak
     url: ${stack.KC_ISSUER_URL}
     mode: introspection
@@ -29,8 +31,13 @@ beforeAll(async () => {
       rules:
         "*#read":  { anyOf: [{ claim: groups, values: [mlflow-viewers, mlflow-editors, mlflow-admins] }] }
         "*#write": { anyOf: [{ claim: realm_access.roles, values: [mlflow-editor, mlflow-admin] }] }
-`);
-  ({ service, front, stop: stopFronted } = await startFrontedService('keycloak-introspection', { AUTHZ_CONFIG: file }, { keycloak: false }));
+`,
+  );
+  ({
+    service,
+    front,
+    stop: stopFronted,
+  } = await startFrontedService('keycloak-introspection', { AUTHZ_CONFIG: file }, { keycloak: false }));
 }, 30_000);
 afterAll(() => stopFronted?.());
 
@@ -38,7 +45,13 @@ afterAll(() => stopFronted?.());
 async function freshToken(user: 'carol' | 'bob'): Promise<string> {
   const response = await fetch(stack.KC_TOKEN_URL!, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli', username: user, password: password(user), scope: 'openid' }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
+      username: user,
+      password: password(user),
+      scope: 'openid',
+    }),
   });
   return ((await response.json()) as { access_token: string }).access_token;
 }
@@ -76,7 +89,7 @@ it('introspects Keycloak tokens, decides by the policy, and refuses a revoked to
   expect(await service.metric('authz_introspection_requests_total', { issuer: 'keycloak', result: 'inactive' })).toBe(1);
 }, 60_000);
 
-it('through the real NGINX: an editor\'s create makes the experiment in MLflow, a viewer\'s makes none', async () => {
+it("through the real NGINX: an editor's create makes the experiment in MLflow, a viewer's makes none", async () => {
   const bobName = uniqueName('e2e-introspection-bob');
   const bob = await viaFront(front, 'POST', CREATE, { token: await freshToken('bob'), body: { name: bobName } });
   expect(bob.status).toBe(200);

@@ -7,7 +7,7 @@
 import { experimentByName, marked, proxiedAnyway, reachedUpstream } from './effects.js';
 import { startFrontedService, viaFront, type Front } from './front.js';
 import { AuthzAdmin } from './keycloak-admin.js';
-import { type OwnService } from './own-service.js';
+import type { OwnService } from './own-service.js';
 import { tokenFor, uniqueName } from './stack.js';
 
 const NAME = `e2e-reports-${Date.now().toString(36)}`;
@@ -18,7 +18,11 @@ let stopFronted: () => Promise<void>;
 
 beforeAll(async () => {
   admin = await AuthzAdmin.open();
-  const resource = await admin.create('resource', { name: NAME, uris: [`/${NAME}/*`], scopes: [{ name: 'read' }, { name: 'write' }, { name: 'delete' }] });
+  const resource = await admin.create('resource', {
+    name: NAME,
+    uris: [`/${NAME}/*`],
+    scopes: [{ name: 'read' }, { name: 'write' }, { name: 'delete' }],
+  });
   await admin.grant('carol', resource, 'read', NAME);
   ({ service, front, stop: stopFronted } = await startFrontedService('keycloak-routes', { AUTHZ_ROUTES_FROM_KEYCLOAK: 'true' }));
 }, 60_000);
@@ -27,7 +31,7 @@ afterAll(async () => {
   await admin?.cleanUp();
 });
 
-it('decides a path only Keycloak maps (by the resource\'s uris), scope by method; the static table still first', async () => {
+it("decides a path only Keycloak maps (by the resource's uris), scope by method; the static table still first", async () => {
   const carol = await tokenFor('carol');
   const dave = await tokenFor('dave');
   const res = await service.auth('GET', `/${NAME}/2026/q4.csv`, carol);
@@ -41,13 +45,17 @@ it('decides a path only Keycloak maps (by the resource\'s uris), scope by method
   expect((await service.auth('POST', '/api/2.0/mlflow/runs/delete', carol)).status).toBe(403);
   expect((await service.auth('POST', '/api/2.0/mlflow/runs/search', carol)).status).toBe(200);
   // Decisions are cached per resource#scope: q3 is the same reports#read as q4.
-  expect(await service.metric('authz_decisions_total', { decision: 'allow', resource: 'keycloak-uri', scope: 'read', source: 'idp' })).toBe(1);
-  expect(await service.metric('authz_decisions_total', { decision: 'allow', resource: 'keycloak-uri', scope: 'read', source: 'cache' })).toBe(1);
+  expect(await service.metric('authz_decisions_total', { decision: 'allow', resource: 'keycloak-uri', scope: 'read', source: 'idp' })).toBe(
+    1,
+  );
+  expect(
+    await service.metric('authz_decisions_total', { decision: 'allow', resource: 'keycloak-uri', scope: 'read', source: 'cache' }),
+  ).toBe(1);
   // Each path looked up once: q4 (3 times asked), q3, the unmatched one.
   expect(await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' })).toBe(3);
 });
 
-it('through the real NGINX: carol\'s read of the Keycloak-mapped path reaches MLflow, her write does not, her create leaves MLflow unchanged', async () => {
+it("through the real NGINX: carol's read of the Keycloak-mapped path reaches MLflow, her write does not, her create leaves MLflow unchanged", async () => {
   const carol = await tokenFor('carol');
   const read = marked(`/${NAME}/2026/q4.csv`);
   const readRes = await viaFront(front, 'GET', read.path, { token: carol });

@@ -17,13 +17,19 @@ const mark = (): number => statSync(SERVICE_LOG).size;
 
 /** The `oauth_error` of every "login: refused" line the service wrote since `from`. */
 function refusalsSince(from: number): string[] {
-  return readFileSync(SERVICE_LOG).subarray(from).toString('utf8').split('\n').filter((line) => line.startsWith('{'))
+  return readFileSync(SERVICE_LOG)
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as { msg?: string; oauth_error?: string })
-    .filter((record) => record.msg === 'login: refused').map((record) => record.oauth_error ?? '');
+    .filter((record) => record.msg === 'login: refused')
+    .map((record) => record.oauth_error ?? '');
 }
 
 /** NGINX lets the session cookie read MLflow. */
-const readsMlflow = async (cookie: string): Promise<number> => (await viaNginx('GET', '/ajax-api/2.0/mlflow/experiments/search?max_results=1', { headers: { cookie } })).status;
+const readsMlflow = async (cookie: string): Promise<number> =>
+  (await viaNginx('GET', '/ajax-api/2.0/mlflow/experiments/search?max_results=1', { headers: { cookie } })).status;
 
 describe('login checks against the real Keycloak (HTTP-level login through NGINX)', () => {
   it('refuses a forged state before any token request: the code stays unspent and the real callback still logs in', async () => {
@@ -35,7 +41,10 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     // No pending login for that state at all, then the real pending login renamed to it (the state sealed inside differs).
     expect(await finishLogin(forged.href, cookieHeader(login.site))).toEqual({ status: 400, session: undefined });
     const sealed = login.site.get(PendingLoginCookie.nameFor(login.state))!;
-    expect(await finishLogin(forged.href, `${PendingLoginCookie.nameFor(forgedState)}=${sealed}`)).toEqual({ status: 401, session: undefined });
+    expect(await finishLogin(forged.href, `${PendingLoginCookie.nameFor(forgedState)}=${sealed}`)).toEqual({
+      status: 401,
+      session: undefined,
+    });
 
     const real = await finishLogin(callbackUrl, cookieHeader(login.site));
     expect(real.status).toBe(302);
@@ -52,7 +61,7 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     expect(refusalsSince(from)).toContain('invalid_grant');
   }, 30_000);
 
-  it('refuses a code issued to another login (injected into this browser\'s callback): its verifier does not match, no session', async () => {
+  it("refuses a code issued to another login (injected into this browser's callback): its verifier does not match, no session", async () => {
     const attacker = await startLogin();
     // The attacker's own callback (code, iss, session_state) with the victim's state.
     const injected = new URL(await signInAtKeycloak(attacker.authorizationUrl, 'dave'));

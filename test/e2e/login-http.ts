@@ -14,10 +14,18 @@ function keep(jar: Jar, response: Response): void {
   }
 }
 
-const header = (jar: Jar): string => [...jar].filter(([, value]) => value !== '').map(([name, value]) => `${name}=${value}`).join('; ');
+const header = (jar: Jar): string =>
+  [...jar]
+    .filter(([, value]) => value !== '')
+    .map(([name, value]) => `${name}=${value}`)
+    .join('; ');
 
 /** A login under way: the site's cookies (the pending-login cookie) and Keycloak's authorization URL. */
-export interface StartedLogin { site: Jar; authorizationUrl: string; state: string }
+export interface StartedLogin {
+  site: Jar;
+  authorizationUrl: string;
+  state: string;
+}
 
 /** `GET /oauth2/start` through NGINX, as a browser sends it. */
 export async function startLogin(): Promise<StartedLogin> {
@@ -44,7 +52,8 @@ export async function signInAtKeycloak(authorizationUrl: string, user: DemoUser)
     body: new URLSearchParams({ username: user, password: password(user), credentialId: '' }),
   });
   const callback = posted.headers.get('location');
-  if (posted.status !== 302 || callback === null || !callback.startsWith(`${stack.MLFLOW_URL}/oauth2/callback`)) throw new Error(`login as ${user}: ${posted.status}`);
+  if (posted.status !== 302 || callback === null || !callback.startsWith(`${stack.MLFLOW_URL}/oauth2/callback`))
+    throw new Error(`login as ${user}: ${posted.status}`);
   return callback;
 }
 

@@ -37,7 +37,9 @@ describe('per-subject lookup limit through NGINX', () => {
     const lookupsBefore = await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' });
     const answers: { status: number; retryAfter: string | null }[] = [];
     for (let i = 0; i < 15; i++) {
-      const res = await fetch(`${front.url}/api/2.0/mlflow/experiments/get?experiment_id=${base + i}`, { headers: { authorization: `Bearer ${carol}` } });
+      const res = await fetch(`${front.url}/api/2.0/mlflow/experiments/get?experiment_id=${base + i}`, {
+        headers: { authorization: `Bearer ${carol}` },
+      });
       await res.arrayBuffer();
       answers.push({ status: res.status, retryAfter: res.headers.get('retry-after') });
     }
@@ -50,7 +52,9 @@ describe('per-subject lookup limit through NGINX', () => {
     expect(await service.metric('authz_rate_limited_total', { lookup: 'resource_name' })).toBe(15 - BURST);
 
     const bob = await tokenFor('bob');
-    const res = await fetch(`${front.url}/api/2.0/mlflow/experiments/get?experiment_id=${base + 50}`, { headers: { authorization: `Bearer ${bob}` } });
+    const res = await fetch(`${front.url}/api/2.0/mlflow/experiments/get?experiment_id=${base + 50}`, {
+      headers: { authorization: `Bearer ${bob}` },
+    });
     expect(res.status).not.toBe(429);
     expect(res.status).toBeLessThan(500);
   });

@@ -22,14 +22,23 @@ s3 = boto3.client("s3", endpoint_url=os.environ["S3_URL"], region_name="us-east-
 s3.put_object(Bucket=os.environ["BUCKET"], Key=os.environ["KEY"], Body=bytes.fromhex(os.environ["BODY_HEX"]))
 `;
   const result = await runPython(['-c', script], {
-    S3_URL: stack.S3_URL!, MINIO_ROOT_USER: stack.MINIO_ROOT_USER!, MINIO_ROOT_PASSWORD: stack.MINIO_ROOT_PASSWORD!,
-    BUCKET, KEY: key, BODY_HEX: body.toString('hex'),
+    S3_URL: stack.S3_URL!,
+    MINIO_ROOT_USER: stack.MINIO_ROOT_USER!,
+    MINIO_ROOT_PASSWORD: stack.MINIO_ROOT_PASSWORD!,
+    BUCKET,
+    KEY: key,
+    BODY_HEX: body.toString('hex'),
   });
   if (result.code !== 0) throw new Error(`SigV4 put_object ${key} failed (${result.code}):\n${result.stderr.slice(-3000)}`);
 }
 
 /** An S3 request through NGINX with `Authorization: Bearer <token>` (or none). */
-async function s3(method: string, key: string, authorization?: string, body?: Buffer): Promise<{ status: number; body: Buffer; challenge: string | null }> {
+async function s3(
+  method: string,
+  key: string,
+  authorization?: string,
+  body?: Buffer,
+): Promise<{ status: number; body: Buffer; challenge: string | null }> {
   const response = await fetch(`${stack.S3_URL}/${BUCKET}/${key}`, {
     method,
     headers: authorization === undefined ? {} : { authorization },
@@ -40,7 +49,7 @@ async function s3(method: string, key: string, authorization?: string, body?: Bu
 
 const bearer = async (user: DemoUser): Promise<string> => `Bearer ${await tokenFor(user)}`;
 
-describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
+describe("MinIO through NGINX's S3 front with Keycloak tokens", () => {
   const prefix = uniqueName('e2e-minio');
   const key = `${prefix}/signed.bin`;
   const content = randomBytes(4096);
@@ -61,7 +70,7 @@ describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
     expect((await s3('GET', key, await bearer('dave'))).status).toBe(403);
   });
 
-  it('refuses a viewer\'s PUT (403), over an existing object or a new one', async () => {
+  it("refuses a viewer's PUT (403), over an existing object or a new one", async () => {
     const carol = await bearer('carol');
     expect((await s3('PUT', key, carol, Buffer.from('overwritten by carol'))).status).toBe(403);
     expect((await s3('PUT', `${prefix}/by-carol.bin`, carol, Buffer.from('new from carol'))).status).toBe(403);
@@ -69,7 +78,7 @@ describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
     expect((await s3('GET', `${prefix}/by-carol.bin`, carol)).status).toBe(404);
   });
 
-  it('stores an editor\'s PUT', async () => {
+  it("stores an editor's PUT", async () => {
     const written = randomBytes(2048);
     expect((await s3('PUT', `${prefix}/by-bob.bin`, await bearer('bob'), written)).status).toBe(200);
     expect(await s3('GET', `${prefix}/by-bob.bin`, await bearer('carol'))).toMatchObject({ status: 200, body: written });
@@ -77,7 +86,10 @@ describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
 
   it('answers 401 without credentials and for a garbage bearer', async () => {
     expect(await s3('GET', key)).toMatchObject({ status: 401, challenge: 'Bearer realm="minio"' });
-    expect(await s3('GET', key, 'Bearer not.a.token')).toMatchObject({ status: 401, challenge: expect.stringMatching(/^Bearer .*error="invalid_token"/) });
+    expect(await s3('GET', key, 'Bearer not.a.token')).toMatchObject({
+      status: 401,
+      challenge: expect.stringMatching(/^Bearer .*error="invalid_token"/),
+    });
   });
 
   it('lets only an admin DELETE', async () => {
@@ -94,7 +106,13 @@ describe('MinIO through NGINX\'s S3 front with Keycloak tokens', () => {
  * bucket mlflow, and one object in it), "head" (prints the object's size, or "missing"), or for a
  * multipart upload "initiate" (prints its id), "parts" (prints the part numbers) and "abort".
  */
-async function rootS3(op: 'setup' | 'head' | 'initiate' | 'parts' | 'abort', bucket: string, key: string, body = Buffer.alloc(0), uploadId = ''): Promise<string> {
+async function rootS3(
+  op: 'setup' | 'head' | 'initiate' | 'parts' | 'abort',
+  bucket: string,
+  key: string,
+  body = Buffer.alloc(0),
+  uploadId = '',
+): Promise<string> {
   const script = `
 import json, os, sys, boto3
 from botocore.config import Config
@@ -124,8 +142,15 @@ else:
         print("missing")
 `;
   const result = await runPython(['-c', script], {
-    MINIO_URL: stack.MINIO_URL!, MINIO_ROOT_USER: stack.MINIO_ROOT_USER!, MINIO_ROOT_PASSWORD: stack.MINIO_ROOT_PASSWORD!,
-    OP: op, BUCKET: bucket, KEY: key, TEMPLATE: BUCKET, BODY_HEX: body.toString('hex'), UPLOAD_ID: uploadId,
+    MINIO_URL: stack.MINIO_URL!,
+    MINIO_ROOT_USER: stack.MINIO_ROOT_USER!,
+    MINIO_ROOT_PASSWORD: stack.MINIO_ROOT_PASSWORD!,
+    OP: op,
+    BUCKET: bucket,
+    KEY: key,
+    TEMPLATE: BUCKET,
+    BODY_HEX: body.toString('hex'),
+    UPLOAD_ID: uploadId,
   });
   if (result.code !== 0) throw new Error(`root ${op} ${bucket}/${key} failed (${result.code}):\n${result.stderr.slice(-3000)}`);
   return result.stdout.trim();
@@ -134,7 +159,15 @@ else:
 /** An empty PUT through the S3 front with its header lines exactly in the order given (fetch would merge and sort them). */
 function rawPut(path: string, headers: [string, string][]): Promise<number> {
   const url = new URL(stack.S3_URL!);
-  const head = [`PUT ${path} HTTP/1.1`, `Host: ${url.host}`, ...headers.map(([name, value]) => `${name}: ${value}`), 'Content-Length: 0', 'Connection: close', '', ''].join('\r\n');
+  const head = [
+    `PUT ${path} HTTP/1.1`,
+    `Host: ${url.host}`,
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+    'Content-Length: 0',
+    'Connection: close',
+    '',
+    '',
+  ].join('\r\n');
   return new Promise((resolve, reject) => {
     let answer = '';
     const socket = connect(Number(url.port), url.hostname, () => socket.write(head)); // no half-close: NGINX would take it for an abort
@@ -167,7 +200,10 @@ describe('S3 CopyObject through NGINX needs read on the source bucket', () => {
 
   const copyInto = async (user: DemoUser, destination: string, source: string) => {
     copied.push(destination);
-    const response = await fetch(`${stack.S3_URL}/${BUCKET}/${destination}`, { method: 'PUT', headers: { authorization: await bearer(user), 'x-amz-copy-source': source } });
+    const response = await fetch(`${stack.S3_URL}/${BUCKET}/${destination}`, {
+      method: 'PUT',
+      headers: { authorization: await bearer(user), 'x-amz-copy-source': source },
+    });
     return response.status;
   };
 
@@ -195,7 +231,11 @@ describe('S3 CopyObject through NGINX needs read on the source bucket', () => {
     const own = Buffer.from('bob owns this');
     expect((await s3('PUT', `${prefix}/own.bin`, await bearer('bob'), own)).status).toBe(200);
     copied.push(`${prefix}/own.bin`, `${prefix}/twin.bin`);
-    const status = await rawPut(`/${BUCKET}/${prefix}/twin.bin`, [['authorization', await bearer('bob')], ['x_amz_copy_source', `/${BUCKET}/${prefix}/own.bin`], ['x-amz-copy-source', `/${RESTRICTED}/${secretKey}`]]);
+    const status = await rawPut(`/${BUCKET}/${prefix}/twin.bin`, [
+      ['authorization', await bearer('bob')],
+      ['x_amz_copy_source', `/${BUCKET}/${prefix}/own.bin`],
+      ['x-amz-copy-source', `/${RESTRICTED}/${secretKey}`],
+    ]);
     const size = await rootS3('head', BUCKET, `${prefix}/twin.bin`);
     expect(status).toBe(200);
     expect(size).toBe(String(own.length)); // bob's own object, never the secret
@@ -205,7 +245,13 @@ describe('S3 CopyObject through NGINX needs read on the source bucket', () => {
     const key = `${prefix}/multipart.bin`;
     const uploadId = await rootS3('initiate', BUCKET, key); // multipart initiation is a POST: SigV4 only
     try {
-      const partCopy = async (user: DemoUser, part: number) => (await fetch(`${stack.S3_URL}/${BUCKET}/${key}?partNumber=${part}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', headers: { authorization: await bearer(user), 'x-amz-copy-source': `/${RESTRICTED}/${secretKey}` } })).status;
+      const partCopy = async (user: DemoUser, part: number) =>
+        (
+          await fetch(`${stack.S3_URL}/${BUCKET}/${key}?partNumber=${part}&uploadId=${encodeURIComponent(uploadId)}`, {
+            method: 'PUT',
+            headers: { authorization: await bearer(user), 'x-amz-copy-source': `/${RESTRICTED}/${secretKey}` },
+          })
+        ).status;
       expect(await partCopy('bob', 1)).toBe(403);
       expect(await rootS3('parts', BUCKET, key, undefined, uploadId)).toBe('[]');
       expect(await partCopy('alice', 2)).toBe(200);

@@ -39,7 +39,9 @@ beforeAll(async () => {
       ],
       introspector: INTROSPECTOR,
     }),
-    startProvider({ clients: [{ id: 'reader', secret: 'reader-secret-0123456789abcdef0123', scope: 'mlflow:read', groups: ['mlflow-viewers'] }] }),
+    startProvider({
+      clients: [{ id: 'reader', secret: 'reader-secret-0123456789abcdef0123', scope: 'mlflow:read', groups: ['mlflow-viewers'] }],
+    }),
   ]);
   authzPort = await freePort();
   front = await startFront('oidc-claims', authzPort); // before the service: nginx.sh keeps the port only while it is free
@@ -104,7 +106,12 @@ const confHash = () => createHash('sha256').update(readFileSync(front.conf)).dig
  * against its --allowed-hosts (the stack's front), and this NGINX stands in for that front
  * (fetch cannot set Host, so node:http).
  */
-function mlflow(method: 'GET' | 'POST', path: string, token?: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
+function mlflow(
+  method: 'GET' | 'POST',
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
   const headers: Record<string, string> = { host: new URL(stack.MLFLOW_URL!).host };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -138,7 +145,11 @@ async function create(token: string | undefined, tag: string): Promise<{ status:
   const name = `e2e-oidc-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const res = await mlflow('POST', '/api/2.0/mlflow/experiments/create', token, { name });
   const stored = await experimentByName(name);
-  expect([res.status, stored]).toEqual(res.status === 200 ? [200, expect.objectContaining({ experiment_id: res.json?.experiment_id, lifecycle_stage: 'active' })] : [res.status, undefined]);
+  expect([res.status, stored]).toEqual(
+    res.status === 200
+      ? [200, expect.objectContaining({ experiment_id: res.json?.experiment_id, lifecycle_stage: 'active' })]
+      : [res.status, undefined],
+  );
   return res;
 }
 
@@ -166,7 +177,9 @@ describe('the IdP is a configuration choice', () => {
     expect((await mlflow('GET', SEARCH, await stranger.token('reader'))).status).toBe(401);
     // Decided locally: no IdP call but discovery and the JWKS.
     expect(await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision' })).toBe(0);
-    expect(await service!.metric('authz_decisions_total', { decision: 'allow', source: 'local', resource: 'experiments', scope: 'read' })).toBe(1);
+    expect(
+      await service!.metric('authz_decisions_total', { decision: 'allow', source: 'local', resource: 'experiments', scope: 'read' }),
+    ).toBe(1);
   });
 
   it('switching to Keycloak is the configuration file alone: same binary, same NGINX', async () => {
@@ -179,7 +192,7 @@ describe('the IdP is a configuration choice', () => {
     expect(await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_200' })).toBeGreaterThan(0);
   });
 
-  it('two issuers at once, each token decided by its own issuer\'s rules; a third issuer refused', async () => {
+  it("two issuers at once, each token decided by its own issuer's rules; a third issuer refused", async () => {
     await runWith('both');
     expect(confHash()).toBe(conf);
     // Keycloak's tokens: UMA.
@@ -188,11 +201,15 @@ describe('the IdP is a configuration choice', () => {
     expect((await create(await tokenFor('alice'), 'alice')).status).toBe(200);
     expect((await mlflow('GET', SEARCH, await tokenFor('dave'))).status).toBe(403);
     // The second provider's tokens: its claims policy, no UMA call.
-    const umaBefore = await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_200' }) + await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_403' });
+    const umaBefore =
+      (await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_200' })) +
+      (await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_403' }));
     expect((await mlflow('GET', SEARCH, await op.token('reader'))).status).toBe(200);
     expect((await create(await op.token('reader'), 'op-reader')).status).toBe(403);
     expect((await create(await op.token('writer'), 'op-writer')).status).toBe(200);
-    const umaAfter = await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_200' }) + await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_403' });
+    const umaAfter =
+      (await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_200' })) +
+      (await service!.metric('authz_idp_requests_total', { endpoint: 'uma_decision', outcome: 'http_403' }));
     expect(umaAfter).toBe(umaBefore);
     // A third issuer, with the same client names and claims: unknown, 401.
     expect((await mlflow('GET', SEARCH, await stranger.token('reader'))).status).toBe(401);

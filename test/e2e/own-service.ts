@@ -31,14 +31,20 @@ export async function freePort(): Promise<number> {
  * @param options.port listen here (default: a free port)
  * @param options.keycloak false: no AUTHZ_ISSUER_URL/CLIENT_* for the stack's Keycloak, the config file says everything
  */
-export async function startOwnService(env: Record<string, string> = {}, options: { port?: number; keycloak?: boolean } = {}): Promise<OwnService> {
+export async function startOwnService(
+  env: Record<string, string> = {},
+  options: { port?: number; keycloak?: boolean } = {},
+): Promise<OwnService> {
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const keycloak = options.keycloak === false ? {} : {
-    AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!,
-    AUTHZ_CLIENT_ID: stack.AUTHZ_CLIENT_ID ?? 'nginx-authz',
-    AUTHZ_CLIENT_SECRET: stack.AUTHZ_CLIENT_SECRET!,
-  };
+  const keycloak =
+    options.keycloak === false
+      ? {}
+      : {
+          AUTHZ_ISSUER_URL: stack.KC_ISSUER_URL!,
+          AUTHZ_CLIENT_ID: stack.AUTHZ_CLIENT_ID ?? 'nginx-authz',
+          AUTHZ_CLIENT_SECRET: stack.AUTHZ_CLIENT_SECRET!,
+        };
   const child: ChildProcess = spawn(process.execPath, [`${ROOT}/dist/main.js`], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -55,7 +61,10 @@ export async function startOwnService(env: Record<string, string> = {}, options:
   const until = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nginx-authz exited ${child.exitCode}: ${stderr}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > until) {
       child.kill('SIGTERM');
@@ -65,10 +74,15 @@ export async function startOwnService(env: Record<string, string> = {}, options:
   }
   return {
     url,
-    auth: (method, uri, token) => fetch(`${url}/auth`, {
-      headers: { 'x-original-method': method, 'x-original-uri': uri, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-      redirect: 'manual',
-    }),
+    auth: (method, uri, token) =>
+      fetch(`${url}/auth`, {
+        headers: {
+          'x-original-method': method,
+          'x-original-uri': uri,
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+        redirect: 'manual',
+      }),
     async metric(name, labels) {
       const text = await (await fetch(`${url}/metrics`)).text();
       const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -88,7 +102,11 @@ export async function startOwnService(env: Record<string, string> = {}, options:
 }
 
 /** What Keycloak's token endpoint answered to a UMA grant. */
-export interface UmaGrant { status: number; rpt: string | undefined; error: string | undefined }
+export interface UmaGrant {
+  status: number;
+  rpt: string | undefined;
+  error: string | undefined;
+}
 
 /** The UMA grant at Keycloak's token endpoint with the user's token: `permission=` or `ticket=` → RPT. */
 export async function requestRpt(userToken: string, params: { permission?: string; ticket?: string }): Promise<UmaGrant> {

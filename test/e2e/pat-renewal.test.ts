@@ -13,7 +13,12 @@ const LIFESPAN_S = 30;
 async function adminHeaders(): Promise<Record<string, string>> {
   const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: 'admin-cli',
+      username: stack.KC_ADMIN_USERNAME!,
+      password: stack.KC_ADMIN_PASSWORD!,
+    }),
   });
   const { access_token } = (await response.json()) as { access_token: string };
   return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
@@ -22,7 +27,10 @@ async function adminHeaders(): Promise<Record<string, string>> {
 it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`, async () => {
   const api = `${stack.KC_URL}/admin/realms/mlflow/clients`;
   let headers = await adminHeaders();
-  const [client] = (await (await fetch(`${api}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as { id: string; attributes?: Record<string, string> }[];
+  const [client] = (await (await fetch(`${api}?clientId=${stack.AUTHZ_CLIENT_ID ?? 'nginx-authz'}`, { headers })).json()) as {
+    id: string;
+    attributes?: Record<string, string>;
+  }[];
   const original = client!.attributes?.['access.token.lifespan'];
   const setLifespan = async (value: string | undefined) => {
     headers = await adminHeaders();
@@ -33,7 +41,11 @@ it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`
     expect(put.status).toBe(204);
   };
   await setLifespan(String(LIFESPAN_S));
-  const { service, front, stop } = await startFrontedService('pat-renewal', { AUTHZ_DECISION_MODE: 'ticket', AUTHZ_CACHE_ALLOW_TTL_SECONDS: '0.001', AUTHZ_CACHE_DENY_TTL_SECONDS: '0.001' });
+  const { service, front, stop } = await startFrontedService('pat-renewal', {
+    AUTHZ_DECISION_MODE: 'ticket',
+    AUTHZ_CACHE_ALLOW_TTL_SECONDS: '0.001',
+    AUTHZ_CACHE_DENY_TTL_SECONDS: '0.001',
+  });
   try {
     const statuses = new Map<number, number>();
     const until = Date.now() + 75_000;

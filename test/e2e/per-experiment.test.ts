@@ -10,7 +10,7 @@
  */
 import { createExperimentDirect, experimentByName, mlflowDirect } from './effects.js';
 import { startFrontedService, viaFront, type Front } from './front.js';
-import { type OwnService } from './own-service.js';
+import type { OwnService } from './own-service.js';
 import { AuthzAdmin } from './keycloak-admin.js';
 import { tokenFor, uniqueName } from './stack.js';
 
@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 describe('per-experiment permissions (uma.perObject) with the real Keycloak', () => {
-  it('lets carol read experiment A\'s artifacts and refuses B\'s, though she may read the artifacts family', async () => {
+  it("lets carol read experiment A's artifacts and refuses B's, though she may read the artifacts family", async () => {
     const carol = await tokenFor('carol');
     expect((await service.auth('GET', artifact(A), carol)).status).toBe(200);
     expect((await service.auth('GET', artifact(B), carol)).status).toBe(403);
@@ -75,7 +75,9 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     for (const decision of ['allow', 'deny']) {
       expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'idp' })).toBe(1);
       // (B's two encoded spellings are decided on experiment:B as well: two more cached denials.)
-      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'cache' })).toBe(decision === 'allow' ? 2 : 4);
+      expect(await service.metric('authz_decisions_total', { decision, resource: 'experiment:*', scope: 'read', source: 'cache' })).toBe(
+        decision === 'allow' ? 2 : 4,
+      );
     }
   });
 
@@ -89,7 +91,7 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     expect(await service.metric('authz_idp_requests_total', { endpoint: 'resource_set', outcome: 'http_200' })).toBe(lookups);
   });
 
-  it('names the permission the refusal was decided on: the experiment\'s own, or the family where it has none', async () => {
+  it("names the permission the refusal was decided on: the experiment's own, or the family where it has none", async () => {
     const carol = await tokenFor('carol');
     const reason = async (method: string, uri: string) => (await service.auth(method, uri, carol)).headers.get('x-authz-reason');
     // The id is the one the request named; the refusal adds only that experiment B has its own resource.
@@ -104,7 +106,10 @@ describe('per-experiment permissions (uma.perObject) with the real Keycloak', ()
     expect(a.json?.experiment).toMatchObject({ experiment_id: A, name: NAME_A });
     const b = await viaFront(front, 'GET', `/api/2.0/mlflow/experiments/get?experiment_id=${B}`, { token: carol });
     expect([b.status, b.json?.experiment]).toEqual([403, undefined]);
-    const tag = await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', { token: carol, body: { experiment_id: A, key: 'e2e-written-by', value: 'carol' } });
+    const tag = await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/set-experiment-tag', {
+      token: carol,
+      body: { experiment_id: A, key: 'e2e-written-by', value: 'carol' },
+    });
     expect(tag.status).toBe(403);
     expect(((await experimentByName(NAME_A))!.tags ?? []).filter((t) => t.key === 'e2e-written-by')).toEqual([]);
   });

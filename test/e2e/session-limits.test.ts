@@ -7,7 +7,8 @@ import { sessionCookieFor } from './login-http.js';
 import { viaNginx } from './stack.js';
 
 const SEARCH = '/api/2.0/mlflow/experiments/search?max_results=1';
-const status = async (cookie: string): Promise<number> => (await viaNginx('GET', SEARCH, { headers: { cookie, accept: 'application/json' } })).status;
+const status = async (cookie: string): Promise<number> =>
+  (await viaNginx('GET', SEARCH, { headers: { cookie, accept: 'application/json' } })).status;
 
 describe('sessions per subject through NGINX and Keycloak (session.maxPerSubject, 20 in the stack)', () => {
   it('21 logins by one user end only that user’s oldest session; another user’s session stays', async () => {

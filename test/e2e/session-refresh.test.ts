@@ -26,8 +26,11 @@ describe('browser session refresh (real Keycloak with refresh-token rotation)', 
   });
 
   it('(control) the realm refuses a refresh token spent twice: a double spend would end the login', async () => {
-    const grant = (body: Record<string, string>) => fetch(stack.KC_TOKEN_URL!, { method: 'POST', body: new URLSearchParams({ client_id: 'mlflow-cli', ...body }) });
-    const login = (await (await grant({ grant_type: 'password', username: 'carol', password: password('carol') })).json()) as { refresh_token: string };
+    const grant = (body: Record<string, string>) =>
+      fetch(stack.KC_TOKEN_URL!, { method: 'POST', body: new URLSearchParams({ client_id: 'mlflow-cli', ...body }) });
+    const login = (await (await grant({ grant_type: 'password', username: 'carol', password: password('carol') })).json()) as {
+      refresh_token: string;
+    };
     expect((await grant({ grant_type: 'refresh_token', refresh_token: login.refresh_token })).status).toBe(200);
     const reused = await grant({ grant_type: 'refresh_token', refresh_token: login.refresh_token });
     expect(reused.status).toBe(400);

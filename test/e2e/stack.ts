@@ -31,7 +31,13 @@ export async function tokenFor(user: DemoUser): Promise<string> {
   if (cached && cached.until > Date.now()) return cached.token;
   const response = await fetch(stack.KC_TOKEN_URL!, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli', username: user, password: password(user), scope: 'openid' }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
+      username: user,
+      password: password(user),
+      scope: 'openid',
+    }),
   });
   const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };
   if (!response.ok || body.access_token === undefined) throw new Error(`token for ${user}: ${response.status} ${body.error}`);
@@ -40,7 +46,11 @@ export async function tokenFor(user: DemoUser): Promise<string> {
 }
 
 /** A request to MLflow through NGINX (the only way in). */
-export async function viaNginx(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+export async function viaNginx(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
@@ -52,7 +62,11 @@ export async function viaNginx(method: string, path: string, options: { token?: 
 }
 
 /** What a child process printed and how it ended. */
-export interface ProcessResult { code: number | null; stdout: string; stderr: string }
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * Runs the stack's Python (the MLflow venv: mlflow, boto3) with only the given environment on
@@ -69,9 +83,16 @@ export async function runPython(args: string[], env: Record<string, string>, tim
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve); });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
   return { code, stdout, stderr };
 }
 

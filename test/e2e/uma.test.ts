@@ -93,13 +93,16 @@ describe('decision.mode: ticket gives the same answers as decision over the role
       for (const [method, uri, permission] of MATRIX) {
         const [a, b] = await Promise.all([decision.auth(method, uri, token), ticket.auth(method, uri, token)]);
         answers.push(`${user} ${permission} ${a.status}`);
-        if (a.status !== expected(user, permission) || b.status !== a.status) wrong.push(`${user} ${permission}: decision ${a.status}, ticket ${b.status}, expected ${expected(user, permission)}`);
+        if (a.status !== expected(user, permission) || b.status !== a.status)
+          wrong.push(`${user} ${permission}: decision ${a.status}, ticket ${b.status}, expected ${expected(user, permission)}`);
       }
     }
     expect(wrong).toEqual([]);
     expect(answers).toHaveLength(USERS.length * MATRIX.length);
     // Ticket mode went through the protection API and the ticket grant; decision mode did not.
-    expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'permission', outcome: 'http_201' })).toBe(USERS.length * MATRIX.length);
+    expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'permission', outcome: 'http_201' })).toBe(
+      USERS.length * MATRIX.length,
+    );
     expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'pat', outcome: 'http_200' })).toBe(1);
     expect(await ticket.metric('authz_idp_requests_total', { endpoint: 'uma_decision' })).toBe(0);
     expect(await decision.metric('authz_idp_requests_total', { endpoint: 'uma_ticket' })).toBe(0);
@@ -136,7 +139,10 @@ describe('the UMA challenge (uma.challenge: true), the full dance with the real 
   });
 
   it('a user whose policies deny gets no RPT and stays refused (dave; carol for delete)', async () => {
-    for (const [user, method, uri] of [['dave', 'POST', '/api/2.0/mlflow/runs/search'], ['carol', 'POST', '/api/2.0/mlflow/runs/delete-tag']] as const) {
+    for (const [user, method, uri] of [
+      ['dave', 'POST', '/api/2.0/mlflow/runs/search'],
+      ['carol', 'POST', '/api/2.0/mlflow/runs/delete-tag'],
+    ] as const) {
       const token = await tokenFor(user);
       const ticket = await challenge(method, uri, token);
       const grant = await requestRpt(token, { ticket });
@@ -162,7 +168,7 @@ function stackIssuer(): string {
   return stack.KC_ISSUER_URL!;
 }
 
-describe('ticket mode and RPTs through the real NGINX, judged by MLflow\'s state', () => {
+describe("ticket mode and RPTs through the real NGINX, judged by MLflow's state", () => {
   let front: Front;
   let stop: () => Promise<void>;
   beforeAll(async () => {
@@ -170,7 +176,7 @@ describe('ticket mode and RPTs through the real NGINX, judged by MLflow\'s state
   }, 30_000);
   afterAll(() => stop?.());
 
-  it('an editor\'s create makes the experiment, a viewer\'s makes none, an editor\'s delete leaves it active; an RPT reads', async () => {
+  it("an editor's create makes the experiment, a viewer's makes none, an editor's delete leaves it active; an RPT reads", async () => {
     const [bob, carol] = await Promise.all([tokenFor('bob'), tokenFor('carol')]);
     const name = uniqueName('e2e-uma-ticket');
     const created = await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/create', { token: bob, body: { name } });
@@ -179,9 +185,13 @@ describe('ticket mode and RPTs through the real NGINX, judged by MLflow\'s state
     try {
       expect(await experimentByName(name)).toMatchObject({ experiment_id: id, lifecycle_stage: 'active' });
       const refused = uniqueName('e2e-uma-ticket-carol');
-      expect((await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/create', { token: carol, body: { name: refused } })).status).toBe(403);
+      expect((await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/create', { token: carol, body: { name: refused } })).status).toBe(
+        403,
+      );
       expect(await experimentByName(refused)).toBeUndefined();
-      expect((await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/delete', { token: bob, body: { experiment_id: id } })).status).toBe(403);
+      expect(
+        (await viaFront(front, 'POST', '/api/2.0/mlflow/experiments/delete', { token: bob, body: { experiment_id: id } })).status,
+      ).toBe(403);
       expect(await experimentByName(name)).toMatchObject({ lifecycle_stage: 'active' });
       // An RPT holding experiments#read, decided locally, gets MLflow's answer.
       const grant = await requestRpt(carol, { permission: 'experiments#read' });

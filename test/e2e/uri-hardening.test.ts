@@ -27,20 +27,46 @@ afterAll(async () => {
 });
 
 /** A request with its target sent byte for byte (fetch would resolve dot segments first). */
-function raw(base: string, method: string, target: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+function raw(
+  base: string,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path: target,
+        headers: {
+          ...headers,
+          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => {
+            text += chunk;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Lines of NGINX's upstream log (requests NGINX proxied to MLflow) whose URI contains `marker`. */
-const reachedMlflow = (marker: string): string[] => readFileSync(stack.NGINX_UPSTREAM_LOG!, 'utf8').split('\n').filter((line) => line.includes(marker));
+const reachedMlflow = (marker: string): string[] =>
+  readFileSync(stack.NGINX_UPSTREAM_LOG!, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(marker));
 
 /** NGINX's 403 page (authz-errors.conf), the only answer a refused request may get, with the service's reason. */
 function expectRefusedByNginx(answer: { status: number; text: string }, message: string): void {
@@ -52,11 +78,18 @@ const MLFLOW_TABLE = 'Permission denied: missing permission admin#read for user 
 const URI_REJECTED = 'Permission denied: the request URI was rejected (encoded slash, dot segment, control character or too long)';
 
 describe('the route table is chosen by NGINX alone (A1)', () => {
-  it('ignores a client\'s X-Authz-Service on the MLflow front: carol cannot list webhooks as bucket:api#read', async () => {
+  it("ignores a client's X-Authz-Service on the MLflow front: carol cannot list webhooks as bucket:api#read", async () => {
     const carol = await tokenFor('carol');
-    for (const [n, header] of [['minio', 'minio'], ['mlflow', 'mlflow'], ['unknown', 'no-such-table']] as const) {
+    for (const [n, header] of [
+      ['minio', 'minio'],
+      ['mlflow', 'mlflow'],
+      ['unknown', 'no-such-table'],
+    ] as const) {
       const marker = `e2e-a1-${n}-${Date.now()}`;
-      const answer = await raw(stack.MLFLOW_URL!, 'GET', `/api/2.0/mlflow/webhooks?max_results=1&m=${marker}`, { authorization: `Bearer ${carol}`, 'x-authz-service': header });
+      const answer = await raw(stack.MLFLOW_URL!, 'GET', `/api/2.0/mlflow/webhooks?max_results=1&m=${marker}`, {
+        authorization: `Bearer ${carol}`,
+        'x-authz-service': header,
+      });
       expectRefusedByNginx(answer, MLFLOW_TABLE); // an unknown table is a 403 too, never NGINX's 500
       expect(reachedMlflow(marker)).toEqual([]);
     }
@@ -76,7 +109,11 @@ describe('dot segments are refused, not resolved (A7)', () => {
     const plain = await viaNginx('POST', '/api/2.0/mlflow/runs/search', { token: carol, body: { experiment_ids: ['0'], max_results: 1 } });
     expect(plain.status).toBe(200);
     const body = JSON.stringify({ experiment_ids: ['0'], max_results: 1 });
-    for (const [n, dots] of [['raw', '../../..'], ['encoded', '%2e%2e/%2E%2E/.%2e'], ['double', '%252e%252e/%252e%252e/%252e%252e']] as const) {
+    for (const [n, dots] of [
+      ['raw', '../../..'],
+      ['encoded', '%2e%2e/%2E%2E/.%2e'],
+      ['double', '%252e%252e/%252e%252e/%252e%252e'],
+    ] as const) {
       const marker = `e2e-a7-${n}-${Date.now()}`;
       const target = `/gateway/proxy/${marker}/${dots}/api/2.0/mlflow/runs/search`;
       expectRefusedByNginx(await raw(stack.MLFLOW_URL!, 'POST', target, { authorization: `Bearer ${carol}` }, body), URI_REJECTED);

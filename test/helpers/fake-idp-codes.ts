@@ -81,13 +81,18 @@ export class AuthorizationCodes {
     if (issued.used) return refuse('invalid_grant', 'code already used');
     issued.used = true;
     if (clientId !== issued.clientId) return refuse('invalid_client', 'code issued to another client');
-    if (form.get('redirect_uri') !== issued.redirectUri) return refuse('invalid_grant', 'redirect_uri differs from the authorization request');
+    if (form.get('redirect_uri') !== issued.redirectUri)
+      return refuse('invalid_grant', 'redirect_uri differs from the authorization request');
     const verifier = form.get('code_verifier');
     if (verifier === null) return refuse('invalid_grant', 'PKCE verifier missing');
-    if (createHash('sha256').update(verifier).digest('base64url') !== issued.codeChallenge) return refuse('invalid_grant', 'PKCE verification failed');
+    if (createHash('sha256').update(verifier).digest('base64url') !== issued.codeChallenge)
+      return refuse('invalid_grant', 'PKCE verification failed');
     const { accessToken, idToken } = await tokens(issued);
     this.calls.push({ form, authorization, outcome: 'issued' });
-    return { status: 200, body: { access_token: accessToken, token_type: 'Bearer', expires_in: 300, refresh_token: `rt-${issued.code}`, id_token: idToken } };
+    return {
+      status: 200,
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 300, refresh_token: `rt-${issued.code}`, id_token: idToken },
+    };
   }
 
   /** How many token requests got tokens. */

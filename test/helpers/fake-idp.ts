@@ -33,13 +33,19 @@ export class FakeIdp {
   protectionCalls: { method: string; path: string; authorization: string | undefined; body: string }[] = [];
   patLifetimeSec = 300;
   /** Answers the client-credentials grant (the PAT); default: a new PAT of `patLifetimeSec`. */
-  pat: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { access_token: `pat-${this.patCalls.length}`, token_type: 'Bearer', expires_in: this.patLifetimeSec } });
+  pat: (request: UmaRequest) => UmaAnswer = () => ({
+    status: 200,
+    body: { access_token: `pat-${this.patCalls.length}`, token_type: 'Bearer', expires_in: this.patLifetimeSec },
+  });
   /** Resource name → id for `resource_set?name=`; default: every name exists, id `id-<name>`. */
   resources: (name: string) => string | undefined = (name) => `id-${name}`;
   /** Request path → resources (`{ name }`) whose uris match it, for `resource_set?uri=&matchingUri=true&deep=true`; default: none. */
   uriResources: (uri: string) => { name: string }[] = () => [];
   /** Answers the permission endpoint; default: a ticket naming the requested resource and scopes. */
-  permission: (body: unknown) => UmaAnswer = (body) => ({ status: 201, body: { ticket: `ticket.${Buffer.from(JSON.stringify(body)).toString('base64url')}` } });
+  permission: (body: unknown) => UmaAnswer = (body) => ({
+    status: 201,
+    body: { ticket: `ticket.${Buffer.from(JSON.stringify(body)).toString('base64url')}` },
+  });
   /** PATs the protection API accepts; default: any `pat-*`. */
   patValid: (pat: string) => boolean = (pat) => pat.startsWith('pat-');
   /** RFC 7662 calls received (form and Authorization header). */

@@ -11,7 +11,12 @@ import type { FakeIdp } from './fake-idp.js';
 export class LogCapture extends Writable {
   lines: string[] = [];
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+    this.lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
+    );
     done();
   }
   get records(): Record<string, unknown>[] {
@@ -35,10 +40,16 @@ export function testConfig(idp: FakeIdp, env: Record<string, string> = {}): Conf
 }
 
 /** A service against the fake IdP (and any other issuers its config lists), discovery done, logs captured. */
-export async function startService(idp: FakeIdp, options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<Service & { logs: LogCapture; config: Config }> {
+export async function startService(
+  idp: FakeIdp,
+  options: { env?: Record<string, string>; clock?: Clock } = {},
+): Promise<Service & { logs: LogCapture; config: Config }> {
   const config = testConfig(idp, options.env);
   const logs = new LogCapture();
-  const service = createService(config, createLogger('debug', logs), { defaultMetrics: false, ...(options.clock ? { clock: options.clock } : {}) });
+  const service = createService(config, createLogger('debug', logs), {
+    defaultMetrics: false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await service.issuers.start();
   return { ...service, logs, config };
 }

@@ -32,13 +32,21 @@ afterAll(() => {
 });
 
 async function failure(issuer: string, env: Record<string, string> = {}): Promise<StartupFailure> {
-  const provider = new IdentityProvider(testConfig({ url: issuer } as FakeIdp, env), new Metrics({ defaultMetrics: false }), createLogger('silent'));
-  const error = await provider.discoverOnce().then(() => undefined, (thrown: unknown) => thrown);
+  const provider = new IdentityProvider(
+    testConfig({ url: issuer } as FakeIdp, env),
+    new Metrics({ defaultMetrics: false }),
+    createLogger('silent'),
+  );
+  const error = await provider.discoverOnce().then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
   expect(error).toBeInstanceOf(StartupFailure);
   return error as StartupFailure;
 }
 
-const metadata = (issuer: string, jwks = `${issuer}/certs`) => JSON.stringify({ issuer, token_endpoint: `${issuer}/token`, jwks_uri: jwks, response_types_supported: ['code'] });
+const metadata = (issuer: string, jwks = `${issuer}/certs`) =>
+  JSON.stringify({ issuer, token_endpoint: `${issuer}/token`, jwks_uri: jwks, response_types_supported: ['code'] });
 
 describe('discovery failures', () => {
   it('a Keycloak realm that does not exist: 404 and the realm named', async () => {
@@ -52,8 +60,12 @@ describe('discovery failures', () => {
   });
 
   it('a base URL without the realm, or with the discovery path', async () => {
-    expect((await failure(base)).diagnosis.hint).toBe('no OpenID provider at this URL; for Keycloak the issuer is <base URL>/realms/<realm>');
-    expect((await failure(`${base}/realms/x/.well-known/openid-configuration`)).diagnosis.hint).toBe('issuer.url is the issuer itself, without /.well-known/...');
+    expect((await failure(base)).diagnosis.hint).toBe(
+      'no OpenID provider at this URL; for Keycloak the issuer is <base URL>/realms/<realm>',
+    );
+    expect((await failure(`${base}/realms/x/.well-known/openid-configuration`)).diagnosis.hint).toBe(
+      'issuer.url is the issuer itself, without /.well-known/...',
+    );
   });
 
   it('nothing listening', async () => {
@@ -89,28 +101,49 @@ describe('discovery failures', () => {
 describe('retries', () => {
   it('logs each failed attempt with a doubling wait, and says why it is not ready', async () => {
     const logs = new LogCapture();
-    const provider = new IdentityProvider(testConfig({ url: `${base}/realms/none` } as FakeIdp), new Metrics({ defaultMetrics: false }), createLogger('info', logs));
+    const provider = new IdentityProvider(
+      testConfig({ url: `${base}/realms/none` } as FakeIdp),
+      new Metrics({ defaultMetrics: false }),
+      createLogger('info', logs),
+    );
     // discoveryRetryMs is 2 s by default: fake timers would also stop fetch, so watch the first two real attempts.
     void provider.start();
     const until = Date.now() + 8_000;
     while (logs.records.length < 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
     provider.stop();
-    expect(logs.records.map((line) => [line.attempt, line.retryInMs, line.outcome])).toEqual([[1, 2000, 'HTTP 404'], [2, 4000, 'HTTP 404']]);
-    expect(provider.problem).toBe(`${base}/realms/none/.well-known/openid-configuration: HTTP 404 (no realm "none" there: check the realm name (case-sensitive); Keycloak's issuer is ${base}/realms/<realm>)`);
+    expect(logs.records.map((line) => [line.attempt, line.retryInMs, line.outcome])).toEqual([
+      [1, 2000, 'HTTP 404'],
+      [2, 4000, 'HTTP 404'],
+    ]);
+    expect(provider.problem).toBe(
+      `${base}/realms/none/.well-known/openid-configuration: HTTP 404 (no realm "none" there: check the realm name (case-sensitive); Keycloak's issuer is ${base}/realms/<realm>)`,
+    );
     expect(provider.ready).toBe(false);
   });
 });
 
 describe('refused client credentials', () => {
   it('tells a wrong secret from a client without a service account', () => {
-    expect(diagnoseClientRefusal('https://kc/token', 'nginx-authz', 401, { error: 'unauthorized_client', error_description: 'Invalid client or Invalid client credentials' }).hint).toMatch(/^the IdP refused client "nginx-authz" with this secret: set client\.secret \/ AUTHZ_CLIENT_SECRET/);
-    expect(diagnoseClientRefusal('https://kc/token', 'nginx-authz', 400, { error: 'unauthorized_client', error_description: 'Client not enabled to retrieve service account' }).hint).toMatch(/has no service account: enable "Service accounts roles"/);
+    expect(
+      diagnoseClientRefusal('https://kc/token', 'nginx-authz', 401, {
+        error: 'unauthorized_client',
+        error_description: 'Invalid client or Invalid client credentials',
+      }).hint,
+    ).toMatch(/^the IdP refused client "nginx-authz" with this secret: set client\.secret \/ AUTHZ_CLIENT_SECRET/);
+    expect(
+      diagnoseClientRefusal('https://kc/token', 'nginx-authz', 400, {
+        error: 'unauthorized_client',
+        error_description: 'Client not enabled to retrieve service account',
+      }).hint,
+    ).toMatch(/has no service account: enable "Service accounts roles"/);
   });
 });
 
 describe('URLs with credentials', () => {
   it('never show the userinfo', async () => {
-    const { diagnosis, message } = await failure(base.replace('http://', 'http://admin:SUPER-SECRET@') + '/realms/x', { AUTHZ_ALLOW_INSECURE_ISSUER: 'true' });
+    const { diagnosis, message } = await failure(`${base.replace('http://', 'http://admin:SUPER-SECRET@')}/realms/x`, {
+      AUTHZ_ALLOW_INSECURE_ISSUER: 'true',
+    });
     expect(diagnosis.url).toBe(`${base.replace('http://', 'http://***@')}/realms/x/.well-known/openid-configuration`);
     expect(message).not.toContain('SUPER-SECRET');
   });

@@ -19,7 +19,9 @@ let active: Map<string, Record<string, unknown>>;
 beforeAll(async () => {
   [primary, as] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
   const file = join(mkdtempSync(join(tmpdir(), 'authz-introspect-')), 'c.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 issuers:
   - id: opaque-as
     url: ${as.url}
@@ -30,7 +32,8 @@ issuers:
       rules:
         "experiments#read": { anyOf: [{ claim: scope, values: ["mlflow:read"] }] }
         "runs#delete": { anyOf: [{ claim: groups, values: [admins] }] }
-`);
+`,
+  );
   service = await startService(primary, { clock, env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
 });
 afterAll(async () => {

@@ -15,7 +15,9 @@ let service: Awaited<ReturnType<typeof startService>>;
 beforeAll(async () => {
   [primary, second, third] = await Promise.all([new FakeIdp().start(), new FakeIdp().start(), new FakeIdp().start()]);
   const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'c.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 issuers:
   - id: second
     url: ${second.url}
@@ -26,7 +28,8 @@ issuers:
       rules:
         "experiments#read": { anyOf: [{ claim: realm_access.roles, values: [viewer, editor] }, { claim: scope, values: ["mlflow:read"] }] }
         "runs#delete": { allOf: [{ claim: realm_access.roles, values: [editor] }, { claim: ["https://example.com/mfa"], values: ["true"] }] }
-`);
+`,
+  );
   service = await startService(primary, { env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
 });
 afterAll(async () => {
@@ -40,7 +43,8 @@ beforeEach(() => {
 
 const auth = (method: string, uri: string, token: string) =>
   request(service.handler).get('/auth').set('X-Original-Method', method).set('X-Original-URI', uri).set('Authorization', `Bearer ${token}`);
-const fromSecond = (claims: Record<string, unknown>) => second.token({ aud: 'mlflow-api', groups: undefined, preferred_username: undefined, ...claims });
+const fromSecond = (claims: Record<string, unknown>) =>
+  second.token({ aud: 'mlflow-api', groups: undefined, preferred_username: undefined, ...claims });
 
 describe('several issuers', () => {
   it('decides a primary token with Keycloak UMA, as before', async () => {
@@ -57,14 +61,24 @@ describe('several issuers', () => {
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', token)).status).toBe(403); // not an editor
     expect(primary.umaCalls).toHaveLength(0);
     expect(second.umaCalls).toHaveLength(0);
-    expect(await service.metrics.registry.getSingleMetricAsString('authz_decisions_total')).toMatch(/decision="allow",reason="allowed",resource="experiments",scope="read",source="local"} 1/);
+    expect(await service.metrics.registry.getSingleMetricAsString('authz_decisions_total')).toMatch(
+      /decision="allow",reason="allowed",resource="experiments",scope="read",source="local"} 1/,
+    );
   });
 
   it('allows by a space-separated scope; denies when the claim is absent; allOf needs every condition', async () => {
     expect((await auth('GET', '/api/2.0/mlflow/experiments/get', await fromSecond({ scope: 'openid mlflow:read' }))).status).toBe(200);
     expect((await auth('GET', '/api/2.0/mlflow/experiments/get', await fromSecond({}))).status).toBe(403);
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await fromSecond({ realm_access: { roles: ['editor'] } }))).status).toBe(403);
-    expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await fromSecond({ realm_access: { roles: ['editor'] }, 'https://example.com/mfa': true }))).status).toBe(200);
+    expect(
+      (
+        await auth(
+          'POST',
+          '/api/2.0/mlflow/runs/delete',
+          await fromSecond({ realm_access: { roles: ['editor'] }, 'https://example.com/mfa': true }),
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('answers a cached claims decision synchronously', async () => {
@@ -72,8 +86,17 @@ describe('several issuers', () => {
     expect((await auth('GET', '/api/2.0/mlflow/experiments/get', token)).status).toBe(200);
     // Drive the handler directly: on a cached identity the response ends before handler() returns.
     let ended = false;
-    const req = { url: '/auth', headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/get', authorization: `Bearer ${token}` } };
-    const res = { statusCode: 0, setHeader() {}, end() { ended = true; } };
+    const req = {
+      url: '/auth',
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/2.0/mlflow/experiments/get', authorization: `Bearer ${token}` },
+    };
+    const res = {
+      statusCode: 0,
+      setHeader() {},
+      end() {
+        ended = true;
+      },
+    };
     service.handler(req as never, res as never);
     expect(ended).toBe(true);
     expect(res.statusCode).toBe(200);
@@ -84,7 +107,9 @@ describe('several issuers', () => {
     const forged = await primary.token({ iss: second.url, aud: 'mlflow-api', realm_access: { roles: ['viewer'] } });
     expect((await auth('GET', '/api/2.0/mlflow/experiments/get', forged)).status).toBe(401);
     // The second issuer's token for the primary's audience only.
-    expect((await auth('GET', '/api/2.0/mlflow/experiments/get', await second.token({ aud: 'nginx-authz', scope: 'mlflow:read' }))).status).toBe(401);
+    expect(
+      (await auth('GET', '/api/2.0/mlflow/experiments/get', await second.token({ aud: 'nginx-authz', scope: 'mlflow:read' }))).status,
+    ).toBe(401);
   });
 
   it('refuses a token from an unconfigured issuer with 401 invalid_token, asking nobody', async () => {
@@ -118,9 +143,14 @@ describe('two keycloak-uma issuers', () => {
     await Promise.all([kcA.stop(), kcB.stop()]);
   });
 
-  it('asks each token\'s own Keycloak, with that issuer\'s client as the audience', async () => {
+  it("asks each token's own Keycloak, with that issuer's client as the audience", async () => {
     kcB.uma = () => ({ status: 403, body: { error: 'access_denied' } });
-    const send = (token: string) => request(both.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get').set('Authorization', `Bearer ${token}`);
+    const send = (token: string) =>
+      request(both.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', '/api/2.0/mlflow/experiments/get')
+        .set('Authorization', `Bearer ${token}`);
     expect((await send(await kcA.token())).status).toBe(200);
     expect((await send(await kcB.token({ aud: 'rs-b' }))).status).toBe(403);
     expect(kcA.umaCalls.map((call) => call.form.get('audience'))).toEqual(['nginx-authz']);
@@ -135,7 +165,10 @@ describe('uma.perObject beside a claims issuer', () => {
   beforeAll(async () => {
     [kc, op] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
     const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'po.yaml');
-    writeFileSync(file, `issuers:\n  - id: op\n    url: "${op.url}"\n    mode: claims\n    audiences: [nginx-authz]\n    policy: { rules: { "experiments#read": { anyOf: [{ claim: groups, values: [mlflow-viewers] }] } } }\n`);
+    writeFileSync(
+      file,
+      `issuers:\n  - id: op\n    url: "${op.url}"\n    mode: claims\n    audiences: [nginx-authz]\n    policy: { rules: { "experiments#read": { anyOf: [{ claim: groups, values: [mlflow-viewers] }] } } }\n`,
+    );
     svc = await startService(kc, { env: { AUTHZ_CONFIG: file, AUTHZ_UMA_PER_OBJECT: 'true' } }); // the MLflow table: experiments/get names its experiment
   });
   afterAll(async () => {
@@ -143,8 +176,13 @@ describe('uma.perObject beside a claims issuer', () => {
     await Promise.all([kc.stop(), op.stop()]);
   });
 
-  it('decides a claims token on the route\'s resource, with no per-experiment lookup in Keycloak', async () => {
-    const send = (token: string) => request(svc.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/api/2.0/mlflow/experiments/get?experiment_id=7').set('Authorization', `Bearer ${token}`);
+  it("decides a claims token on the route's resource, with no per-experiment lookup in Keycloak", async () => {
+    const send = (token: string) =>
+      request(svc.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', '/api/2.0/mlflow/experiments/get?experiment_id=7')
+        .set('Authorization', `Bearer ${token}`);
     expect((await send(await op.token({ groups: ['mlflow-viewers'] }))).status).toBe(200);
     expect((await send(await op.token({ groups: ['others'] }))).status).toBe(403);
     expect(kc.protectionCalls).toHaveLength(0);

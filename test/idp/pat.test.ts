@@ -1,4 +1,3 @@
-
 import { IdpUnavailable } from '../../src/errors.js';
 import { PatProvider } from '../../src/idp/pat.js';
 import { createLogger } from '../../src/log.js';
@@ -26,7 +25,8 @@ beforeEach(() => {
   pat = new PatProvider(service.config, service.provider, service.metrics, createLogger('silent'), () => now);
 });
 
-const patCount = async (outcome: string) => (await service.metrics.idpRequests.get()).values.find((v) => v.labels.endpoint === 'pat' && v.labels.outcome === outcome)?.value ?? 0;
+const patCount = async (outcome: string) =>
+  (await service.metrics.idpRequests.get()).values.find((v) => v.labels.endpoint === 'pat' && v.labels.outcome === outcome)?.value ?? 0;
 
 describe('PatProvider', () => {
   it('gets a client-credentials token with the client secret in Basic auth, once for 100 concurrent callers', async () => {
@@ -88,4 +88,3 @@ describe('PatProvider', () => {
     expect(await pat.get()).toBe('pat-2');
   });
 });
-

@@ -27,7 +27,14 @@ beforeEach(() => {
   now = Date.parse('2026-11-23T12:00:00Z');
   const log = createLogger('silent');
   const clock = () => now;
-  api = new ProtectionApi(service.config, new UmaMetadata(service.config, service.provider, service.metrics), new PatProvider(service.config, service.provider, service.metrics, log, clock), service.metrics, log, clock);
+  api = new ProtectionApi(
+    service.config,
+    new UmaMetadata(service.config, service.provider, service.metrics),
+    new PatProvider(service.config, service.provider, service.metrics, log, clock),
+    service.metrics,
+    log,
+    clock,
+  );
 });
 
 describe('ProtectionApi', () => {
@@ -35,7 +42,11 @@ describe('ProtectionApi', () => {
     const ids = await Promise.all(Array.from({ length: 20 }, () => api.resourceId('runs', 'runs')));
     expect(new Set(ids)).toEqual(new Set(['id-runs']));
     expect(idp.protectionCalls).toHaveLength(1);
-    expect(idp.protectionCalls[0]).toMatchObject({ method: 'GET', path: '/realms/test/authz/protection/resource_set?name=runs&exactName=true', authorization: 'Bearer pat-1' });
+    expect(idp.protectionCalls[0]).toMatchObject({
+      method: 'GET',
+      path: '/realms/test/authz/protection/resource_set?name=runs&exactName=true',
+      authorization: 'Bearer pat-1',
+    });
     now += 299_000;
     await api.resourceId('runs', 'runs');
     expect(idp.protectionCalls).toHaveLength(1);

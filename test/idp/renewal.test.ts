@@ -4,7 +4,10 @@ import { renewedToken, type RenewableToken } from '../../src/idp/renewal.js';
 
 let now = 1_000_000;
 const clock = () => now;
-const holder = (expiresInMs: number): RenewableToken => ({ tokens: { accessToken: 'old', accessExpiresAtMs: now + expiresInMs }, renewing: undefined });
+const holder = (expiresInMs: number): RenewableToken => ({
+  tokens: { accessToken: 'old', accessExpiresAtMs: now + expiresInMs },
+  renewing: undefined,
+});
 
 describe('renewedToken', () => {
   it('answers synchronously while the token has more than the margin left, without renewing', () => {
@@ -26,14 +29,18 @@ describe('renewedToken', () => {
 
   it('keeps the old token while the IdP does not answer and it is still valid; fails closed after', async () => {
     const h = holder(10_000);
-    const down = async (): Promise<string> => { throw new IdpUnavailable({ detail: 'down' }); };
+    const down = async (): Promise<string> => {
+      throw new IdpUnavailable({ detail: 'down' });
+    };
     await expect(renewedToken(h, 30_000, clock, down)).resolves.toBe('old');
     now += 10_000;
     await expect(renewedToken(h, 30_000, clock, down)).rejects.toBeInstanceOf(IdpUnavailable);
   });
 
   it('passes a refusal on, even while the old token is valid', async () => {
-    const refused = async (): Promise<string> => { throw new Unauthenticated('no_credentials'); };
+    const refused = async (): Promise<string> => {
+      throw new Unauthenticated('no_credentials');
+    };
     await expect(renewedToken(holder(10_000), 30_000, clock, refused)).rejects.toBeInstanceOf(Unauthenticated);
   });
 });

@@ -18,7 +18,8 @@ afterAll(async () => {
   await idp.stop();
 });
 
-const viaNginx = (path: string) => request(service.handler).get(path).set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https');
+const viaNginx = (path: string) =>
+  request(service.handler).get(path).set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https');
 
 describe('/oauth2/start', () => {
   it('redirects to the IdP with PKCE (S256), state and nonce, and keeps them in an encrypted cookie', async () => {
@@ -27,7 +28,13 @@ describe('/oauth2/start', () => {
     const location = new URL(res.headers.location!);
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/auth`);
     const query = Object.fromEntries(location.searchParams);
-    expect(query).toMatchObject({ response_type: 'code', client_id: 'nginx-authz', redirect_uri: 'https://mlflow.example.com/oauth2/callback', code_challenge_method: 'S256', scope: 'openid profile email' });
+    expect(query).toMatchObject({
+      response_type: 'code',
+      client_id: 'nginx-authz',
+      redirect_uri: 'https://mlflow.example.com/oauth2/callback',
+      code_challenge_method: 'S256',
+      scope: 'openid profile email',
+    });
     expect(query.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(query.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -69,13 +76,19 @@ describe('return target after login (issue 10, A4: open redirect through dot seg
     expect(await returnTarget(() => viaNginx(`/oauth2/start?rd=${rd}`))).toBe('/');
   });
 
-  it.each(['/.//evil.example/steal', '/%2e//evil.example/x', '/a/..//evil.example/x', '/..//evil.example', '/.//'])('X-Original-URI %s returns to /', async (uri) => {
-    expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe('/');
-  });
+  it.each(['/.//evil.example/steal', '/%2e//evil.example/x', '/a/..//evil.example/x', '/..//evil.example', '/.//'])(
+    'X-Original-URI %s returns to /',
+    async (uri) => {
+      expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe('/');
+    },
+  );
 
-  it.each([['/%09/evil.example'], ['/%5C/evil.example'], ['/#/experiments/1?x=1']])('X-Original-URI %s stays a path on this site', async (uri) => {
-    expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe(uri);
-  });
+  it.each([['/%09/evil.example'], ['/%5C/evil.example'], ['/#/experiments/1?x=1']])(
+    'X-Original-URI %s stays a path on this site',
+    async (uri) => {
+      expect(await returnTarget(() => viaNginx('/oauth2/start').set('X-Original-URI', uri))).toBe(uri);
+    },
+  );
 });
 
 describe('/oauth2/callback', () => {
@@ -128,11 +141,19 @@ async function startLogin(rd = '/experiments') {
   const start = await viaNginx(`/oauth2/start?rd=${encodeURIComponent(rd)}`);
   expect(start.status).toBe(302);
   const authorizationUrl = start.headers.location!;
-  return { authorizationUrl, cookie: (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!, state: new URL(authorizationUrl).searchParams.get('state')! };
+  return {
+    authorizationUrl,
+    cookie: (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!,
+    state: new URL(authorizationUrl).searchParams.get('state')!,
+  };
 }
 /** The browser following the IdP's redirect back to the service (path and query of the callback URL). */
-const callback = (callbackUrl: string, cookie: string) => viaNginx(new URL(callbackUrl).pathname + new URL(callbackUrl).search).set('Cookie', cookie);
-const sessionCookieOf = (res: request.Response) => ((res.headers['set-cookie'] as unknown as string[] | undefined) ?? []).find((c) => c.startsWith('nginx_authz_session=') && !c.includes('Max-Age=0'));
+const callback = (callbackUrl: string, cookie: string) =>
+  viaNginx(new URL(callbackUrl).pathname + new URL(callbackUrl).search).set('Cookie', cookie);
+const sessionCookieOf = (res: request.Response) =>
+  ((res.headers['set-cookie'] as unknown as string[] | undefined) ?? []).find(
+    (c) => c.startsWith('nginx_authz_session=') && !c.includes('Max-Age=0'),
+  );
 
 describe('/oauth2/callback against an IdP that checks PKCE and issues an ID token with the nonce', () => {
   afterEach(() => {
@@ -151,7 +172,11 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
     expect(service.sessions!.store.size).toBe(before + 1);
     const session = sessionCookieOf(res)!;
     expect(session).toMatch(/^nginx_authz_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=\d+$/);
-    const auth = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', session.split(';')[0]!);
+    const auth = await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+      .set('Cookie', session.split(';')[0]!);
     expect(auth.status).toBe(200);
     expect(auth.headers['x-auth-request-user']).toBe('alice');
   });
@@ -207,7 +232,15 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
     ['no nonce', () => ({ sub: 'user-1' })],
     ['another audience', (nonce: string | undefined) => ({ sub: 'user-1', nonce, aud: 'other-client' })],
     ['another issuer', (nonce: string | undefined) => ({ sub: 'user-1', nonce, iss: 'http://127.0.0.1:9/realms/other' })],
-    ['an expired ID token', (nonce: string | undefined) => ({ sub: 'user-1', nonce, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 })],
+    [
+      'an expired ID token',
+      (nonce: string | undefined) => ({
+        sub: 'user-1',
+        nonce,
+        iat: Math.floor(Date.now() / 1000) - 7200,
+        exp: Math.floor(Date.now() / 1000) - 3600,
+      }),
+    ],
   ])('refuses an ID token with %s even though the IdP issued tokens: no session', async (_, claims) => {
     idp.idTokenClaims = (code) => claims(code.nonce);
     const { authorizationUrl, cookie } = await startLogin();
@@ -240,7 +273,7 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
     expect(await count('refused')).toBe(before.refused + 1);
   });
 
-  it('returns to ?rd= when NGINX\'s X-Original-URI is itself a login URL', async () => {
+  it("returns to ?rd= when NGINX's X-Original-URI is itself a login URL", async () => {
     const start = await viaNginx('/oauth2/start?rd=%2Fmodels').set('X-Original-URI', '/oauth2/start?rd=/evil');
     const cookie = (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!;
     const res = await callback(idp.codes.authorize(start.headers.location!), cookie);
@@ -256,17 +289,29 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
     expect(`${location.origin}${location.pathname}`).toBe(`${idp.url}/protocol/openid-connect/logout`);
     expect(location.searchParams.get('post_logout_redirect_uri')).toBe('https://mlflow.example.com/');
     expect(location.searchParams.get('id_token_hint')).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
-    const auth = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', session);
+    const auth = await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+      .set('Cookie', session);
     expect(auth.status).toBe(401);
   });
 
   it('the IdP double itself refuses a missing or wrong PKCE verifier (so the tests above can fail)', async () => {
     const token = (form: Record<string, string>) =>
-      fetch(`${idp.url}/protocol/openid-connect/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('nginx-authz:s').toString('base64')}` }, body: new URLSearchParams(form) });
+      fetch(`${idp.url}/protocol/openid-connect/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('nginx-authz:s').toString('base64')}` },
+        body: new URLSearchParams(form),
+      });
     for (const verifier of [undefined, 'a'.repeat(43)]) {
       const { authorizationUrl } = await startLogin();
       const callbackUrl = new URL(idp.codes.authorize(authorizationUrl));
-      const form: Record<string, string> = { grant_type: 'authorization_code', code: callbackUrl.searchParams.get('code')!, redirect_uri: `${callbackUrl.origin}${callbackUrl.pathname}` };
+      const form: Record<string, string> = {
+        grant_type: 'authorization_code',
+        code: callbackUrl.searchParams.get('code')!,
+        redirect_uri: `${callbackUrl.origin}${callbackUrl.pathname}`,
+      };
       if (verifier !== undefined) form.code_verifier = verifier;
       const res = await token(form);
       expect(res.status).toBe(400);
@@ -278,9 +323,19 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
 describe('sessions in /auth', () => {
   it('decides on the session token for a request with the session cookie; sign-out ends it at once', async () => {
     const token = await idp.token({ sub: 'u-7', preferred_username: 'carol' });
-    const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+    const session = service.sessions!.store.create({
+      accessToken: token,
+      accessExpiresAtMs: Date.now() + 300_000,
+      refreshToken: 'rt',
+      idToken: undefined,
+    });
     const cookie = `other=1; nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
-    const auth = () => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    const auth = () =>
+      request(service.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+        .set('Cookie', cookie);
     const first = await auth();
     expect(first.status).toBe(200);
     expect(first.headers['x-auth-request-user']).toBe('carol');
@@ -297,9 +352,19 @@ describe('sessions in /auth', () => {
 
   it('does not sign out on a cross-site request (logout CSRF): it asks for a same-origin POST, and the session lives on', async () => {
     const token = await idp.token({ sub: 'u-8', preferred_username: 'carol' });
-    const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+    const session = service.sessions!.store.create({
+      accessToken: token,
+      accessExpiresAtMs: Date.now() + 300_000,
+      refreshToken: 'rt',
+      idToken: undefined,
+    });
     const cookie = `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
-    const auth = () => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    const auth = () =>
+      request(service.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+        .set('Cookie', cookie);
     for (const site of ['cross-site', 'same-site']) {
       const out = await viaNginx('/oauth2/sign_out').set('Cookie', cookie).set('Sec-Fetch-Site', site);
       expect(out.status).toBe(200);
@@ -307,7 +372,12 @@ describe('sessions in /auth', () => {
       expect(out.text).toContain('<form method="post" action="/oauth2/sign_out">');
       expect((await auth()).status).toBe(200);
     }
-    const confirmed = await request(service.handler).post('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin');
+    const confirmed = await request(service.handler)
+      .post('/oauth2/sign_out')
+      .set('X-Forwarded-Host', 'mlflow.example.com')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Cookie', cookie)
+      .set('Sec-Fetch-Site', 'same-origin');
     expect(confirmed.status).toBe(302);
     expect((await auth()).status).toBe(401);
   });
@@ -315,10 +385,20 @@ describe('sessions in /auth', () => {
   it('without Sec-Fetch-Site, signs out only when Origin, else Referer, names this site; anything else asks for confirmation', async () => {
     const token = await idp.token({ sub: 'u-9', preferred_username: 'carol' });
     const newCookie = async () => {
-      const session = service.sessions!.store.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: 'rt', idToken: undefined });
+      const session = service.sessions!.store.create({
+        accessToken: token,
+        accessExpiresAtMs: Date.now() + 300_000,
+        refreshToken: 'rt',
+        idToken: undefined,
+      });
       return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
     };
-    const auth = (cookie: string) => request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Cookie', cookie);
+    const auth = (cookie: string) =>
+      request(service.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+        .set('Cookie', cookie);
     const cookie = await newCookie();
     const refused: Record<string, string>[] = [
       {}, // nothing shows where it came from (an old browser on a no-referrer page looks like this)
@@ -332,15 +412,34 @@ describe('sessions in /auth', () => {
     ];
     for (const headers of refused) {
       for (const method of ['get', 'post'] as const) {
-        const out = await request(service.handler)[method]('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).set(headers);
-        expect([JSON.stringify(headers), method, out.status, out.headers['set-cookie']]).toEqual([JSON.stringify(headers), method, 200, undefined]);
+        const out = await request(service.handler)
+          [method]('/oauth2/sign_out')
+          .set('X-Forwarded-Host', 'mlflow.example.com')
+          .set('X-Forwarded-Proto', 'https')
+          .set('Cookie', cookie)
+          .set(headers);
+        expect([JSON.stringify(headers), method, out.status, out.headers['set-cookie']]).toEqual([
+          JSON.stringify(headers),
+          method,
+          200,
+          undefined,
+        ]);
         expect(out.text).toContain('<form method="post" action="/oauth2/sign_out">');
       }
       expect((await auth(cookie)).status).toBe(200);
     }
-    for (const headers of [{ Origin: 'https://mlflow.example.com' }, { Referer: 'https://mlflow.example.com/#/experiments' }, { 'Sec-Fetch-Site': 'none' }]) {
+    for (const headers of [
+      { Origin: 'https://mlflow.example.com' },
+      { Referer: 'https://mlflow.example.com/#/experiments' },
+      { 'Sec-Fetch-Site': 'none' },
+    ]) {
       const own = await newCookie();
-      const out = await request(service.handler).post('/oauth2/sign_out').set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https').set('Cookie', own).set(headers);
+      const out = await request(service.handler)
+        .post('/oauth2/sign_out')
+        .set('X-Forwarded-Host', 'mlflow.example.com')
+        .set('X-Forwarded-Proto', 'https')
+        .set('Cookie', own)
+        .set(headers);
       expect(out.status).toBe(302);
       expect((await auth(own)).status).toBe(401);
     }
@@ -356,11 +455,17 @@ describe('sessions in /auth', () => {
     expect((await shell(token)).status).toBe(200);
     expect(idp.umaCalls).toHaveLength(0);
     expect((await shell()).status).toBe(401);
-    expect((await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/static-files/app.js')).status).toBe(200);
+    expect(
+      (await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/static-files/app.js')).status,
+    ).toBe(200);
   });
 
   it('refuses Basic credentials when basic.enabled is off', async () => {
-    const res = await request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search').set('Authorization', `Basic ${Buffer.from('bob:pw').toString('base64')}`);
+    const res = await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search')
+      .set('Authorization', `Basic ${Buffer.from('bob:pw').toString('base64')}`);
     expect(res.status).toBe(401);
   });
 });

@@ -69,9 +69,12 @@ describe('safeReturnTo checks the Location it will send, after dot segments are 
     expect(new URL(location, BASE).origin).toBe(BASE.origin);
   });
 
-  it.each(['/\t/evil.example', '/\n/evil.example', '/\\evil.example', '/\\/evil.example', '\t//evil.example', ' //evil.example'])('replaces the raw control or backslash form %p with /', (rd) => {
-    expect(safeReturnTo(rd, BASE, [])).toBe('/');
-  });
+  it.each(['/\t/evil.example', '/\n/evil.example', '/\\evil.example', '/\\/evil.example', '\t//evil.example', ' //evil.example'])(
+    'replaces the raw control or backslash form %p with /',
+    (rd) => {
+      expect(safeReturnTo(rd, BASE, [])).toBe('/');
+    },
+  );
 });
 
 describe('isSameOriginLocation (the final check on the Location value)', () => {
@@ -79,7 +82,19 @@ describe('isSameOriginLocation (the final check on the Location value)', () => {
     expect(isSameOriginLocation(location, BASE)).toBe(true);
   });
 
-  it.each(['//evil.example', '/\\evil.example', '\\/evil.example', '/\t/evil.example', '\t//evil.example', ' //evil.example', '/\r\n/evil.example', 'https://evil.example/', 'evil.example', 'javascript:alert(1)', ''])('refuses %p', (location) => {
+  it.each([
+    '//evil.example',
+    '/\\evil.example',
+    '\\/evil.example',
+    '/\t/evil.example',
+    '\t//evil.example',
+    ' //evil.example',
+    '/\r\n/evil.example',
+    'https://evil.example/',
+    'evil.example',
+    'javascript:alert(1)',
+    '',
+  ])('refuses %p', (location) => {
     expect(isSameOriginLocation(location, BASE)).toBe(false);
   });
 });
@@ -92,9 +107,15 @@ describe('publicBase', () => {
   });
 
   it('trusts X-Forwarded-Host only for loopback or allowed hosts', () => {
-    expect(publicBase(req({ 'x-forwarded-host': '127.0.0.1:8080', 'x-forwarded-proto': 'http' }), undefined, [])?.href).toBe('http://127.0.0.1:8080/');
-    expect(publicBase(req({ 'x-forwarded-host': 'mlflow.example.com', 'x-forwarded-proto': 'https' }), undefined, ['mlflow.example.com'])?.href).toBe('https://mlflow.example.com/');
-    expect(publicBase(req({ 'x-forwarded-host': 'evil.com', 'x-forwarded-proto': 'https' }), undefined, ['mlflow.example.com'])).toBeUndefined();
+    expect(publicBase(req({ 'x-forwarded-host': '127.0.0.1:8080', 'x-forwarded-proto': 'http' }), undefined, [])?.href).toBe(
+      'http://127.0.0.1:8080/',
+    );
+    expect(
+      publicBase(req({ 'x-forwarded-host': 'mlflow.example.com', 'x-forwarded-proto': 'https' }), undefined, ['mlflow.example.com'])?.href,
+    ).toBe('https://mlflow.example.com/');
+    expect(
+      publicBase(req({ 'x-forwarded-host': 'evil.com', 'x-forwarded-proto': 'https' }), undefined, ['mlflow.example.com']),
+    ).toBeUndefined();
     expect(publicBase(req({ host: 'evil.com' }), undefined, [])).toBeUndefined();
     expect(publicBase(req({ 'x-forwarded-host': 'a/b@evil.com' }), undefined, [])).toBeUndefined();
   });

@@ -15,7 +15,11 @@ describe('boundedKey', () => {
 
 describe('MeteredLru', () => {
   it('holds no more estimated bytes than maxBytes, whatever the keys weigh', () => {
-    const lru = new MeteredLru<{ name: string }>('test', { maxEntries: 100_000, maxBytes: 100_000, sizeOf: (v: { name: string }) => 2 * v.name.length }, metrics());
+    const lru = new MeteredLru<{ name: string }>(
+      'test',
+      { maxEntries: 100_000, maxBytes: 100_000, sizeOf: (v: { name: string }) => 2 * v.name.length },
+      metrics(),
+    );
     for (let i = 0; i < 5_000; i++) lru.set(`/path/${i}/${'p'.repeat(7_900)}`, { name: `n${i}` });
     expect(lru.bytes).toBeLessThanOrEqual(100_000);
     // Keys are hashed: each entry costs a few hundred bytes, not 16 KB, so hundreds fit.
@@ -39,7 +43,11 @@ describe('MeteredLru', () => {
   });
 
   it('does not store a value larger than the whole budget', () => {
-    const lru = new MeteredLru<{ big: string }>('test', { maxEntries: 10, maxBytes: 2_000, sizeOf: (v: { big: string }) => 2 * v.big.length }, metrics());
+    const lru = new MeteredLru<{ big: string }>(
+      'test',
+      { maxEntries: 10, maxBytes: 2_000, sizeOf: (v: { big: string }) => 2 * v.big.length },
+      metrics(),
+    );
     lru.set('small', { big: 'x' });
     lru.set('huge', { big: 'y'.repeat(10_000) });
     expect(lru.lookup('huge', () => true)).toBeUndefined();

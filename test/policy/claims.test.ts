@@ -47,27 +47,41 @@ const rule = (anyOf?: [string | string[], string[]][], allOf?: [string | string[
 });
 
 describe('ClaimsPolicy', () => {
-  const policy = new ClaimsPolicy(new Map([
-    ['experiments#read', rule([['groups', ['/mlflow-viewers']], ['scope', ['mlflow:read']]])],
-    ['experiments#write', rule([[['https://example.com/roles'], ['admin']]], [['email_verified', ['true']]])],
-    ['bucket:{bucket}#read', rule([['realm_access.roles', ['mlflow-editor']]])],
-    ['runs#*', rule([['scp', ['mlflow:write']]])],
-    ['*#delete', rule([['groups', ['admins']]])],
-  ]));
+  const policy = new ClaimsPolicy(
+    new Map([
+      [
+        'experiments#read',
+        rule([
+          ['groups', ['/mlflow-viewers']],
+          ['scope', ['mlflow:read']],
+        ]),
+      ],
+      ['experiments#write', rule([[['https://example.com/roles'], ['admin']]], [['email_verified', ['true']]])],
+      ['bucket:{bucket}#read', rule([['realm_access.roles', ['mlflow-editor']]])],
+      ['runs#*', rule([['scp', ['mlflow:write']]])],
+      ['*#delete', rule([['groups', ['admins']]])],
+    ]),
+  );
   const values = policy.extract(claims);
 
   it('keeps only the values of the claim paths its rules read', () => {
-    expect([...values.keys()].sort()).toEqual(['email_verified', 'groups', 'https://example.com/roles', 'realm_access\u0000roles', 'scope', 'scp'].sort());
+    expect([...values.keys()].sort()).toEqual(
+      ['email_verified', 'groups', 'https://example.com/roles', 'realm_access\u0000roles', 'scope', 'scp'].sort(),
+    );
     expect(values.has('sub')).toBe(false);
   });
   it('allows when one anyOf condition and every allOf condition hold', () => {
     expect(policy.decide(values, 'experiments', 'experiments', 'read')).toBe('allowed');
     expect(policy.decide(values, 'experiments', 'experiments', 'write')).toBe('allowed');
-    expect(policy.decide(policy.extract({ ...claims, email_verified: false }), 'experiments', 'experiments', 'write')).toBe('requirement_not_met');
+    expect(policy.decide(policy.extract({ ...claims, email_verified: false }), 'experiments', 'experiments', 'write')).toBe(
+      'requirement_not_met',
+    );
   });
   it('denies when the claim is absent', () => {
     expect(policy.decide(policy.extract({ sub: 'u2' }), 'experiments', 'experiments', 'read')).toBe('requirement_not_met');
-    expect(policy.decide(policy.extract({ sub: 'u2', groups: 'mlflow-viewers' }), 'experiments', 'experiments', 'read')).toBe('requirement_not_met');
+    expect(policy.decide(policy.extract({ sub: 'u2', groups: 'mlflow-viewers' }), 'experiments', 'experiments', 'read')).toBe(
+      'requirement_not_met',
+    );
   });
   it('takes the most specific rule alone: resource, family, resource#*, *#scope; none → deny', () => {
     expect(policy.decide(values, 'bucket:mlflow', 'bucket:{bucket}', 'read')).toBe('allowed');

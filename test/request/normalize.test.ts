@@ -18,7 +18,10 @@ describe('normalizeUri', () => {
   });
 
   it('keeps the query apart from the path, unmatched', () => {
-    expect(normalizeUri('/api/2.0/mlflow/runs/get?run_id=abc&x=%2F', 8192)).toEqual({ path: '/api/2.0/mlflow/runs/get', query: 'run_id=abc&x=%2F' });
+    expect(normalizeUri('/api/2.0/mlflow/runs/get?run_id=abc&x=%2F', 8192)).toEqual({
+      path: '/api/2.0/mlflow/runs/get',
+      query: 'run_id=abc&x=%2F',
+    });
     expect(normalizeUri('/x?/../y', 8192)).toEqual({ path: '/x', query: '/../y' });
   });
 

@@ -77,10 +77,17 @@ describe('/auth decides the copy source of an S3 copy as well as its destination
   beforeEach(() => {
     idp.umaCalls = [];
     // Write on bucket "dest", read on "dest" only: "secret" is refused.
-    idp.uma = (call) => (['bucket:dest#write', 'bucket:dest#read'].includes(call.form.get('permission')!) ? { status: 200, body: { result: true } } : { status: 403, body: { error: 'access_denied', error_description: 'not_authorized' } });
+    idp.uma = (call) =>
+      ['bucket:dest#write', 'bucket:dest#read'].includes(call.form.get('permission')!)
+        ? { status: 200, body: { result: true } }
+        : { status: 403, body: { error: 'access_denied', error_description: 'not_authorized' } };
   });
   const copy = async (source: string | undefined, sub: string) => {
-    const req = request(service.handler).get('/auth/minio').set('X-Original-Method', 'PUT').set('X-Original-URI', '/dest/copied.bin').set('Authorization', `Bearer ${await idp.token({ sub })}`);
+    const req = request(service.handler)
+      .get('/auth/minio')
+      .set('X-Original-Method', 'PUT')
+      .set('X-Original-URI', '/dest/copied.bin')
+      .set('Authorization', `Bearer ${await idp.token({ sub })}`);
     return source === undefined ? req : req.set('X-Amz-Copy-Source', source);
   };
   const permissions = () => idp.umaCalls.map((c) => c.form.get('permission'));
@@ -91,7 +98,8 @@ describe('/auth decides the copy source of an S3 copy as well as its destination
   });
 
   it('refuses the encoded and versioned spellings of the same source', async () => {
-    for (const source of ['%2Fsecret%2Fdata.bin', 'secret/data.bin?versionId=null', '/secre%74/data.bin']) expect((await copy(source, source)).status).toBe(403);
+    for (const source of ['%2Fsecret%2Fdata.bin', 'secret/data.bin?versionId=null', '/secre%74/data.bin'])
+      expect((await copy(source, source)).status).toBe(403);
     expect(permissions().filter((p) => p === 'bucket:secret#read')).toHaveLength(3);
   });
 
@@ -106,7 +114,12 @@ describe('/auth decides the copy source of an S3 copy as well as its destination
   });
 
   it('decides UploadPartCopy (a PUT with ?partNumber&uploadId) the same way', async () => {
-    const part = request(service.handler).get('/auth/minio').set('X-Original-Method', 'PUT').set('X-Original-URI', '/dest/big.bin?partNumber=2&uploadId=abc').set('Authorization', `Bearer ${await idp.token({ sub: 'copier-4' })}`).set('X-Amz-Copy-Source', '/secret/big.bin');
+    const part = request(service.handler)
+      .get('/auth/minio')
+      .set('X-Original-Method', 'PUT')
+      .set('X-Original-URI', '/dest/big.bin?partNumber=2&uploadId=abc')
+      .set('Authorization', `Bearer ${await idp.token({ sub: 'copier-4' })}`)
+      .set('X-Amz-Copy-Source', '/secret/big.bin');
     expect((await part).status).toBe(403);
     expect(permissions()).toEqual(['bucket:dest#write', 'bucket:secret#read']);
   });

@@ -33,7 +33,9 @@ describe('RouteMatcher', () => {
   const m = matcher();
   const target = (method: string, path: string) => {
     const outcome = m.match(method, path);
-    return outcome.kind === 'matched' ? `${outcome.match.public ? 'public' : `${outcome.match.resource}#${outcome.match.scope}`}` : outcome.kind;
+    return outcome.kind === 'matched'
+      ? `${outcome.match.public ? 'public' : `${outcome.match.resource}#${outcome.match.scope}`}`
+      : outcome.kind;
   };
 
   it('prefers literals over params over wildcards', () => {
@@ -115,11 +117,13 @@ paths:
   });
 
   it('refuses two entries with the same shape in one table, lets a later table override', () => {
-    expect(bad(`
+    expect(
+      bad(`
 paths:
   - { path: "/a/{x}", name: a, methods: [{ method: GET, scopes: [read] }] }
   - { path: "/a/{y}", name: a, methods: [{ method: POST, scopes: [write] }] }
-`)).toContain('the same path appears twice');
+`),
+    ).toContain('the same path appears twice');
     const preset = parseRouteTable('paths: [{ path: /a, name: a, methods: [{ method: GET, scopes: [read] }] }]', 'preset');
     const team = parseRouteTable('paths: [{ path: /a, name: b, methods: [{ method: GET, scopes: [write] }] }]', 'team');
     const outcome = new RouteMatcher(combineTables([preset, team])).match('GET', '/a');
@@ -129,6 +133,8 @@ paths:
   it('rejects unknown keys, lower-case methods and public routes with scopes', () => {
     expect(bad('paths: [{ path: /a, name: a, method: GET, methods: [{ method: GET, scopes: [read] }] }]')).toContain('Unrecognized key');
     expect(bad('paths: [{ path: /a, name: a, methods: [{ method: get, scopes: [read] }] }]')).toContain('upper-case HTTP method');
-    expect(bad('paths: [{ path: /a, enforcement-mode: DISABLED, methods: [{ method: GET, scopes: [read] }] }]')).toContain('is public and cannot require a scope');
+    expect(bad('paths: [{ path: /a, enforcement-mode: DISABLED, methods: [{ method: GET, scopes: [read] }] }]')).toContain(
+      'is public and cannot require a scope',
+    );
   });
 });

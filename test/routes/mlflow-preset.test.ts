@@ -10,15 +10,42 @@ import { normalizeUri } from '../../src/request/normalize.js';
 import { RouteMatcher, type MatchOutcome } from '../../src/routes/match.js';
 import { combineTables, parseRouteTable, readPreset } from '../../src/routes/table.js';
 
-interface Endpoint { rule: string; methods: string[]; endpoint: string; source: string }
-interface Expectation { method: string; path: string; resource?: string; scope?: string; expect?: string; note?: string }
+interface Endpoint {
+  rule: string;
+  methods: string[];
+  endpoint: string;
+  source: string;
+}
+interface Expectation {
+  method: string;
+  path: string;
+  resource?: string;
+  scope?: string;
+  expect?: string;
+  note?: string;
+}
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`fixtures/${name}`, import.meta.url), 'utf8'));
 const { mlflow_version: mlflowVersion, endpoints } = fixture('mlflow-endpoints.json') as { mlflow_version: string; endpoints: Endpoint[] };
 const entries = combineTables([parseRouteTable(readPreset('mlflow'), 'preset mlflow')]);
 const matcher = new RouteMatcher(entries);
 
-const FAMILIES = new Set(['experiments', 'runs', 'registered-models', 'logged-models', 'traces', 'datasets', 'scorers', 'prompt-optimization', 'issues', 'label-schemas', 'review-queues', 'artifacts', 'gateway', 'admin']);
+const FAMILIES = new Set([
+  'experiments',
+  'runs',
+  'registered-models',
+  'logged-models',
+  'traces',
+  'datasets',
+  'scorers',
+  'prompt-optimization',
+  'issues',
+  'label-schemas',
+  'review-queues',
+  'artifacts',
+  'gateway',
+  'admin',
+]);
 
 /** `resource#scope`, `public`, `authenticated`, or the reason for a denial. */
 function decide(method: string, rawUri: string): string {
@@ -38,7 +65,10 @@ function describe_(outcome: MatchOutcome): string {
 
 /** A concrete path for a Flask rule: `<int:id>` → 7, `<path:p>` → a/b.txt, `<x>` → abc123. */
 function sample(rule: string): string {
-  return rule.replace(/<int:[^>]+>/g, '7').replace(/<path:[^>]+>/g, 'a/b.txt').replace(/<(?:string:)?[^>]+>/g, 'abc123');
+  return rule
+    .replace(/<int:[^>]+>/g, '7')
+    .replace(/<path:[^>]+>/g, 'a/b.txt')
+    .replace(/<(?:string:)?[^>]+>/g, 'abc123');
 }
 
 /** Endpoints left unmapped on purpose (the preset's header says why): they stay denied. */
@@ -76,12 +106,26 @@ describe(`the MLflow preset (MLflow ${mlflowVersion})`, () => {
   });
 
   it.each(cases.map((c) => [`${c.method} ${c.path}`, c] as const))('%s', (_name, c) => {
-    const expected = c.expect === 'public' || c.expect === 'authenticated' ? c.expect : c.expect === 'deny' ? expect.stringMatching(/^(no_route|no_method|rejected)$/) : `${c.resource}#${c.scope}`;
+    const expected =
+      c.expect === 'public' || c.expect === 'authenticated'
+        ? c.expect
+        : c.expect === 'deny'
+          ? expect.stringMatching(/^(no_route|no_method|rejected)$/)
+          : `${c.resource}#${c.scope}`;
     expect(decide(c.method, c.path)).toEqual(expected);
   });
 
   it('maps each family the same under /api and /ajax-api, 2.0 and 3.0', () => {
-    const samples = ['POST /mlflow/runs/delete', 'GET /mlflow/experiments/get', 'POST /mlflow/runs/search', 'POST /mlflow/registered-models/create', 'DELETE /mlflow/registered-models/alias', 'GET /mlflow/traces/tr-1/info', 'POST /mlflow/logged-models/search', 'DELETE /mlflow/datasets/d-1'];
+    const samples = [
+      'POST /mlflow/runs/delete',
+      'GET /mlflow/experiments/get',
+      'POST /mlflow/runs/search',
+      'POST /mlflow/registered-models/create',
+      'DELETE /mlflow/registered-models/alias',
+      'GET /mlflow/traces/tr-1/info',
+      'POST /mlflow/logged-models/search',
+      'DELETE /mlflow/datasets/d-1',
+    ];
     for (const sampleRoute of samples) {
       const [method, rest] = sampleRoute.split(' ') as [string, string];
       const answers = new Set(['/api/2.0', '/api/3.0', '/ajax-api/2.0', '/ajax-api/3.0'].map((root) => decide(method, root + rest)));
@@ -112,7 +156,9 @@ describe(`the MLflow preset (MLflow ${mlflowVersion})`, () => {
   });
 
   it('makes only harmless reads public', () => {
-    const publicRoutes = entries.flatMap((entry) => [...entry.methods].filter(([, rule]) => rule.public).map(([method]) => `${method} ${entry.pattern}`));
+    const publicRoutes = entries.flatMap((entry) =>
+      [...entry.methods].filter(([, rule]) => rule.public).map(([method]) => `${method} ${entry.pattern}`),
+    );
     for (const route of publicRoutes) expect(route).toMatch(/^GET /);
     expect(decide('GET', '/api/2.0/mlflow/experiments/search')).not.toBe('public');
   });

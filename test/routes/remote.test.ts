@@ -19,7 +19,8 @@ beforeEach(() => {
   idp.umaCalls = [];
   idp.protectionCalls = [];
   idp.uma = () => ({ status: 200, body: { result: true } });
-  idp.uriResources = (uri) => (uri.startsWith('/reports/') ? [{ name: 'reports' }] : uri.startsWith('/both/') ? [{ name: 'a' }, { name: 'b' }] : []);
+  idp.uriResources = (uri) =>
+    uri.startsWith('/reports/') ? [{ name: 'reports' }] : uri.startsWith('/both/') ? [{ name: 'a' }, { name: 'b' }] : [];
 });
 
 const auth = (method: string, uri: string, token?: string) => {
@@ -36,7 +37,9 @@ describe('routes.fromKeycloak', () => {
     expect((await auth('POST', '/reports/2026/q4', token)).status).toBe(200);
     expect((await auth('DELETE', '/reports/2026/q4', token)).status).toBe(200);
     expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['reports#read', 'reports#write', 'reports#delete']);
-    expect(uriLookups().map((c) => c.path)).toEqual(['/realms/test/authz/protection/resource_set?uri=%2Freports%2F2026%2Fq4&matchingUri=true&deep=true']);
+    expect(uriLookups().map((c) => c.path)).toEqual([
+      '/realms/test/authz/protection/resource_set?uri=%2Freports%2F2026%2Fq4&matchingUri=true&deep=true',
+    ]);
     now += 301_000;
     expect((await auth('GET', '/reports/2026/q4', await tokenAt('remote-2'))).status).toBe(200);
     expect(uriLookups()).toHaveLength(2);
@@ -60,12 +63,16 @@ describe('routes.fromKeycloak', () => {
 
   it('looks nothing up for anonymous requests, nor for paths the MinIO table leaves unmapped', async () => {
     expect((await auth('GET', '/reports/anon')).status).toBe(401);
-    const minio = await request(service.handler).get('/auth/minio').set('X-Original-Method', 'GET').set('X-Original-URI', '/').set('Authorization', `Bearer ${await tokenAt('remote-5')}`);
+    const minio = await request(service.handler)
+      .get('/auth/minio')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/')
+      .set('Authorization', `Bearer ${await tokenAt('remote-5')}`);
     expect(minio.status).toBe(403);
     expect(uriLookups()).toHaveLength(0);
   });
 
-  it('limits one subject\'s lookups of paths it invents (issue 10, A5/A8); others keep theirs', async () => {
+  it("limits one subject's lookups of paths it invents (issue 10, A5/A8); others keep theirs", async () => {
     const token = await tokenAt('remote-flood');
     const statuses: number[] = [];
     for (let i = 0; i < 80; i++) statuses.push((await auth('GET', `/invented/${i}/${'p'.repeat(7_900)}`, token)).status);

@@ -15,7 +15,7 @@ describe('scripts/abuse.mjs', () => {
     expect(code).toBe(0);
   }, 600_000);
 
-  it('mixed abuse (long URIs, resources, experiment and run ids, logins): up, bounded, other users\' cached answers kept', async () => {
+  it("mixed abuse (long URIs, resources, experiment and run ids, logins): up, bounded, other users' cached answers kept", async () => {
     const { code, summary } = await runScript('abuse.mjs', { ABUSE_REQUESTS: '3500', ABUSE_PARALLEL: '50' });
     expect(summary.failures).toEqual([]);
     expect(summary.rss_max_mb as number).toBeLessThanOrEqual(200);

@@ -10,7 +10,11 @@ describe('cookies', () => {
   });
 
   it('writes HttpOnly, SameSite=Lax, Secure unless told otherwise', () => {
-    expect(serializeCookie('s', 'v', { secure: true, path: '/', maxAgeSeconds: 60 })).toBe('s=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60');
-    expect(serializeCookie('s', '', { secure: false, path: '/oauth2/', maxAgeSeconds: 0 })).toBe('s=; Path=/oauth2/; HttpOnly; SameSite=Lax; Max-Age=0');
+    expect(serializeCookie('s', 'v', { secure: true, path: '/', maxAgeSeconds: 60 })).toBe(
+      's=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60',
+    );
+    expect(serializeCookie('s', '', { secure: false, path: '/oauth2/', maxAgeSeconds: 0 })).toBe(
+      's=; Path=/oauth2/; HttpOnly; SameSite=Lax; Max-Age=0',
+    );
   });
 });

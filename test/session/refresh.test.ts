@@ -10,15 +10,23 @@ describe('SessionRefresher (single flight per session)', () => {
   const clock = () => now;
   const metrics = new Metrics({ defaultMetrics: false });
   const log = createLogger('silent');
-  const counted = async (result: string) => (await metrics.sessionRefreshes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+  const counted = async (result: string) =>
+    (await metrics.sessionRefreshes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
   function setup(answer: (refreshToken: string) => Promise<GrantedTokens | GrantRefused>) {
     const store = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 86_400_000, maxEntries: 10 }, clock);
     const calls: string[] = [];
-    const refresher = new SessionRefresher(store, (rt) => {
-      calls.push(rt);
-      return answer(rt);
-    }, 30_000, metrics, log, clock);
+    const refresher = new SessionRefresher(
+      store,
+      (rt) => {
+        calls.push(rt);
+        return answer(rt);
+      },
+      30_000,
+      metrics,
+      log,
+      clock,
+    );
     const session = store.create({ accessToken: 'at-1', accessExpiresAtMs: now + 60_000, refreshToken: 'rt-1', idToken: 'id-1' });
     return { store, refresher, session, calls };
   }

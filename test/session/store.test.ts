@@ -49,13 +49,21 @@ function jwt(claims: Record<string, unknown>, padding = 0): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none' })}.${part({ ...claims, pad: 'x'.repeat(padding) })}.sig`;
 }
-const tokensOf = (sub: string, iss = 'https://idp.example/realms/x', padding = 0): SessionTokens => ({ accessToken: jwt({ iss, sub }, padding), accessExpiresAtMs: 0, refreshToken: 'rt', idToken: jwt({ iss, sub }) });
+const tokensOf = (sub: string, iss = 'https://idp.example/realms/x', padding = 0): SessionTokens => ({
+  accessToken: jwt({ iss, sub }, padding),
+  accessExpiresAtMs: 0,
+  refreshToken: 'rt',
+  idToken: jwt({ iss, sub }),
+});
 
 describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
   const clock = () => 1_000_000;
 
   it('10,000 logins by one subject leave another subject’s session alive; the subject keeps its newest 20', () => {
-    const sessions = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20 }, clock);
+    const sessions = new SessionStore(
+      { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20 },
+      clock,
+    );
     const bob = sessions.create(tokensOf('bob-sub'));
     const mallory = Array.from({ length: 10_000 }, () => sessions.create(tokensOf('mallory-sub')));
     expect(sessions.get(bob.id)).toBe(bob);
@@ -66,7 +74,11 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
 
   it('the same sub from another issuer is another subject; a session without a readable subject is not capped', () => {
     const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, clock);
-    const [a, b, c] = [sessions.create(tokensOf('s', 'https://one')), sessions.create(tokensOf('s', 'https://one')), sessions.create(tokensOf('s', 'https://two'))];
+    const [a, b, c] = [
+      sessions.create(tokensOf('s', 'https://one')),
+      sessions.create(tokensOf('s', 'https://one')),
+      sessions.create(tokensOf('s', 'https://two')),
+    ];
     const d = sessions.create(tokensOf('s', 'https://one'));
     expect([a, b, c, d].map((s) => sessions.get(s.id) !== undefined)).toEqual([false, true, true, true]);
     const opaque = Array.from({ length: 5 }, () => sessions.create(TOKENS));
@@ -87,7 +99,10 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
   });
 
   it('is bounded in bytes: large tokens drop the least recently used, never beyond maxBytes', () => {
-    const sessions = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20, maxBytes: 1_000_000 }, clock);
+    const sessions = new SessionStore(
+      { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20, maxBytes: 1_000_000 },
+      clock,
+    );
     for (let i = 0; i < 2_000; i++) sessions.create(tokensOf(`user-${i}`, 'https://idp', 10_000));
     expect(sessions.usage.bytes).toBeLessThanOrEqual(1_000_000);
     expect(sessions.usage.entries).toBeGreaterThan(50);

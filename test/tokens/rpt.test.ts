@@ -2,7 +2,14 @@ import { rptPermissions } from '../../src/tokens/rpt.js';
 
 describe('rptPermissions', () => {
   it('lists resource#scope for each permission of an RPT', () => {
-    const granted = rptPermissions({ authorization: { permissions: [{ rsid: 'a1', rsname: 'runs', scopes: ['read', 'write'] }, { rsid: 'b2', rsname: 'bucket:mlflow', scopes: ['read'] }] } });
+    const granted = rptPermissions({
+      authorization: {
+        permissions: [
+          { rsid: 'a1', rsname: 'runs', scopes: ['read', 'write'] },
+          { rsid: 'b2', rsname: 'bucket:mlflow', scopes: ['read'] },
+        ],
+      },
+    });
     expect([...granted!].sort()).toEqual(['bucket:mlflow#read', 'runs#read', 'runs#write']);
   });
 
@@ -11,6 +18,10 @@ describe('rptPermissions', () => {
     expect(rptPermissions({ authorization: 'yes' })).toBeUndefined();
     expect(rptPermissions({ authorization: {} })).toBeUndefined();
     // No scopes (a scopeless resource), odd entries: nothing is granted on a guess.
-    expect(rptPermissions({ authorization: { permissions: [{ rsname: 'runs' }, 'runs#read', null, { rsname: 'runs', scopes: [7] }, { scopes: ['read'] }] } })!.size).toBe(0);
+    expect(
+      rptPermissions({
+        authorization: { permissions: [{ rsname: 'runs' }, 'runs#read', null, { rsname: 'runs', scopes: [7] }, { scopes: ['read'] }] },
+      })!.size,
+    ).toBe(0);
   });
 });

@@ -26,7 +26,10 @@ afterEach(async () => {
 
 const verify = (token: string) => service.tokens.verify(token);
 const rejected = async (token: string): Promise<string> => {
-  const error = await verify(token).then(() => undefined, (e: unknown) => e);
+  const error = await verify(token).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(Unauthenticated);
   expect((error as Unauthenticated).code).toBe('invalid_token');
   return (error as Unauthenticated).detail ?? '';
@@ -52,7 +55,9 @@ describe('TokenVerifier', () => {
   });
 
   it('refuses HS256 signed with the public key as the secret', async () => {
-    const pem = await exportSPKI((await import('node:crypto')).createPublicKey({ key: idp.currentKey.publicJwk as never, format: 'jwk' }) as never);
+    const pem = await exportSPKI(
+      (await import('node:crypto')).createPublicKey({ key: idp.currentKey.publicJwk as never, format: 'jwk' }) as never,
+    );
     const forged = await new SignJWT({ iss: idp.url, aud: 'nginx-authz', sub: 'admin', exp: Math.floor(now / 1000) + 300 })
       .setProtectedHeader({ alg: 'HS256', kid: idp.currentKey.kid })
       .sign(new TextEncoder().encode(pem));
@@ -114,7 +119,7 @@ describe('TokenVerifier', () => {
 });
 
 describe('identityBytes (the token cache is bounded by cache.tokenMaxBytes)', () => {
-  it('counts an identity\'s strings, groups, permissions and kept claim values', async () => {
+  it("counts an identity's strings, groups, permissions and kept claim values", async () => {
     const { identityBytes } = await import('../../src/tokens/verify.js');
     const base = { subject: 's', username: 'u', email: undefined, expiresAtMs: 0, tokenHash: 'h', permissions: undefined };
     const small = identityBytes({ ...base, groups: [] });

@@ -40,14 +40,18 @@ const provider = new Provider(issuer, {
       scope: client.scope,
     })),
     // The resource server (nginx-authz) authenticates to the introspection endpoint with its own secret.
-    ...(settings.introspector ? [{
-      client_id: settings.introspector.id,
-      client_secret: settings.introspector.secret,
-      grant_types: [],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }] : []),
+    ...(settings.introspector
+      ? [
+          {
+            client_id: settings.introspector.id,
+            client_secret: settings.introspector.secret,
+            grant_types: [],
+            redirect_uris: [],
+            response_types: [],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ]
+      : []),
   ],
   jwks: { keys: [jwk] },
   scopes: ['openid', ...ALL_SCOPES],

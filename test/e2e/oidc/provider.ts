@@ -71,11 +71,16 @@ export async function startProvider(settings: ProviderSettings): Promise<Running
         }),
       });
       const body = (await response.json()) as { access_token?: string; error?: string; error_description?: string };
-      if (!response.ok || body.access_token === undefined) throw new Error(`token for ${clientId}: ${response.status} ${body.error} ${body.error_description}`);
+      if (!response.ok || body.access_token === undefined)
+        throw new Error(`token for ${clientId}: ${response.status} ${body.error} ${body.error_description}`);
       return body.access_token;
     },
     async revoke(clientId, token) {
-      const response = await fetch(`${issuer}/token/revocation`, { method: 'POST', headers: { authorization: basic(clientId) }, body: new URLSearchParams({ token }) });
+      const response = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { authorization: basic(clientId) },
+        body: new URLSearchParams({ token }),
+      });
       if (!response.ok) throw new Error(`revocation: ${response.status}`);
     },
     async stop() {
