@@ -27,6 +27,18 @@ function refusalsSince(from: number): string[] {
     .map((record) => record.oauth_error ?? '');
 }
 
+/**
+ * The refusals logged since `from`, once at least one is there: the service's log is written
+ * asynchronously, so the line may land a moment after the answer (at most 3 s waited).
+ */
+async function loggedRefusals(from: number): Promise<string[]> {
+  for (let waited = 0; ; waited += 50) {
+    const refusals = refusalsSince(from);
+    if (refusals.length > 0 || waited >= 3_000) return refusals;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** NGINX lets the session cookie read MLflow. */
 const readsMlflow = async (cookie: string): Promise<number> =>
   (await viaNginx('GET', '/ajax-api/2.0/mlflow/experiments/search?max_results=1', { headers: { cookie } })).status;
@@ -58,7 +70,7 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     const callbackUrl = await signInAtKeycloak(tampered.href, 'carol');
     const from = mark();
     expect(await finishLogin(callbackUrl, cookieHeader(login.site))).toEqual({ status: 401, session: undefined });
-    expect(refusalsSince(from)).toContain('invalid_grant');
+    expect(await loggedRefusals(from)).toContain('invalid_grant');
   }, 30_000);
 
   it("refuses a code issued to another login (injected into this browser's callback): its verifier does not match, no session", async () => {
@@ -69,7 +81,7 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     injected.searchParams.set('state', victim.state);
     const from = mark();
     expect(await finishLogin(injected.href, cookieHeader(victim.site))).toEqual({ status: 401, session: undefined });
-    expect(refusalsSince(from)).toContain('invalid_grant');
+    expect(await loggedRefusals(from)).toContain('invalid_grant');
   }, 30_000);
 
   it('refuses a replayed code (callback URL and pending cookie captured and sent again): no second session', async () => {
@@ -80,7 +92,7 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     expect(first.session).toBeDefined();
     const from = mark();
     expect(await finishLogin(callbackUrl, cookieHeader(login.site))).toEqual({ status: 401, session: undefined });
-    expect(refusalsSince(from)).toContain('invalid_grant');
+    expect(await loggedRefusals(from)).toContain('invalid_grant');
   }, 30_000);
 
   it('refuses an ID token carrying another nonce (changed on the way to Keycloak): no session', async () => {
@@ -91,7 +103,7 @@ describe('login checks against the real Keycloak (HTTP-level login through NGINX
     const from = mark();
     expect(await finishLogin(callbackUrl, cookieHeader(login.site))).toEqual({ status: 401, session: undefined });
     // Keycloak did issue tokens here; the service refused them on its own check of the ID token.
-    const refusals = refusalsSince(from);
+    const refusals = await loggedRefusals(from);
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).not.toBe('invalid_grant');
   }, 30_000);
