@@ -6,7 +6,9 @@
 #   MLflow    : python venv with mlflow==$MLFLOW_VERSION + boto3
 #   NGINX     : Debian package nginx (built --with-http_auth_request_module)
 #   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
-# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|chromium ...]   (default: all)
+#   debs      : Debian packages redis-server (shared state of several replicas), wrk (NGINX-level benchmark),
+#               libnginx-mod-http-set-misc and libnginx-mod-http-cache-purge (the optional NGINX decision cache)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium ...]   (default: all)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,6 +41,23 @@ install_chromium() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >/dev/null || die "apt-get install chromium failed"
   log "chromium installed: $(/usr/bin/chromium --version 2>/dev/null)"
+}
+
+install_debs() {
+  local want=(redis-server wrk libnginx-mod-http-set-misc libnginx-mod-http-cache-purge) missing=() p
+  for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  if ((${#missing[@]} == 0)); then log "debs present: ${want[*]}"; return; fi
+  local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Keep the packages' postinst from starting a system redis or nginx.
+  local made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null; $sudo chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || {
+    ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d; die "apt-get install ${missing[*]} failed"; }
+  ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d
+  log "debs installed: ${missing[*]}"
 }
 
 install_keycloak() {
@@ -86,6 +105,6 @@ install_mlflow() {
 }
 
 T0=$SECONDS
-targets=("$@"); ((${#targets[@]})) || targets=(nginx chromium keycloak mlflow minio)
+targets=("$@"); ((${#targets[@]})) || targets=(nginx debs chromium keycloak mlflow minio)
 for t in "${targets[@]}"; do step "$t"; done
 log "install finished in $((SECONDS - T0))s"
