@@ -80,7 +80,8 @@ export const OPTION_NOTES: Record<string, string> = {
   'login.stateTtlSeconds': 'A login must come back from the IdP within this time.',
   'logout.audiences':
     "Client ids a back-channel logout token's `aud` may name, besides each issuer's client id and `audiences` and `basic.clientId`.",
-  'logout.maxTokenAgeSeconds': 'A logout token whose `iat` is older than this is refused; its `jti` is remembered this long (replay guard).',
+  'logout.maxTokenAgeSeconds':
+    'A logout token whose `iat` is older than this is refused; its `jti` is remembered this long (replay guard).',
   'logout.revocationRetentionSeconds':
     "After a logout, the subject's (or session's) tokens issued before it are refused this long: keep it ≥ the longest access-token lifetime.",
   'logout.maxEntries': 'Revocation records and remembered logout `jti`s held at most (each; oldest dropped first).',

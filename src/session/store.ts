@@ -179,7 +179,10 @@ function unindex(index: Map<string, Set<string>>, key: string | undefined, id: s
 /** Issuer and a claim value hashed to a fixed length (the indexes' keys); the issuer without trailing slashes. */
 function hashed(issuer: unknown, value: string): string {
   const iss = typeof issuer === 'string' ? issuer.replace(/\/+$/, '') : issuer;
-  return createHash('sha256').update(JSON.stringify([iss, value])).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(JSON.stringify([iss, value]))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** A session's key in the sid index; `iss` is given at creation (later read back from its ID token). */

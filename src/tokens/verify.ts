@@ -176,7 +176,13 @@ export class TokenVerifier {
  */
 export function identityBytes(identity: Identity): number {
   let bytes =
-    240 + stringBytes(identity.subject) + stringBytes(identity.iss) + stringBytes(identity.sid) + stringBytes(identity.username) + stringBytes(identity.email) + stringBytes(identity.tokenHash);
+    240 +
+    stringBytes(identity.subject) +
+    stringBytes(identity.iss) +
+    stringBytes(identity.sid) +
+    stringBytes(identity.username) +
+    stringBytes(identity.email) +
+    stringBytes(identity.tokenHash);
   for (const group of identity.groups) bytes += 8 + stringBytes(group);
   if (identity.permissions !== undefined) for (const permission of identity.permissions) bytes += 40 + stringBytes(permission);
   if (identity.claims !== undefined) {

@@ -24,9 +24,17 @@ const realm = `${stack.KC_URL}/admin/realms/${stack.KC_REALM ?? 'mlflow'}`;
 async function admin(): Promise<Record<string, string>> {
   const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: stack.KC_ADMIN_USERNAME!, password: stack.KC_ADMIN_PASSWORD! }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: 'admin-cli',
+      username: stack.KC_ADMIN_USERNAME!,
+      password: stack.KC_ADMIN_PASSWORD!,
+    }),
   });
-  return { authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}`, 'content-type': 'application/json' };
+  return {
+    authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}`,
+    'content-type': 'application/json',
+  };
 }
 
 /** A fresh access token of `user` from the password grant on `clientId` (never the shared cache: a logout revokes it). */
@@ -53,7 +61,11 @@ async function settled(probe: () => Promise<number>): Promise<number> {
 }
 
 const postLogout = (token: string) =>
-  fetch(ENDPOINT, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+  fetch(ENDPOINT, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ logout_token: token }),
+  });
 
 /** Records the logout tokens Keycloak posts; `forward` also hands them on to the service through NGINX. */
 class Recorder {

@@ -92,7 +92,14 @@ describe('POST /oauth2/backchannel-logout: verification', () => {
     const [, payload] = valid.split('.');
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'logout+jwt' })).toString('base64url')}.${payload}.`;
     await expectRefused(none, /verification failed/);
-    const hs = await new SignJWT({ iss: idp.url, aud: 'nginx-authz', iat: nowSec(), jti: 'h', sub: 'user-1', events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } })
+    const hs = await new SignJWT({
+      iss: idp.url,
+      aud: 'nginx-authz',
+      iat: nowSec(),
+      jti: 'h',
+      sub: 'user-1',
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    })
       .setProtectedHeader({ alg: 'HS256', kid: idp.currentKey.kid })
       .sign(new TextEncoder().encode('a-secret-anyone-could-pick-32-bytes!'));
     await expectRefused(hs, /ALG_NOT_ALLOWED/);
@@ -168,7 +175,14 @@ describe('POST /oauth2/backchannel-logout: verification', () => {
       },
     });
     await other.issuers.start();
-    expect((await request(other.handler).post('/oauth2/backchannel-logout').type('form').send({ logout_token: await logoutToken() })).status).toBe(200);
+    expect(
+      (
+        await request(other.handler)
+          .post('/oauth2/backchannel-logout')
+          .type('form')
+          .send({ logout_token: await logoutToken() })
+      ).status,
+    ).toBe(200);
     expect(events).toEqual([{ kind: 'logout', issuer: idp.url, sub: 'user-1', sid: 'sid-1' }]);
     other.stop();
   });
