@@ -99,7 +99,10 @@ function selectIssuer(token: string, issuers: readonly TrustedIssuer[]): Trusted
   }
   if (typeof iss !== 'string') throw new InvalidLogoutToken('iss missing');
   const wanted = iss.replace(/\/+$/, '');
-  const found = issuers.find((issuer) => issuer.settings.issuer.url.replace(/\/+$/, '') === wanted);
+  // The configured URL, or the issuer its discovery document names (they are equal unless the URL is the document's own).
+  const found = issuers.find((issuer) =>
+    [issuer.settings.issuer.url, issuer.provider.endpoints?.issuer].some((url) => url?.replace(/\/+$/, '') === wanted),
+  );
   if (found === undefined) throw new InvalidLogoutToken('issuer not configured');
   return found;
 }
