@@ -167,15 +167,11 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
     // A Keycloak-signed logout token addressed to another client (admin-cli): sign the user in there, sign them out.
     const otherToken = await freshToken(USER, 'admin-cli');
     expect(otherToken).toBeTruthy();
-    const bearer = await freshToken(USER);
-    const cookie = await sessionCookieFor(USER);
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // the new login's tokens postdate the last logout
     const bearer2 = await freshToken(USER);
     const cookie2 = await sessionCookieFor(USER);
     expect(await settled(() => bearerStatus(bearer2))).toBe(200);
     expect(await settled(() => cookieStatus(cookie2))).toBe(200);
-    void bearer;
-    void cookie;
 
     const signOutOther = await fetch(`${realm}/users/${await userId(headers, USER)}/sessions`, { headers });
     const sessions = (await signOutOther.json()) as { id: string; clients: Record<string, string> }[];
