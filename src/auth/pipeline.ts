@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
@@ -7,6 +8,7 @@ import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../idp/decider.js';
 import type { Logger } from '../log.js';
+import { MAX_PLAIN_KEY_LENGTH } from '../ops/metered-lru.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
 import type { ServiceName } from '../routes/load.js';
@@ -342,9 +344,14 @@ function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
   );
 }
 
-/** The decision cache key: who, which resource, which scope. */
+/**
+ * The decision cache key: who, which resource, which scope. Short enough that the cache never
+ * hashes it whole (a long resource is hashed here, behind the token hash), so that a logout can
+ * find a token's decisions by the key's prefix (DecisionCache.forgetTokens).
+ */
 function decisionKey(identity: Identity, route: RouteMatch): string {
-  return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
+  const what = `${route.resource}\u0000${route.scope!}`;
+  return `${identity.tokenHash}\u0000${what.length <= MAX_PLAIN_KEY_LENGTH - 24 ? what : `#${createHash('sha256').update(what).digest('base64url')}`}`;
 }
 
 /** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */

@@ -194,6 +194,18 @@ export const configSchema = z.strictObject({
       lockoutSeconds: positiveSeconds.default(60),
     })
     .prefault({}),
+  logout: z
+    .strictObject({
+      /** Client ids a logout token's `aud` may name besides each issuer's client id, its `audiences` and `basic.clientId`. */
+      audiences: z.array(z.string().min(1)).default([]),
+      /** A logout token issued longer ago than this is refused (its `jti` is remembered this long, plus the skew). */
+      maxTokenAgeSeconds: positiveSeconds.max(3_600).default(120),
+      /** How long a logout refuses the subject's (or session's) earlier tokens: at least the longest access-token lifetime. */
+      revocationRetentionSeconds: positiveSeconds.default(86_400),
+      /** Revocation records and remembered `jti`s held at most each (oldest dropped first). */
+      maxEntries: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
   request: z
     .strictObject({
       maxUriLength: z.number().int().min(256).max(65_536).default(8_192),
