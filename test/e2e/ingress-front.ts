@@ -20,17 +20,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { IDENTITY_HEADERS } from '../../src/auth/respond.js';
 import { freePort } from './own-service.js';
 import { ROOT, stack } from './stack.js';
 
-/** The identity headers the service answers with: the auth-response-headers annotation's list. */
-export const RESPONSE_HEADERS = [
-  'X-Auth-Request-User',
-  'X-Auth-Request-Email',
-  'X-Auth-Request-Preferred-Username',
-  'X-Auth-Request-Groups',
-  'X-Auth-Request-Subject',
-];
+/** The auth-response-headers annotation's list: every identity header the service answers with (test/docs/ingress-nginx.test.ts checks the doc says the same). */
+export const RESPONSE_HEADERS: readonly string[] = Object.values(IDENTITY_HEADERS);
 
 /** The address the front's subrequests come from: the only one the service is told to trust. */
 export const CONTROLLER_ADDRESS = '127.0.0.2';
