@@ -65,8 +65,8 @@ export class TokenSource {
    * otherwise what the NGINX snippets forward (login/return-to.ts).
    */
   private siteOf(req: IncomingMessage, original: OriginalRequest | undefined, login: SiteCheck['login']): URL | undefined {
-    if (original?.site === undefined) return publicBase(req, login.publicUrl, login.allowedHosts);
-    return siteBase(original.site, login.publicUrl, login.allowedHosts);
+    if (original?.origin === undefined) return publicBase(req, login.publicUrl, login.allowedHosts);
+    return siteBase(new URL(original.origin), login.publicUrl, login.allowedHosts);
   }
 
   private fromBasic(

@@ -24,8 +24,11 @@ export interface OriginalRequest {
   target: string;
   /** The client's address as the proxy saw it; undefined when it did not say. */
   clientAddress: string | undefined;
-  /** ingress-nginx only: `scheme://host/` of X-Original-URL, the site the client asked for. */
-  site: URL | undefined;
+  /**
+   * ingress-nginx only: the origin of X-Original-URL (`https://host[:port]`), the site the client
+   * asked for; a string, made a URL only when the CSRF check needs it.
+   */
+  origin: string | undefined;
 }
 
 /** What decides whether the ingress-nginx headers are read (`ingress.*`). */
@@ -68,7 +71,7 @@ export function readOriginal(headers: IncomingHttpHeaders, remoteAddress: string
   }
   if (url !== undefined && trusted && method !== undefined) {
     const parsed = parseOriginalUrl(url);
-    return { contract: 'ingress-nginx', method, target: parsed.target, clientAddress: ingressClient(headers), site: parsed.site };
+    return { contract: 'ingress-nginx', method, target: parsed.target, clientAddress: ingressClient(headers), origin: parsed.origin };
   }
   if (method === undefined || uri === undefined) {
     throw new BadOriginalRequest('missing_original_request', {
@@ -79,7 +82,7 @@ export function readOriginal(headers: IncomingHttpHeaders, remoteAddress: string
     });
   }
   const address = single(headers['x-original-remote-addr']);
-  return { contract: 'nginx', method, target: uri, clientAddress: address, site: undefined };
+  return { contract: 'nginx', method, target: uri, clientAddress: address, origin: undefined };
 }
 
 /** The raw request target of an absolute http(s) URL; undefined when `url` is not one. */
@@ -95,16 +98,16 @@ function targetOf(url: string): string | undefined {
  * receives (`$request_uri`); the raw target goes through the same normalisation as
  * X-Original-URI (request/normalize.ts), which refuses those instead.
  */
-function parseOriginalUrl(url: string): { target: string; site: URL } {
+function parseOriginalUrl(url: string): { target: string; origin: string } {
   const match = VISIBLE_ASCII.test(url) ? ORIGINAL_URL.exec(url) : null;
-  if (match === null || !URL.canParse(url)) throw new RejectedUri({ detail: 'X-Original-URL is not an absolute http(s) URL' });
-  const [, scheme, authority, target] = match as unknown as [string, string, string, string];
-  const parsed = new URL(url);
+  const parsed = match === null ? null : URL.parse(url);
+  if (match === null || parsed === null) throw new RejectedUri({ detail: 'X-Original-URL is not an absolute http(s) URL' });
+  const [, , authority, target] = match as unknown as [string, string, string, string];
   if (!AUTHORITY.test(authority) || parsed.username !== '' || parsed.password !== '' || parsed.host === '')
     throw new RejectedUri({ detail: 'X-Original-URL authority is not host[:port]' });
   if (!target.startsWith('/')) throw new RejectedUri({ detail: 'X-Original-URL has no path' });
   if (target.includes('#')) throw new RejectedUri({ detail: 'fragment in X-Original-URL' });
-  return { target, site: new URL(`${scheme.toLowerCase()}://${parsed.host}/`) };
+  return { target, origin: parsed.origin };
 }
 
 /**

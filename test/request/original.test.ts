@@ -38,7 +38,7 @@ describe('readOriginal: ingress-nginx contract from a trusted sender', () => {
     }
     const original = readOriginal(ingressHeaders(url), CONTROLLER, enabled);
     expect(original).toMatchObject({ contract: 'ingress-nginx', method: 'GET', target, clientAddress: '203.0.113.9' });
-    expect(original.site?.href).toBe(`${new URL(url).origin}/`);
+    expect(original.origin).toBe(new URL(url).origin);
   });
 
   it('keeps the raw target, so dot segments and encoded slashes reach the same normalisation (and are refused)', () => {
@@ -140,7 +140,7 @@ describe('readOriginal: never two descriptions, never an untrusted X-Original-UR
       method: 'POST',
       target: '/a?b',
       clientAddress: '198.51.100.1',
-      site: undefined,
+      origin: undefined,
     });
     expect(() => readOriginal({ 'x-original-method': 'GET' }, '127.0.0.1', enabled)).toThrow(BadOriginalRequest);
   });
