@@ -10,7 +10,7 @@ import { openBrowser, screenshot, type Browser } from './browser.js';
 import { experimentByName, marked, proxiedAnyway, reachedUpstream } from './effects.js';
 import { CONTROLLER_ADDRESS, startIngressFront, type IngressFront } from './ingress-front.js';
 import { freePort, startOwnService, type OwnService } from './own-service.js';
-import { claimsOf, password, stack, tokenFor, uniqueName } from './stack.js';
+import { claimsOf, password, runPython, stack, tokenFor, uniqueName } from './stack.js';
 
 let service: OwnService;
 let front: IngressFront;
@@ -22,6 +22,8 @@ beforeAll(async () => {
       AUTHZ_INGRESS_ENABLED: 'true',
       AUTHZ_INGRESS_TRUSTED_PROXIES: `${CONTROLLER_ADDRESS}/32`,
       AUTHZ_LOGIN_ENABLED: 'true',
+      AUTHZ_BASIC_ENABLED: 'true',
+      AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli',
       AUTHZ_LOG_LEVEL: 'info',
     },
     { port },
@@ -114,6 +116,35 @@ describe('ingress-nginx auth-url against the real stack', () => {
     expect(`${location.origin}${location.pathname}`).toBe(`${front.url}/oauth2/start`);
     expect(location.searchParams.get('rd')).toBe(`${front.url}/api/2.0/mlflow/experiments/search?max_results=1&a=b%2Fc`);
   });
+});
+
+describe('the MLflow Python client through the ingress front', () => {
+  it('logs a run with a user name and password (Basic, exchanged by the service): the run is in MLflow', async () => {
+    const name = uniqueName('e2e-ingress-client');
+    const script = [
+      'import mlflow',
+      `mlflow.set_experiment(${JSON.stringify(name)})`,
+      'with mlflow.start_run() as run:',
+      '    mlflow.log_metric("m", 1.5)',
+      'print(run.info.run_id)',
+    ].join('\n');
+    const result = await runPython(['-c', script], {
+      MLFLOW_TRACKING_URI: front.url,
+      MLFLOW_TRACKING_USERNAME: 'bob',
+      MLFLOW_TRACKING_PASSWORD: password('bob'),
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+      MLFLOW_HTTP_REQUEST_TIMEOUT: '60',
+      MLFLOW_DISABLE_TELEMETRY: 'true',
+    });
+    expect(result.code).toBe(0);
+    const runId = result.stdout.trim().split('\n').pop()!;
+    const experiment = await experimentByName(name);
+    expect(experiment).toBeDefined();
+    const run = await fetch(`${stack.MLFLOW_DIRECT_URL}/api/2.0/mlflow/runs/get?run_id=${runId}`).then((r) => r.json());
+    expect(run).toMatchObject({
+      run: { info: { experiment_id: experiment!.experiment_id }, data: { metrics: [{ key: 'm', value: 1.5 }] } },
+    });
+  }, 180_000);
 });
 
 describe('the service called directly, not from the trusted controller address', () => {
