@@ -241,3 +241,46 @@ describe('/auth with the ingress-nginx contract (the service, fake IdP)', () => 
     }
   });
 });
+
+describe('CSRF check of session-cookie writes under the ingress-nginx contract', () => {
+  let idp: FakeIdp;
+  let service: Awaited<ReturnType<typeof startService>>;
+
+  beforeAll(async () => {
+    idp = await new FakeIdp().start();
+    service = await startService(idp, {
+      env: { AUTHZ_INGRESS_ENABLED: 'true', AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' },
+    });
+  });
+  afterAll(async () => {
+    service.provider.stop();
+    await idp.stop();
+  });
+
+  async function sessionCookie(sub: string): Promise<string> {
+    const token = await idp.token({ sub, preferred_username: 'bob' });
+    const session = service.sessions!.store.create({
+      accessToken: token,
+      accessExpiresAtMs: Date.now() + 300_000,
+      refreshToken: 'rt',
+      idToken: undefined,
+    });
+    return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+  }
+
+  /** A POST as the controller describes it: no X-Forwarded-Host (it does not set one), the client's Origin passed on. */
+  const post = async (url: string, headers: Record<string, string>) =>
+    request(service.handler)
+      .get('/auth')
+      .set({ 'X-Original-URL': url, 'X-Original-Method': 'POST', Cookie: await sessionCookie(`s-${Math.random()}`), ...headers });
+
+  it("compares Origin with X-Original-URL's origin (its host allowed), not with the service's own Host", async () => {
+    const runs = 'https://mlflow.example.com/ajax-api/2.0/mlflow/runs/create';
+    expect((await post(runs, { Origin: 'https://mlflow.example.com' })).status).toBe(200);
+    expect((await post(runs, { Origin: 'https://evil.example' })).status).toBe(403);
+    // A client's X-Forwarded-Host (the controller passes it on) does not make another site this one.
+    expect((await post(runs, { Origin: 'https://evil.example', 'X-Forwarded-Host': 'evil.example' })).status).toBe(403);
+    // A host that is not allowed has no origin to compare with: refused.
+    expect((await post('https://other.example/ajax-api/2.0/mlflow/runs/create', { Origin: 'https://other.example' })).status).toBe(403);
+  });
+});
