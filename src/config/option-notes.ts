@@ -95,6 +95,9 @@ export const OPTION_NOTES: Record<string, string> = {
   'basic.maxFailuresPerAddress': 'Failed attempts per client address within `windowSeconds` before a lockout.',
   'basic.windowSeconds': 'The window failures are counted in.',
   'basic.lockoutSeconds': 'A locked-out user or address gets 429 this long, without any IdP call.',
+  'ingress.enabled':
+    "Accept ingress-nginx's `auth-url` contract (X-Original-URL, X-Real-IP) from `trustedProxies` (docs/ingress-nginx.md).",
+  'ingress.trustedProxies': 'Addresses/CIDRs of the ingress controller; X-Original-URL and X-Real-IP from any other sender are ignored.',
   'request.maxUriLength': 'Longer original URIs are refused (403).',
   'identity.maxHeaderBytes': 'Bound of each identity header value sent to NGINX.',
   'log.level': 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
