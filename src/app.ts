@@ -154,6 +154,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     limiter,
     metrics,
     log,
+    clock,
   });
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.

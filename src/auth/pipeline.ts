@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
@@ -17,6 +18,8 @@ import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';
+import { isUnsafeMethod } from '../login/origin.js';
+import { accelExpiresValues, nginxCacheSeconds, type CredentialSource } from './nginx-cache.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
 
@@ -39,6 +42,8 @@ export interface AuthDependencies {
   limiter?: SubjectLimiter | undefined;
   metrics: Metrics;
   log: Logger;
+  /** The clock the caches use (the NGINX cache time is measured against token and decision expiries); default the system's. */
+  clock?: Clock;
 }
 
 /** What is known about one decision so far; each step adds to it. */
@@ -55,6 +60,11 @@ interface DecisionState {
   next: RouteMatch | undefined;
   /** The caller's token, kept only to decide `next`; never logged. */
   token: string | undefined;
+  /** Where the token came from, and whether obtaining it took a refresh or an exchange (NGINX's cache, auth/nginx-cache.ts). */
+  credential: CredentialSource;
+  renewed: boolean;
+  /** When the service's remembered allow ends, when the decision came from its cache. */
+  decidedUntilMs: number | undefined;
 }
 
 /**
@@ -69,6 +79,9 @@ export function createAuthHandler(deps: AuthDependencies) {
   const audit = config.log.audit ? log.child({ audit: true }) : undefined;
   // The 401 message's list of accepted credentials depends on the configuration only.
   const ways = authenticationWays(config);
+  const nginxSeconds = config.nginx.cacheSeconds;
+  const accelValues = accelExpiresValues(nginxSeconds);
+  const clock = deps.clock ?? systemClock;
 
   /**
    * Runs synchronously while every answer is cached (the common case: no await, so no other
@@ -85,6 +98,9 @@ export function createAuthHandler(deps: AuthDependencies) {
       copySource: undefined,
       next: undefined,
       token: undefined,
+      credential: 'none',
+      renewed: false,
+      decidedUntilMs: undefined,
     };
     try {
       readOriginalRequest(req, config, state);
@@ -95,13 +111,15 @@ export function createAuthHandler(deps: AuthDependencies) {
         return;
       }
       // Step 3 may go to the IdP (a session refresh, a Basic exchange): continue once it answers.
-      const token = deps.tokens.tokenOf(req);
+      const token = deps.tokens.tokenOf(req, state);
       if (typeof token === 'string') decideWithToken(res, state, route, token);
-      else
+      else {
+        state.renewed = true;
         token.then(
           (ready) => decideWithToken(res, state, route, ready),
           (thrown: unknown) => refuse(res, state, thrown),
         );
+      }
     } catch (thrown) {
       refuse(res, state, thrown);
     }
@@ -149,10 +167,12 @@ export function createAuthHandler(deps: AuthDependencies) {
       return deps.challenger!.challenge(route.resource, route.scope!, route.family);
     }
     const key = decisionKey(identity, route);
-    const cached = deps.cache.peek(key);
+    const cached = deps.cache.peekEntry(key);
     if (cached === undefined) return askIdp(deps, token, identity, route, key, state);
     state.source = 'cache';
-    if (cached.denial !== undefined) throw cached.denial;
+    if (typeof cached !== 'number') throw cached;
+    // With a second permission (S3 copies) the answer is never cached by NGINX, so the last expiry is enough.
+    state.decidedUntilMs = cached;
     return undefined;
   }
 
@@ -189,8 +209,27 @@ export function createAuthHandler(deps: AuthDependencies) {
       else decideWithToken(res, state, next, state.token);
       return;
     }
-    sendAllow(res, state.identity, config.identity.maxHeaderBytes);
+    sendAllow(res, state.identity, config.identity.maxHeaderBytes, accelValues[nginxAllowSeconds(state)]);
     finish(state, 'allow', route.public ? 'public' : 'allowed');
+  }
+
+  /** Seconds NGINX's decision cache may keep this allow (0 when it must not). */
+  function nginxAllowSeconds(state: DecisionState): number {
+    if (nginxSeconds === 0) return 0;
+    return nginxCacheSeconds(
+      {
+        allowed: true,
+        credential: state.credential,
+        renewed: state.renewed,
+        unsafeMethod: isUnsafeMethod(state.method!),
+        copySource: state.copySource !== undefined,
+        tokenExpiresAtMs: state.identity?.expiresAtMs,
+        decisionExpiresAtMs: state.decidedUntilMs,
+      },
+      nginxSeconds,
+      config.cache.allowTtlSeconds,
+      clock(),
+    );
   }
 
   function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {

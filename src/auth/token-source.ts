@@ -7,6 +7,7 @@ import { crossOriginRefusal, isUnsafeMethod } from '../login/origin.js';
 import { publicBase } from '../login/return-to.js';
 import type { Sessions } from '../session/sessions.js';
 import { extractCredentials, type Credentials } from './credentials.js';
+import type { CredentialSource } from './nginx-cache.js';
 
 /** What the CSRF check of session-authenticated requests needs: the site's origin and a log. */
 export interface SiteCheck {
@@ -32,16 +33,29 @@ export class TokenSource {
     private readonly site?: SiteCheck,
   ) {}
 
-  /** @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token */
-  tokenOf(req: IncomingMessage): string | Promise<string> {
+  /**
+   * @param source receives where the token came from (NGINX's decision cache reuses only some answers, auth/nginx-cache.ts)
+   * @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token
+   */
+  tokenOf(req: IncomingMessage, source?: { credential: CredentialSource }): string | Promise<string> {
     const authorization = req.headers.authorization;
     const credentials = authorization === undefined || authorization === '' ? undefined : extractCredentials(authorization);
-    if (credentials?.kind === 'bearer') return credentials.token;
+    if (credentials?.kind === 'bearer') {
+      if (source !== undefined) source.credential = 'bearer';
+      return credentials.token;
+    }
     const fromSession = this.sessions?.accessToken(req.headers.cookie);
-    if (typeof fromSession === 'string') return this.sameOrigin(req, fromSession);
+    if (typeof fromSession === 'string') {
+      if (source !== undefined) source.credential = 'session';
+      return this.sameOrigin(req, fromSession);
+    }
     if (fromSession instanceof Promise)
-      return fromSession.then((token) => (token === undefined ? this.fromBasic(req, credentials) : this.sameOrigin(req, token)));
-    return this.fromBasic(req, credentials);
+      return fromSession.then((token) => {
+        if (token === undefined) return this.fromBasic(req, credentials, source);
+        if (source !== undefined) source.credential = 'session';
+        return this.sameOrigin(req, token);
+      });
+    return this.fromBasic(req, credentials, source);
   }
 
   /** The session's token, unless a state-changing request does not show it came from this site. */
@@ -56,8 +70,13 @@ export class TokenSource {
     throw new CrossOriginRequest({ detail: refusal });
   }
 
-  private fromBasic(req: IncomingMessage, credentials: Credentials | undefined): string | Promise<string> {
+  private fromBasic(
+    req: IncomingMessage,
+    credentials: Credentials | undefined,
+    source?: { credential: CredentialSource },
+  ): string | Promise<string> {
     if (credentials === undefined) throw new Unauthenticated('no_credentials');
+    if (source !== undefined) source.credential = credentials.kind;
     if (credentials.kind !== 'basic') return credentials.token;
     if (this.basic === undefined)
       throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled (basic.enabled)' });

@@ -90,6 +90,8 @@ export const OPTION_NOTES: Record<string, string> = {
   'basic.lockoutSeconds': 'A locked-out user or address gets 429 this long, without any IdP call.',
   'request.maxUriLength': 'Longer original URIs are refused (403).',
   'identity.maxHeaderBytes': 'Bound of each identity header value sent to NGINX.',
+  'nginx.cacheSeconds':
+    "Most seconds NGINX's optional decision cache (`nginx/snippets/authz-cache.conf`) may keep an allow (`X-Accel-Expires`); 0: nothing is cached. Also how long a signed-out session may still be allowed from that cache.",
   'log.level': 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   'log.audit': 'One JSON audit line per decision on stdout.',
 };
