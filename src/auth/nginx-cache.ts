@@ -35,9 +35,11 @@ export interface CacheFacts {
 }
 
 /**
- * Seconds NGINX may keep an answer: 0 unless it is an allow NGINX can reuse safely, else the
- * least of `maxSeconds` (`nginx.cacheSeconds`), the service's allow TTL, the time left on the
- * service's own remembered decision and the time left on the token, rounded down.
+ * Seconds NGINX may keep an answer: 0 unless it is an allow NGINX can reuse safely, else such
+ * that NGINX serves it no longer than the least of `maxSeconds` (`nginx.cacheSeconds`), the
+ * service's allow TTL, the time left on the service's own remembered decision and the time left
+ * on the token (NGINX's whole-second clock makes that one second less than the least of them,
+ * rounded down: `maxSeconds` 5 sends 4, and `maxSeconds` 1 caches nothing).
  *
  * Never cached:
  * - refusals, challenges, lockouts, errors (a newly granted permission must work at once, and a
@@ -57,8 +59,15 @@ export function nginxCacheSeconds(facts: CacheFacts, maxSeconds: number, allowTt
   let untilMs = nowMs + Math.min(maxSeconds, allowTtlSeconds) * 1000;
   if (facts.tokenExpiresAtMs !== undefined) untilMs = Math.min(untilMs, facts.tokenExpiresAtMs);
   if (facts.decisionExpiresAtMs !== undefined) untilMs = Math.min(untilMs, facts.decisionExpiresAtMs);
-  return Math.max(0, Math.floor((untilMs - nowMs) / 1000));
+  // NGINX counts whole seconds: an answer stored during second `s` with `X-Accel-Expires: n` is served until second
+  // s + n has ended. So n = (last whole second before untilMs) − s − 1, with `s` taken a little later than now for
+  // the time the answer takes to reach NGINX. The entry then never outlives untilMs (and lives n to n + 1 seconds).
+  const storedSecond = Math.floor((nowMs + STORE_MARGIN_MS) / 1000);
+  return Math.max(0, Math.floor(untilMs / 1000) - storedSecond - 1);
 }
+
+/** How much later than the service's answer NGINX may timestamp it (same host, loopback). */
+const STORE_MARGIN_MS = 50;
 
 /**
  * The header values 0..max, made once: the allow path sets a ready string instead of
