@@ -116,6 +116,11 @@ http {
     async stop() {
       process.kill(-child.pid!, 'SIGTERM');
       await exited;
+      // What NGINX complained about, for a failed run (never credentials: NGINX logs no header values here).
+      const errors = readFileSync(join(prefix, 'logs/error.log'), 'utf8')
+        .split('\n')
+        .filter((line) => /\[(error|crit|alert|emerg)\]/.test(line));
+      if (errors.length > 0) console.log(`nginx (${variant}) errors:\n${errors.slice(0, 20).join('\n')}`);
       rmSync(prefix, { recursive: true, force: true });
     },
   };
@@ -275,7 +280,7 @@ describe('NGINX decision cache (hashed key, set-misc)', () => {
       `sign-out: refused through the cache after ${refusedAfterMs?.toFixed(0)} ms (${servedAfter} requests served from the cache meanwhile)`,
     );
     expect(refusedAfterMs).toBeDefined();
-    expect(refusedAfterMs!).toBeLessThanOrEqual(CACHE_SECONDS * 1000 + 500);
+    expect(refusedAfterMs!).toBeLessThanOrEqual(CACHE_SECONDS * 1000 + 300);
     expect((await get(hashed.ports.cached, uri, asCookie)).status).toBe(401);
   }, 60_000);
 
