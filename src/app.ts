@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import * as oidc from 'openid-client';
+import { NginxPurger } from './auth/nginx-purge.js';
 import { createAuthHandler } from './auth/pipeline.js';
 import { TokenSource } from './auth/token-source.js';
 import { BasicExchange } from './basic/exchange.js';
@@ -141,6 +142,9 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.disable('etag');
   app.set('trust proxy', false);
 
+  // NGINX's decision cache, when the service may purge it (nginx.purgeUrl): a sign-out ends the user's entries at once.
+  const purger =
+    config.nginx.purgeUrl === undefined ? undefined : new NginxPurger(new URL(config.nginx.purgeUrl), config.nginx.cacheSeconds, log);
   const authHandler = createAuthHandler({
     config,
     matchers,
@@ -155,11 +159,12 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     metrics,
     log,
     clock,
+    purger,
   });
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock }));
+  if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock, purger }));
   else {
     // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
     app.use('/oauth2', (_req, res) => {

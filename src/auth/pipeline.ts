@@ -19,6 +19,8 @@ import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.j
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';
 import { isUnsafeMethod } from '../login/origin.js';
+import type { NginxPurger } from './nginx-purge.js';
+import { CACHE_KEY_HEADER } from './nginx-purge.js';
 import { accelExpiresValues, nginxCacheSeconds, type CredentialSource } from './nginx-cache.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
@@ -38,6 +40,8 @@ export interface AuthDependencies {
   objects: PerObjectResolver | undefined;
   /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
   remote: KeycloakRoutes | undefined;
+  /** Set with `nginx.purgeUrl`: remembers whose entries NGINX's decision cache holds, to purge them on sign-out. */
+  purger?: NginxPurger | undefined;
   /** IdP lookups for request-named resources, per subject (decide/limiter.ts); undefined: unlimited (tests). */
   limiter?: SubjectLimiter | undefined;
   metrics: Metrics;
@@ -65,6 +69,8 @@ interface DecisionState {
   renewed: boolean;
   /** When the service's remembered allow ends, when the decision came from its cache. */
   decidedUntilMs: number | undefined;
+  /** NGINX's cache key of this decision (authz-cache.conf sends it; hashes, no credentials), for purging. */
+  cacheKey: string | string[] | undefined;
 }
 
 /**
@@ -101,6 +107,7 @@ export function createAuthHandler(deps: AuthDependencies) {
       credential: 'none',
       renewed: false,
       decidedUntilMs: undefined,
+      cacheKey: req.headers[CACHE_KEY_HEADER],
     };
     try {
       readOriginalRequest(req, config, state);
@@ -209,7 +216,9 @@ export function createAuthHandler(deps: AuthDependencies) {
       else decideWithToken(res, state, next, state.token);
       return;
     }
-    sendAllow(res, state.identity, config.identity.maxHeaderBytes, accelValues[nginxAllowSeconds(state)]);
+    const seconds = nginxAllowSeconds(state);
+    if (seconds > 0 && state.identity !== undefined) deps.purger?.remember(state.cacheKey, state.identity.subject);
+    sendAllow(res, state.identity, config.identity.maxHeaderBytes, accelValues[seconds]);
     finish(state, 'allow', route.public ? 'public' : 'allowed');
   }
 

@@ -90,6 +90,8 @@ export const OPTION_NOTES: Record<string, string> = {
   'basic.lockoutSeconds': 'A locked-out user or address gets 429 this long, without any IdP call.',
   'request.maxUriLength': 'Longer original URIs are refused (403).',
   'identity.maxHeaderBytes': 'Bound of each identity header value sent to NGINX.',
+  'nginx.purgeUrl':
+    "NGINX's loopback purge location (`nginx/snippets/authz-cache-purge.conf`, needs the cache-purge module): a sign-out purges the user's cached decisions there at once. Unset: they expire within `nginx.cacheSeconds`.",
   'nginx.cacheSeconds':
     "Most seconds NGINX's optional decision cache (`nginx/snippets/authz-cache.conf`) may keep an allow (`X-Accel-Expires`); 0: nothing is cached. Also how long a signed-out session may still be allowed from that cache.",
   'log.level': 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',

@@ -212,6 +212,11 @@ export const configSchema = z.strictObject({
        * answer uncacheable. Also the time a signed-out session may still be served from that cache.
        */
       cacheSeconds: z.number().int().min(0).max(60).default(5),
+      /**
+       * NGINX's purge location (nginx/snippets/authz-cache-purge.conf, loopback only): on sign-out the
+       * service purges the user's cached decisions there at once. Unset: they expire within cacheSeconds.
+       */
+      purgeUrl: z.url({ protocol: /^http$/ }).optional(),
     })
     .prefault({}),
   log: z

@@ -12,8 +12,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { Agent, createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sessionCookieFor } from './login-http.js';
-import { freePort } from './own-service.js';
+import { signInAtKeycloak, sessionCookieFor } from './login-http.js';
+import { freePort, startOwnService, type OwnService } from './own-service.js';
 import { ROOT, stack, tokenFor } from './stack.js';
 
 const MODULES = '/usr/lib/nginx/modules';
@@ -39,7 +39,11 @@ function startStub(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function startNginx(variant: 'authz-cache.conf' | 'authz-cache-plain.conf', stubPort: number): Promise<Nginx> {
+async function startNginx(
+  variant: 'authz-cache.conf' | 'authz-cache-plain.conf',
+  stubPort: number,
+  options: { authzPort?: number; purgePort?: number } = {},
+): Promise<Nginx> {
   const prefix = mkdtempSync(join(tmpdir(), 'authz-nginx-cache-'));
   mkdirSync(join(prefix, 'conf'));
   mkdirSync(join(prefix, 'logs'));
@@ -47,9 +51,11 @@ async function startNginx(variant: 'authz-cache.conf' | 'authz-cache-plain.conf'
   const ports = { cached: await freePort(), uncached: await freePort(), stub: await freePort() };
   const cacheDir = join(prefix, 'authz-cache');
   const modules =
-    variant === 'authz-cache.conf'
+    (variant === 'authz-cache.conf'
       ? `load_module ${MODULES}/ndk_http_module.so;\nload_module ${MODULES}/ngx_http_set_misc_module.so;\n`
-      : '';
+      : '') + (options.purgePort === undefined ? '' : `load_module ${MODULES}/ngx_http_cache_purge_module.so;\n`);
+  const purgeServer =
+    options.purgePort === undefined ? '' : `server { listen 127.0.0.1:${options.purgePort}; include snippets/authz-cache-purge.conf; }`;
   // As the stack's NGINX: when the test runs as root, the workers keep that user (they reach the unix socket).
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
   const protect = (status: string) => `
@@ -67,7 +73,8 @@ http {
     proxy_temp_path ${prefix}/proxy-temp;
     client_body_temp_path ${prefix}/client-temp;
     proxy_cache_path ${cacheDir} levels=1:2 keys_zone=authz_decisions:2m max_size=32m inactive=10s use_temp_path=off;
-    upstream nginx_authz { server 127.0.0.1:${stack.AUTHZ_PORT}; keepalive 32; }
+    upstream nginx_authz { server 127.0.0.1:${options.authzPort ?? stack.AUTHZ_PORT}; keepalive 32; }
+    ${purgeServer}
     upstream stub_authz { server 127.0.0.1:${stubPort}; keepalive 8; }
     server {
         listen 127.0.0.1:${ports.cached};
@@ -128,6 +135,7 @@ http {
 
 interface Answer {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   cache: string | undefined;
   body: string;
   ms: number;
@@ -143,6 +151,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}, m
       res.on('end', () =>
         resolve({
           status: res.statusCode!,
+          headers: res.headers,
           cache: res.headers['x-authz-cache'] as string | undefined,
           body,
           ms: performance.now() - started,
@@ -327,4 +336,58 @@ describe('NGINX decision cache, plain variant (no set-misc)', () => {
     expect(files.some((file) => file.text.includes(token))).toBe(true);
     expect(statSync(plain.cacheDir).mode & 0o777).toBe(0o700);
   });
+});
+
+describe('NGINX decision cache with purge on sign-out (cache-purge module, nginx.purgeUrl)', () => {
+  // A service of the test's own (the stack's has no purge URL), behind an NGINX with the purge location.
+  let service: OwnService;
+  let front: Nginx;
+  const stackHost = new URL(stack.MLFLOW_URL!).host; // the host Keycloak knows the callback of
+
+  beforeAll(async () => {
+    const authzPort = await freePort();
+    const purgePort = await freePort();
+    front = await startNginx('authz-cache.conf', (stub.address() as { port: number }).port, { authzPort, purgePort });
+    service = await startOwnService(
+      {
+        AUTHZ_LOGIN_ENABLED: 'true',
+        AUTHZ_LOGIN_ALLOWED_HOSTS: stackHost,
+        AUTHZ_NGINX_PURGE_URL: `http://127.0.0.1:${purgePort}/authz-cache-purge`,
+      },
+      { port: authzPort },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await service?.stop();
+    await front?.stop();
+  });
+
+  const cookiesOf = (answer: Answer): string =>
+    ([answer.headers['set-cookie'] ?? []].flat() as string[]).map((line) => line.split(';')[0]!).join('; ');
+
+  it('refuses a signed-out session at once: its cached allows are purged before the sign-out answers', async () => {
+    const site = { host: stackHost };
+    const start = await get(front.ports.cached, '/oauth2/start?rd=%2F', site);
+    expect(start.status).toBe(302);
+    const callback = new URL(await signInAtKeycloak(String(start.headers.location), 'carol'));
+    const done = await get(front.ports.cached, `${callback.pathname}${callback.search}`, { ...site, cookie: cookiesOf(start) });
+    expect(done.status).toBe(302);
+    const cookie = cookiesOf(done)
+      .split('; ')
+      .find((pair) => pair.startsWith('nginx_authz_session='))!;
+    expect(cookie).toBeDefined();
+
+    const uri = `${SEARCH}&n=purge`;
+    const other = `${SEARCH}&n=purge-2`;
+    expect(await untilHit(front.ports.cached, uri, { cookie })).toMatchObject({ status: 200, cache: 'HIT', body: 'user=carol\n' });
+    expect(await untilHit(front.ports.cached, other, { cookie })).toMatchObject({ status: 200, cache: 'HIT' });
+    const signOut = await get(front.ports.cached, '/oauth2/sign_out', { ...site, cookie, 'sec-fetch-site': 'same-origin' }, 'POST');
+    expect(signOut.status).toBe(302);
+    const signedOutAt = performance.now();
+    const after = await get(front.ports.cached, uri, { cookie });
+    const afterOther = await get(front.ports.cached, other, { cookie });
+    console.log(`sign-out with purge: refused ${(performance.now() - signedOutAt).toFixed(0)} ms after the sign-out answered`);
+    // A cached allow would be a 200 (the entries had 3-4 s left): refused by the service, so they were purged.
+    expect([after.status, afterOther.status]).toEqual([401, 401]);
+  }, 60_000);
 });
