@@ -21,7 +21,7 @@ const setMisc = existsSync(`${MODULES}/ngx_http_set_misc_module.so`) && existsSy
 const withNginx = nginxBin === undefined && process.env.CI !== 'true' ? it.skip : it;
 const withSetMisc = (nginxBin === undefined || !setMisc) && process.env.CI !== 'true' ? it.skip : it;
 
-function nginxTest(main: string, snippet: string): { status: number | null; output: string } {
+function nginxTest(main: string, snippet: string, extraServer = ''): { status: number | null; output: string } {
   if (nginxBin === undefined) throw new Error('no nginx binary (scripts/stack/install.sh installs it): CI must run `nginx -t`');
   const prefix = mkdtempSync(join(tmpdir(), 'authz-cache-nginx-'));
   try {
@@ -40,6 +40,7 @@ http {
         include snippets/authz-errors.conf;
         location / { include snippets/authz-protect.conf; proxy_pass http://127.0.0.1:5000; }
     }
+    ${extraServer}
 }
 `;
     writeFileSync(join(prefix, 'conf/nginx.conf'), conf);
@@ -61,14 +62,25 @@ describe('nginx/snippets/authz-cache*.conf', () => {
     expect(result.output).toContain('unknown directive "set_sha1"');
   });
 
+  withSetMisc('authz-cache-purge.conf passes `nginx -t` in a loopback server with the cache-purge module', () => {
+    const purge = `${LOAD_SET_MISC}load_module ${MODULES}/ngx_http_cache_purge_module.so;\n`;
+    const server = 'server { listen 127.0.0.1:8081; include snippets/authz-cache-purge.conf; }';
+    expect(nginxTest(purge, 'authz-cache.conf', server)).toEqual({ status: 0, output: '' });
+    expect(nginxTest(LOAD_SET_MISC, 'authz-cache.conf', server).output).toContain('unknown directive "proxy_cache_purge"');
+  });
+
   withNginx('authz-cache-plain.conf passes `nginx -t` with a plain NGINX (no module)', () => {
     expect(nginxTest('', 'authz-cache-plain.conf')).toEqual({ status: 0, output: '' });
   });
 
   it('keeps raw credentials out of the hashed key, and the plain key says it holds them', () => {
     const snippet = (name: string) => readFileSync(join(ROOT, 'nginx/snippets', name), 'utf8');
-    const keyOf = (text: string) => /^proxy_cache_key\s+"([^"]+)";$/m.exec(text)?.[1] ?? '';
+    const keyOf = (text: string) => /^(?:proxy_cache_key|set \$authz_cache_key)\s+"([^"]+)";$/m.exec(text)?.[1] ?? '';
     const hashed = keyOf(snippet('authz-cache.conf'));
+    // The same value is the key and what the service is told (for the purge on sign-out).
+    expect(snippet('authz-cache.conf')).toMatch(/^proxy_cache_key \$authz_cache_key;$/m);
+    expect(snippet('authz-cache.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key \$authz_cache_key;$/m);
+    expect(snippet('authz-cache-plain.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key "";$/m);
     expect(hashed).toMatch(/^\$authz_cache_authorization \$authz_cache_cookie /);
     expect(hashed).not.toMatch(/\$http_|\$cookie_/);
     expect(snippet('authz-cache.conf')).toMatch(/^set_sha1 \$authz_cache_authorization \$http_authorization;$/m);
