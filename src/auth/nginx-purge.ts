@@ -5,8 +5,9 @@ import type { Logger } from '../log.js';
 /** The header through which authz-cache.conf tells the service the NGINX cache key of a decision (hashes, no credentials). */
 export const CACHE_KEY_HEADER = 'x-authz-cache-key';
 
-/** Keys remembered at most: beyond it the oldest are forgotten, and their entries simply expire (nginx.cacheSeconds). */
+/** Keys remembered at most, and their characters: beyond either the oldest are forgotten, and their entries simply expire (nginx.cacheSeconds). */
 const MAX_KEYS = 20_000;
+const MAX_CHARACTERS = 4_000_000;
 /** Longest key accepted (a few hashes, the server, the method and a URI up to request.maxUriLength). */
 const MAX_KEY_LENGTH = 9_000;
 /** A purge of the same keys again this much later, for an answer NGINX stored just after the first purge. */
@@ -20,7 +21,7 @@ const SECOND_PASS_MS = 1_000;
  * allowed NGINX to cache, whose it was (for as long as NGINX may keep it), and asks
  * `nginx.purgeUrl` (authz-cache-purge.conf, loopback only) to purge each of them.
  *
- * Best effort by design: a key forgotten (more than {@link MAX_KEYS} cached within the TTL)
+ * Best effort by design: a key forgotten (more than {@link MAX_KEYS} keys or 4 M characters within the TTL)
  * or a purge that fails leaves the entry to expire, which is the documented bound anyway.
  */
 export class NginxPurger {
@@ -33,7 +34,13 @@ export class NginxPurger {
     private readonly log: Logger,
     private readonly timeoutMs = 2_000,
   ) {
-    this.keys = new LRUCache({ max: MAX_KEYS, ttl: Math.max(1, cacheSeconds + 1) * 1000, ttlAutopurge: false });
+    this.keys = new LRUCache({
+      max: MAX_KEYS,
+      maxSize: MAX_CHARACTERS,
+      sizeCalculation: (subject, key) => key.length + subject.length,
+      ttl: Math.max(1, cacheSeconds + 1) * 1000,
+      ttlAutopurge: false,
+    });
   }
 
   /** Remembers that NGINX may cache `key` (the header's value) for `subject`. */
