@@ -45,7 +45,8 @@ export class NginxPurger {
 
   /** Remembers that NGINX may cache `key` (the header's value) for `subject`. */
   remember(key: string | string[] | undefined, subject: string): void {
-    if (typeof key !== 'string' || key === '' || key.length > MAX_KEY_LENGTH) return;
+    // "-": authz-cache-plain.conf's marker (its key holds credentials and is not sent).
+    if (typeof key !== 'string' || key === '' || key === '-' || key.length > MAX_KEY_LENGTH) return;
     this.keys.set(key, subject);
   }
 

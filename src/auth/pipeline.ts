@@ -224,7 +224,9 @@ export function createAuthHandler(deps: AuthDependencies) {
 
   /** Seconds NGINX's decision cache may keep this allow (0 when it must not). */
   function nginxAllowSeconds(state: DecisionState): number {
-    if (nginxSeconds === 0) return 0;
+    // Only a decision location that includes a cache snippet (it sends its key, or "-") gets a positive time: an NGINX
+    // caching /auth some other way (an inherited proxy_cache, a key without the credentials) never keeps an allow.
+    if (nginxSeconds === 0 || typeof state.cacheKey !== 'string' || state.cacheKey === '') return 0;
     return nginxCacheSeconds(
       {
         allowed: true,

@@ -93,6 +93,8 @@ describe('X-Accel-Expires on every /auth answer', () => {
       .set('X-Original-URI', uri)
       .set('X-Forwarded-Host', 'mlflow.example.com')
       .set('X-Forwarded-Proto', 'https')
+      // What authz-cache.conf sends (the hashed key): without it every answer is 0 (see below).
+      .set('X-Authz-Cache-Key', 'h1 h2 127.0.0.1:8080 _ /auth GET /')
       .set(headers);
 
   async function sessionCookie(sub: string, accessExpiresInMs: number): Promise<string> {
@@ -124,6 +126,18 @@ describe('X-Accel-Expires on every /auth answer', () => {
     const res = await auth(service, { Authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
     expect(['1', '2']).toContain(res.headers['x-accel-expires']);
+  });
+
+  it('an allow for a decision location without a cache snippet (no X-Authz-Cache-Key) is marked 0', async () => {
+    const res = await request(service.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', URI)
+      .set('Authorization', `Bearer ${await idp.token({ sub: 'accel-no-snippet' })}`);
+    expect([res.status, res.headers['x-accel-expires']]).toEqual([200, '0']);
+    const plain = await auth(service, { Authorization: `Bearer ${await idp.token({ sub: 'accel-plain' })}`, 'X-Authz-Cache-Key': '-' });
+    expect(plain.status).toBe(200);
+    expect(['3', '4']).toContain(plain.headers['x-accel-expires']);
   });
 
   it('nginx.cacheSeconds 0: an allow is marked 0', async () => {

@@ -80,7 +80,7 @@ describe('nginx/snippets/authz-cache*.conf', () => {
     // The same value is the key and what the service is told (for the purge on sign-out).
     expect(snippet('authz-cache.conf')).toMatch(/^proxy_cache_key \$authz_cache_key;$/m);
     expect(snippet('authz-cache.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key \$authz_cache_key;$/m);
-    expect(snippet('authz-cache-plain.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key "";$/m);
+    expect(snippet('authz-cache-plain.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key "-";$/m);
     expect(hashed).toMatch(/^\$authz_cache_authorization \$authz_cache_cookie /);
     expect(hashed).not.toMatch(/\$http_|\$cookie_/);
     expect(snippet('authz-cache.conf')).toMatch(/^set_sha1 \$authz_cache_authorization \$http_authorization;$/m);
