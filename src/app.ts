@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import * as oidc from 'openid-client';
+import { NginxPurger } from './auth/nginx-purge.js';
 import { createAuthHandler } from './auth/pipeline.js';
 import { TokenSource } from './auth/token-source.js';
 import { BasicExchange } from './basic/exchange.js';
@@ -143,10 +144,13 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       )
     : undefined;
   const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
+  // NGINX's decision cache, when the service may purge it (nginx.purgeUrl): a sign-out or a back-channel logout ends the user's entries at once.
+  const purger =
+    config.nginx.purgeUrl === undefined ? undefined : new NginxPurger(new URL(config.nginx.purgeUrl), config.nginx.cacheSeconds, log);
   // Back-channel logout (src/logout/): revocation records the verifier checks, the purge, the endpoint.
   const revocations = new Revocations(config.logout.revocationRetentionSeconds * 1000, config.logout.maxEntries, clock);
   tokens.revocations = revocations;
-  const revoker = new Revoker({ revocations, tokens, decisions, sessions: sessions?.store, basic, log });
+  const revoker = new Revoker({ revocations, tokens, decisions, sessions: sessions?.store, basic, nginx: purger, log });
   const logoutReplay = options.logoutReplay ?? new MemoryReplayGuard(config.logout.maxEntries, clock);
   metrics.cacheSizes = () => ({
     decision: decisions.size,
@@ -176,6 +180,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     limiter,
     metrics,
     log,
+    clock,
+    purger,
   });
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
@@ -196,7 +202,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       log,
     }),
   );
-  if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock }));
+  if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock, purger }));
   else {
     // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
     app.use('/oauth2', (_req, res) => {

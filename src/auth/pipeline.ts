@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import {
   AuthzError,
@@ -29,6 +30,10 @@ import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';
+import { isUnsafeMethod } from '../login/origin.js';
+import type { NginxPurger } from './nginx-purge.js';
+import { CACHE_KEY_HEADER } from './nginx-purge.js';
+import { accelExpiresValues, nginxCacheSeconds, type CredentialSource } from './nginx-cache.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
 
@@ -47,10 +52,14 @@ export interface AuthDependencies {
   objects: PerObjectResolver | undefined;
   /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
   remote: KeycloakRoutes | undefined;
+  /** Set with `nginx.purgeUrl`: remembers whose entries NGINX's decision cache holds, to purge them on sign-out. */
+  purger?: NginxPurger | undefined;
   /** IdP lookups for request-named resources, per subject (decide/limiter.ts); undefined: unlimited (tests). */
   limiter?: SubjectLimiter | undefined;
   metrics: Metrics;
   log: Logger;
+  /** The clock the caches use (the NGINX cache time is measured against token and decision expiries); default the system's. */
+  clock?: Clock;
 }
 
 /** What is known about one decision so far; each step adds to it. */
@@ -69,6 +78,13 @@ interface DecisionState {
   next: RouteMatch | undefined;
   /** The caller's token, kept only to decide `next`; never logged. */
   token: string | undefined;
+  /** Where the token came from, and whether obtaining it took a refresh or an exchange (NGINX's cache, auth/nginx-cache.ts). */
+  credential: CredentialSource;
+  renewed: boolean;
+  /** When the service's remembered allow ends, when the decision came from its cache. */
+  decidedUntilMs: number | undefined;
+  /** NGINX's cache key of this decision (authz-cache.conf sends it; hashes, no credentials), for purging. */
+  cacheKey: string | string[] | undefined;
 }
 
 /**
@@ -84,6 +100,9 @@ export function createAuthHandler(deps: AuthDependencies) {
   // The 401 message's list of accepted credentials depends on the configuration only.
   const ways = authenticationWays(config);
   const contract: ContractSettings = { enabled: config.ingress.enabled, proxies: new TrustedProxies(config.ingress.trustedProxies) };
+  const nginxSeconds = config.nginx.cacheSeconds;
+  const accelValues = accelExpiresValues(nginxSeconds);
+  const clock = deps.clock ?? systemClock;
 
   /**
    * Runs synchronously while every answer is cached (the common case: no await, so no other
@@ -101,6 +120,10 @@ export function createAuthHandler(deps: AuthDependencies) {
       copySource: undefined,
       next: undefined,
       token: undefined,
+      credential: 'none',
+      renewed: false,
+      decidedUntilMs: undefined,
+      cacheKey: req.headers[CACHE_KEY_HEADER],
     };
     try {
       readOriginalRequest(req, config, contract, state);
@@ -111,13 +134,15 @@ export function createAuthHandler(deps: AuthDependencies) {
         return;
       }
       // Step 3 may go to the IdP (a session refresh, a Basic exchange): continue once it answers.
-      const token = deps.tokens.tokenOf(req, state.original);
+      const token = deps.tokens.tokenOf(req, state.original, state);
       if (typeof token === 'string') decideWithToken(res, state, route, token);
-      else
+      else {
+        state.renewed = true;
         token.then(
           (ready) => decideWithToken(res, state, route, ready),
           (thrown: unknown) => refuse(res, state, thrown),
         );
+      }
     } catch (thrown) {
       refuse(res, state, thrown);
     }
@@ -165,10 +190,12 @@ export function createAuthHandler(deps: AuthDependencies) {
       return deps.challenger!.challenge(route.resource, route.scope!, route.family);
     }
     const key = decisionKey(identity, route);
-    const cached = deps.cache.peek(key);
+    const cached = deps.cache.peekEntry(key);
     if (cached === undefined) return askIdp(deps, token, identity, route, key, state);
     state.source = 'cache';
-    if (cached.denial !== undefined) throw cached.denial;
+    if (typeof cached !== 'number') throw cached;
+    // With a second permission (S3 copies) the answer is never cached by NGINX, so the last expiry is enough.
+    state.decidedUntilMs = cached;
     return undefined;
   }
 
@@ -205,8 +232,31 @@ export function createAuthHandler(deps: AuthDependencies) {
       else decideWithToken(res, state, next, state.token);
       return;
     }
-    sendAllow(res, state.identity, config.identity.maxHeaderBytes);
+    const seconds = nginxAllowSeconds(state);
+    if (seconds > 0 && state.identity !== undefined) deps.purger?.remember(state.cacheKey, state.identity.subject);
+    sendAllow(res, state.identity, config.identity.maxHeaderBytes, accelValues[seconds]);
     finish(state, 'allow', route.public ? 'public' : 'allowed');
+  }
+
+  /** Seconds NGINX's decision cache may keep this allow (0 when it must not). */
+  function nginxAllowSeconds(state: DecisionState): number {
+    // Only a decision location that includes a cache snippet (it sends its key, or "-") gets a positive time: an NGINX
+    // caching /auth some other way (an inherited proxy_cache, a key without the credentials) never keeps an allow.
+    if (nginxSeconds === 0 || typeof state.cacheKey !== 'string' || state.cacheKey === '') return 0;
+    return nginxCacheSeconds(
+      {
+        allowed: true,
+        credential: state.credential,
+        renewed: state.renewed,
+        unsafeMethod: isUnsafeMethod(state.method!),
+        copySource: state.copySource !== undefined,
+        tokenExpiresAtMs: state.identity?.expiresAtMs,
+        decisionExpiresAtMs: state.decidedUntilMs,
+      },
+      nginxSeconds,
+      config.cache.allowTtlSeconds,
+      clock(),
+    );
   }
 
   function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PermissionTicketChallenge, RateLimited, Throttled, type AuthzError } from '../errors.js';
 import type { Identity } from '../tokens/verify.js';
+import { ACCEL_EXPIRES } from './nginx-cache.js';
 import { REASON_HEADER } from './reason.js';
 
 /** Identity headers, oauth2-proxy's names, so existing NGINX configs drop in. */
@@ -47,8 +48,12 @@ export function groupsHeader(groups: readonly string[], maxBytes: number): strin
   return out;
 }
 
-/** 200: allowed, with the caller's identity for the upstream. */
-export function sendAllow(res: ServerResponse, identity: Identity | undefined, maxBytes: number): void {
+/**
+ * 200: allowed, with the caller's identity for the upstream, and how many seconds NGINX's
+ * decision cache may keep this answer (`accelExpires`, auth/nginx-cache.ts; "0": not at all).
+ */
+export function sendAllow(res: ServerResponse, identity: Identity | undefined, maxBytes: number, accelExpires = '0'): void {
+  res.setHeader(ACCEL_EXPIRES, accelExpires);
   if (identity !== undefined) {
     const user = identity.username ?? identity.subject;
     res.setHeader(IDENTITY_HEADERS.user, headerSafe(user, maxBytes));
@@ -84,6 +89,8 @@ export function sendRefusal(res: ServerResponse, error: AuthzError, realm: strin
     if (error instanceof RateLimited) res.setHeader('X-Authz-Retry-After', String(error.retryAfterSeconds));
   }
   if (reason !== undefined) res.setHeader(REASON_HEADER, reason);
+  // Never kept by NGINX's decision cache: a refusal must end as soon as the permission is granted.
+  res.setHeader(ACCEL_EXPIRES, '0');
   res.statusCode = error.status;
   res.end();
 }

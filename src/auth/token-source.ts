@@ -8,6 +8,7 @@ import { publicBase, siteBase } from '../login/return-to.js';
 import type { OriginalRequest } from '../request/original.js';
 import type { Sessions } from '../session/sessions.js';
 import { extractCredentials, type Credentials } from './credentials.js';
+import type { CredentialSource } from './nginx-cache.js';
 
 /** What the CSRF check of session-authenticated requests needs: the site's origin and a log. */
 export interface SiteCheck {
@@ -33,18 +34,30 @@ export class TokenSource {
     private readonly site?: SiteCheck,
   ) {}
 
-  /** @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token */
-  tokenOf(req: IncomingMessage, original?: OriginalRequest): string | Promise<string> {
+  /**
+   * @param original the original request as read from NGINX's or ingress-nginx's headers (request/original.ts)
+   * @param source receives where the token came from (NGINX's decision cache reuses only some answers, auth/nginx-cache.ts)
+   * @throws {Unauthenticated} no usable credentials; {CrossOriginRequest} see above; see also BasicExchange.token
+   */
+  tokenOf(req: IncomingMessage, original?: OriginalRequest, source?: { credential: CredentialSource }): string | Promise<string> {
     const authorization = req.headers.authorization;
     const credentials = authorization === undefined || authorization === '' ? undefined : extractCredentials(authorization);
-    if (credentials?.kind === 'bearer') return credentials.token;
+    if (credentials?.kind === 'bearer') {
+      if (source !== undefined) source.credential = 'bearer';
+      return credentials.token;
+    }
     const fromSession = this.sessions?.accessToken(req.headers.cookie);
-    if (typeof fromSession === 'string') return this.sameOrigin(req, fromSession, original);
+    if (typeof fromSession === 'string') {
+      if (source !== undefined) source.credential = 'session';
+      return this.sameOrigin(req, fromSession, original);
+    }
     if (fromSession instanceof Promise)
-      return fromSession.then((token) =>
-        token === undefined ? this.fromBasic(credentials, original, req) : this.sameOrigin(req, token, original),
-      );
-    return this.fromBasic(credentials, original, req);
+      return fromSession.then((token) => {
+        if (token === undefined) return this.fromBasic(credentials, original, req, source);
+        if (source !== undefined) source.credential = 'session';
+        return this.sameOrigin(req, token, original);
+      });
+    return this.fromBasic(credentials, original, req, source);
   }
 
   /** The session's token, unless a state-changing request does not show it came from this site. */
@@ -73,8 +86,10 @@ export class TokenSource {
     credentials: Credentials | undefined,
     original: OriginalRequest | undefined,
     req: IncomingMessage,
+    source?: { credential: CredentialSource },
   ): string | Promise<string> {
     if (credentials === undefined) throw new Unauthenticated('no_credentials');
+    if (source !== undefined) source.credential = credentials.kind;
     if (credentials.kind !== 'basic') return credentials.token;
     if (this.basic === undefined)
       throw new Unauthenticated('unsupported_credentials', { detail: 'Basic credentials are not enabled (basic.enabled)' });

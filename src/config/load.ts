@@ -40,6 +40,8 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_CACHE_MAX_ENTRIES: ['cache.maxEntries', 'number'],
   AUTHZ_CACHE_ALLOW_TTL_SECONDS: ['cache.allowTtlSeconds', 'number'],
   AUTHZ_CACHE_DENY_TTL_SECONDS: ['cache.denyTtlSeconds', 'number'],
+  AUTHZ_NGINX_CACHE_SECONDS: ['nginx.cacheSeconds', 'number'],
+  AUTHZ_NGINX_PURGE_URL: ['nginx.purgeUrl', 'string'],
   AUTHZ_ROUTES_PRESET: ['routes.preset', 'string'],
   AUTHZ_ROUTES_FILE: ['routes.file', 'string'],
   AUTHZ_ROUTES_PREFIX: ['routes.prefix', 'string'],

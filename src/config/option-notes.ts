@@ -100,6 +100,10 @@ export const OPTION_NOTES: Record<string, string> = {
   'ingress.trustedProxies': 'Addresses/CIDRs of the ingress controller; X-Original-URL and X-Real-IP from any other sender are ignored.',
   'request.maxUriLength': 'Longer original URIs are refused (403).',
   'identity.maxHeaderBytes': 'Bound of each identity header value sent to NGINX.',
+  'nginx.purgeUrl':
+    "NGINX's loopback purge location (`nginx/snippets/authz-cache-purge.conf`, needs the cache-purge module): a sign-out purges the user's cached decisions there at once. Unset: they expire within `nginx.cacheSeconds`.",
+  'nginx.cacheSeconds':
+    "Most seconds NGINX's optional decision cache (`nginx/snippets/authz-cache.conf`) may keep an allow (`X-Accel-Expires`); 0: nothing is cached. Also how long a signed-out session may still be allowed from that cache.",
   'log.level': 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',
   'log.audit': 'One JSON audit line per decision on stdout.',
 };

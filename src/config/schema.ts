@@ -231,6 +231,21 @@ export const configSchema = z.strictObject({
       maxHeaderBytes: z.number().int().min(64).max(8_192).default(1_024),
     })
     .prefault({}),
+  nginx: z
+    .strictObject({
+      /**
+       * The most seconds NGINX's optional decision cache (nginx/snippets/authz-cache.conf) may keep
+       * one allow, sent per answer as `X-Accel-Expires` (src/auth/nginx-cache.ts); 0 marks every
+       * answer uncacheable. Also the time a signed-out session may still be served from that cache.
+       */
+      cacheSeconds: z.number().int().min(0).max(60).default(5),
+      /**
+       * NGINX's purge location (nginx/snippets/authz-cache-purge.conf, loopback only): on sign-out the
+       * service purges the user's cached decisions there at once. Unset: they expire within cacheSeconds.
+       */
+      purgeUrl: z.url({ protocol: /^http$/ }).optional(),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -94,6 +94,17 @@ export class DecisionCache {
     return this.entries.deleteWhere((_entry, key) => tokenHashes.has(key.slice(0, key.indexOf('\u0000'))));
   }
 
+  /**
+   * {@link peek} for the /auth hot path: an allow's expiry (ms since the epoch, which NGINX's
+   * decision cache must not outlive), the refusing error, or undefined on a miss. No allocation.
+   */
+  peekEntry(key: string): number | AuthzError | undefined {
+    const now = this.clock();
+    const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
+    if (hit === undefined) return undefined;
+    return typeof hit === 'number' ? hit : hit.denial;
+  }
+
   private async fly(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<AuthzError | undefined> {
     try {
       await decide();

@@ -7,6 +7,8 @@ import { AuthzError } from '../errors.js';
 import { isRefused, runGrant } from '../idp/grants.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Logger } from '../log.js';
+import type { NginxPurger } from '../auth/nginx-purge.js';
+import { decodeJwt } from 'jose';
 import type { Metrics } from '../ops/metrics.js';
 import { readCookie, serializeCookie } from '../session/cookie-header.js';
 import type { Sessions } from '../session/sessions.js';
@@ -21,6 +23,8 @@ export interface LoginDependencies {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
+  /** Set with `nginx.purgeUrl`: a sign-out also purges the user's entries in NGINX's decision cache. */
+  purger?: NginxPurger | undefined;
 }
 
 /**
@@ -169,7 +173,13 @@ export function loginEndpoints(deps: LoginDependencies): Router {
       return;
     }
     const session = await sessions.find(req.headers.cookie);
-    if (session !== undefined) sessions.store.delete(session.id);
+    if (session !== undefined) {
+      sessions.store.delete(session.id);
+      // NGINX's decision cache may still hold allows for this cookie: purged before the answer, so that the browser's
+      // next request is refused (loopback, bounded by the purger's timeout; a failure leaves them to expire).
+      const subject = deps.purger === undefined ? undefined : subjectOf(session.tokens.accessToken);
+      if (subject !== undefined) await deps.purger!.purgeSubject(subject);
+    }
     res.setHeader('Set-Cookie', serializeCookie(sessions.cookieName, '', { secure: cookieSecure(base), path: '/', maxAgeSeconds: 0 }));
     const afterLogout = new URL(login.postLogoutPath.slice(1), base).href;
     const idp = provider.configuration;
@@ -184,6 +194,16 @@ export function loginEndpoints(deps: LoginDependencies): Router {
   router.get('/oauth2/sign_out', signOut);
   router.post('/oauth2/sign_out', signOut);
   return router;
+}
+
+/** The `sub` of the session's own access token (verified when it was obtained); undefined if it is not a JWT. */
+function subjectOf(accessToken: string): string | undefined {
+  try {
+    const { sub } = decodeJwt(accessToken);
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function query(req: Request): URLSearchParams {

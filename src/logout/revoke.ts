@@ -31,6 +31,8 @@ export interface RevokerParts {
   sessions: { endSessions(match: SessionMatch): Promise<number> } | undefined;
   /** Undefined unless Basic is enabled. */
   basic: BasicExchange | undefined;
+  /** NGINX's decision cache (nginx.purgeUrl): the subject's entries there are purged too. Undefined without it. */
+  nginx?: { purgeSubject(sub: string): Promise<number> } | undefined;
   log: Logger;
 }
 
@@ -56,6 +58,8 @@ export class Revoker {
     revocations.record(target);
     const ended = sessions === undefined ? 0 : await sessions.endSessions(target);
     const forgotten = await this.forget(target);
+    // NGINX remembers entries by subject: a logout naming only an IdP session (no `sub`) leaves them to expire (nginx.cacheSeconds).
+    if (target.sub !== undefined && this.parts.nginx !== undefined) await this.parts.nginx.purgeSubject(target.sub);
     return { sessions: ended, ...forgotten };
   }
 

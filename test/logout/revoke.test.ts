@@ -127,3 +127,22 @@ describe('Revoker.revoke', () => {
     expect(basic.size).toBe(0);
   });
 });
+
+describe('Revoker and NGINX decision cache', () => {
+  it("purges the subject's NGINX entries when the logout names a sub, and leaves them to expire for a sid alone", async () => {
+    const purged: string[] = [];
+    const revoker = new Revoker({
+      revocations: service.revocations,
+      tokens: service.tokens,
+      decisions: service.decisions,
+      sessions: undefined,
+      basic: undefined,
+      nginx: { purgeSubject: async (sub) => (purged.push(sub), 1) },
+      log: createLogger('silent'),
+    });
+    await revoker.revoke({ issuer: idp.url, sub: 'alice', sid: 'sid-a' });
+    expect(purged).toEqual(['alice']);
+    await revoker.revoke({ issuer: idp.url, sid: 'sid-b' });
+    expect(purged).toEqual(['alice']);
+  });
+});
