@@ -6,6 +6,10 @@ import { createAuthHandler } from './auth/pipeline.js';
 import { TokenSource } from './auth/token-source.js';
 import { BasicExchange } from './basic/exchange.js';
 import { passwordGrants } from './basic/grants.js';
+import { RedisFailureLimiter } from './basic/redis-limiter.js';
+import { type Cluster, MemoryCluster } from './cluster/bus.js';
+import { connectRedis } from './cluster/redis.js';
+import { RedisCluster } from './cluster/redis-bus.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
@@ -29,6 +33,7 @@ import { Metrics } from './ops/metrics.js';
 import { loginEndpoints } from './login/endpoints.js';
 import { loadRoutes } from './routes/load.js';
 import { KeycloakRoutes } from './routes/remote.js';
+import { RedisSessionStore } from './session/redis-store.js';
 import { Sessions } from './session/sessions.js';
 import { TokenVerifier } from './tokens/verify.js';
 
@@ -51,6 +56,12 @@ export interface Service {
   sessions: Sessions | undefined;
   /** Basic credentials exchange; undefined unless `basic.enabled`. */
   basic: BasicExchange | undefined;
+  /**
+   * What the replicas share: the event bus (session invalidations; back-channel `logout` events)
+   * and `claimOnce` (one-time use, e.g. a logout token's jti). In process with `session.store:
+   * memory`, Redis with `session.store: redis`.
+   */
+  cluster: Cluster;
   /** The client secrets the configuration uses, checked at start (src/idp/credentials.ts). */
   credentials: CredentialChecks;
   /** Why the service is not ready (empty when it is): every issuer discovered with its keys, every credentials check passed. */
@@ -112,6 +123,28 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     ...credentials.problems,
   ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
+  // Several replicas (session.store: redis): sessions, Basic lockouts and invalidations go through Redis.
+  const redis = config.session.store === 'redis' ? connectRedis(config, metrics, log) : undefined;
+  const cluster: Cluster = redis === undefined ? new MemoryCluster() : new RedisCluster(redis, log);
+  const sessionStore =
+    redis === undefined || !config.login.enabled
+      ? undefined
+      : new RedisSessionStore(
+          {
+            secret: config.session.secret ?? '',
+            idleTimeoutMs: config.session.idleTimeoutSeconds * 1000,
+            absoluteTimeoutMs: config.session.absoluteTimeoutSeconds * 1000,
+            maxEntries: config.session.maxEntries,
+            maxPerSubject: config.session.maxPerSubject,
+            maxBytes: config.session.maxBytes,
+            // Longer than a refresh grant may take (the decision timeout bounds IdP calls), so the lock outlives it.
+            refreshLockMs: 2 * config.decision.timeoutMs + 2_000,
+          },
+          redis,
+          cluster.bus,
+          log,
+          clock,
+        );
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
     ? new Sessions(
@@ -124,9 +157,24 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
         metrics,
         log,
         clock,
+        sessionStore,
       )
     : undefined;
-  const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
+  const sharedLimiter =
+    redis === undefined
+      ? undefined
+      : new RedisFailureLimiter(
+          redis,
+          {
+            windowMs: config.basic.windowSeconds * 1000,
+            lockoutMs: config.basic.lockoutSeconds * 1000,
+            attemptTtlMs: 4 * config.decision.timeoutMs + 10_000,
+          },
+          clock,
+        );
+  const basic = config.basic.enabled
+    ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock, sharedLimiter)
+    : undefined;
   metrics.cacheSizes = () => ({
     decision: decisions.size,
     token: tokens.size,
@@ -191,6 +239,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const stop = (): void => {
     issuers.stop();
     credentials.stop();
+    void sessions?.store.close();
+    void cluster.close();
   };
   return {
     handler,
@@ -205,6 +255,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     protection,
     sessions,
     basic,
+    cluster,
     credentials,
     notReady,
     start,

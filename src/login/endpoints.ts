@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { readCookie, serializeCookie } from '../session/cookie-header.js';
 import type { Sessions } from '../session/sessions.js';
+import type { Session } from '../session/store.js';
 import { PendingLoginCookie } from './pending.js';
 import { provenance } from './origin.js';
 import { cookieSecure, publicBase, safeReturnTo } from './return-to.js';
@@ -137,7 +138,17 @@ export function loginEndpoints(deps: LoginDependencies): Router {
       page(res, 401, 'Login did not complete.', startLink(started.returnTo));
       return;
     }
-    const session = sessions.store.create(outcome);
+    let session: Session;
+    try {
+      session = await sessions.store.create(outcome);
+    } catch (error) {
+      // The shared session store (Redis) is down: no session can be kept, so none is issued.
+      metrics.logins.labels('store_unavailable').inc();
+      log.error({ err: { message: (error as Error).message } }, 'login: session store unavailable; answering 503');
+      res.setHeader('Set-Cookie', clearPending);
+      page(res, 503, 'Sessions cannot be stored right now; try again shortly.', startLink(started.returnTo));
+      return;
+    }
     const value = await sessions.cookie.seal(session.id, session.absoluteExpiresAtMs);
     res.setHeader('Set-Cookie', [
       clearPending,
@@ -168,8 +179,16 @@ export function loginEndpoints(deps: LoginDependencies): Router {
       confirmSignOut(res);
       return;
     }
-    const session = await sessions.find(req.headers.cookie);
-    if (session !== undefined) sessions.store.delete(session.id);
+    let session: Session | undefined;
+    try {
+      session = await sessions.find(req.headers.cookie);
+      if (session !== undefined) await sessions.store.delete(session.id);
+    } catch (error) {
+      // Redis down: the session could not be ended on every replica; say so rather than pretend.
+      log.error({ err: { message: (error as Error).message } }, 'sign-out: session store unavailable; answering 503');
+      page(res, 503, 'Sign-out could not be completed right now; try again shortly.');
+      return;
+    }
     res.setHeader('Set-Cookie', serializeCookie(sessions.cookieName, '', { secure: cookieSecure(base), path: '/', maxAgeSeconds: 0 }));
     const afterLogout = new URL(login.postLogoutPath.slice(1), base).href;
     const idp = provider.configuration;

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { GrantedTokens } from '../idp/grants.js';
 import type { RenewableToken } from '../idp/renewal.js';
+import type { Maybe } from '../util/maybe.js';
 import { randomId } from './crypto.js';
 
 /** The tokens of one login (as the grant returned them). They never leave the service: the cookie holds only the session id. */
@@ -17,6 +18,43 @@ export interface Session extends RenewableToken {
   tokens: SessionTokens;
   /** Hash of the tokens' issuer and subject (undefined when they carry none): the per-subject cap's key. */
   readonly subject?: string | undefined;
+  /** The tokens' issuer (`iss`), for ending sessions by subject or IdP session. */
+  readonly issuer?: string | undefined;
+  /** The ID token's `sid` claim: the IdP session this login belongs to (back-channel logout). */
+  readonly sid?: string | undefined;
+}
+
+/** Which sessions {@link SessionStore.endSessions} ends: those of one IdP session (`sid`), else every one of a subject (`sub`). */
+export interface SessionMatch {
+  issuer: string;
+  sub?: string;
+  sid?: string;
+}
+
+/**
+ * Where sessions live: this process's memory ({@link MemorySessionStore}, one replica) or Redis
+ * (src/session/redis-store.ts, several). Methods answer synchronously when they can (memory, a
+ * session already held locally) and with a promise when the shared store must be asked.
+ */
+export interface SessionStore {
+  /** Sessions held in this process (for Redis: the local copies). */
+  readonly size: number;
+  readonly usage: { entries: number; bytes: number; subjects: number };
+  /** A new session for tokens a login just obtained. */
+  create(tokens: SessionTokens): Maybe<Session>;
+  /** The live session with this id, marked as seen; undefined when unknown, ended or timed out. */
+  get(id: string): Maybe<Session | undefined>;
+  /** Ends the session at once, on every replica (sign-out, refused refresh); answers the local copy it held, if any. */
+  delete(id: string): Maybe<Session | undefined>;
+  /**
+   * Replaces the session's tokens with `refresh`'s, run once for this session across every
+   * replica: a replica that finds another one refreshing waits for its tokens instead of
+   * spending the same refresh token again. Resolves with the tokens now in force.
+   */
+  refreshOnce(session: Session, refresh: (current: SessionTokens) => Promise<SessionTokens>): Promise<SessionTokens>;
+  /** Ends every session matching, on every replica; resolves with how many were ended. */
+  endSessions(match: SessionMatch): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface SessionLimits {
@@ -39,13 +77,13 @@ const SESSION_OVERHEAD = 320;
  * together exceed a cookie's 4 KB; because ending a session here (sign-out, failed refresh)
  * takes effect at once, where a cookie that carries tokens stays valid until they expire;
  * and because one place holding the refresh token makes single-flight refresh simple.
- * Costs: a restart signs everyone out, and several replicas need sticky sessions (README).
+ * Costs: a restart signs everyone out, and several replicas need the Redis store (README).
  *
  * Bounded three ways, so that one user's abuse cannot sign the others out: at most
  * `maxPerSubject` sessions per subject (its oldest ends first, whatever the others do), at most
  * `maxEntries` sessions and `maxBytes` in all (least recently used dropped first).
  */
-export class SessionStore {
+export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, Session>;
   /** Subject (hashed issuer + sub) → its sessions' ids, oldest first. */
   private readonly bySubject = new Map<string, Set<string>>();
@@ -82,6 +120,7 @@ export class SessionStore {
   create(tokens: SessionTokens): Session {
     const now = this.clock();
     const subject = subjectOf(tokens);
+    const { iss, sid } = claimsOf(tokens);
     const session: Session = {
       id: randomId(),
       createdAtMs: now,
@@ -90,6 +129,8 @@ export class SessionStore {
       tokens,
       renewing: undefined,
       subject,
+      issuer: iss,
+      sid,
     };
     if (subject !== undefined) {
       const ids = this.bySubject.get(subject) ?? new Set<string>();
@@ -129,6 +170,27 @@ export class SessionStore {
     return session;
   }
 
+  /** One process: the local single flight (src/idp/renewal.ts) already makes this the only refresh. */
+  async refreshOnce(session: Session, refresh: (current: SessionTokens) => Promise<SessionTokens>): Promise<SessionTokens> {
+    session.tokens = await refresh(session.tokens);
+    return session.tokens;
+  }
+
+  endSessions(match: SessionMatch): Promise<number> {
+    const subject = match.sub === undefined ? undefined : subjectKey(match.issuer, match.sub);
+    const ended: string[] = [];
+    for (const [id, session] of this.sessions.entries()) {
+      if (matches(session, match, subject)) ended.push(id);
+    }
+    for (const id of ended) this.sessions.delete(id);
+    return Promise.resolve(ended.length);
+  }
+
+  close(): Promise<void> {
+    this.sessions.clear();
+    return Promise.resolve();
+  }
+
   private unindex(subject: string | undefined, id: string): void {
     if (subject === undefined) return;
     const ids = this.bySubject.get(subject);
@@ -138,7 +200,15 @@ export class SessionStore {
   }
 }
 
-function sessionBytes(session: Session): number {
+/** Whether the session belongs to the IdP session `match.sid`, or (no sid given) to the subject. */
+export function matches(session: Session, match: SessionMatch, subject: string | undefined): boolean {
+  if (session.issuer !== match.issuer) return false;
+  if (match.sid !== undefined) return session.sid === match.sid;
+  return subject !== undefined && session.subject === subject;
+}
+
+/** Bytes a session is accounted for in a bounded cache. */
+export function sessionBytes(session: Session): number {
   const { accessToken, refreshToken, idToken } = session.tokens;
   return SESSION_OVERHEAD + accessToken.length + (refreshToken?.length ?? 0) + (idToken?.length ?? 0);
 }
@@ -149,19 +219,38 @@ function sessionBytes(session: Session): number {
  * hashed to a fixed length. undefined when neither is a JWT with a `sub`.
  */
 export function subjectOf(tokens: SessionTokens): string | undefined {
+  const { iss, sub } = claimsOf(tokens);
+  return sub === undefined ? undefined : subjectKey(iss, sub);
+}
+
+/** The fixed-length key of a subject (issuer + sub), as {@link subjectOf} computes it. */
+export function subjectKey(issuer: string | undefined, sub: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([issuer, sub]))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/**
+ * `iss`, `sub` and `sid` of the ID token, else of the access token (a JWT's payload, read
+ * without checking: the grant that returned the tokens checked them); undefined where absent.
+ */
+export function claimsOf(tokens: SessionTokens): { iss?: string; sub?: string; sid?: string } {
   for (const token of [tokens.idToken, tokens.accessToken]) {
     const payload = token?.split('.')[1];
     if (payload === undefined) continue;
     try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
-      if (typeof claims.sub === 'string' && claims.sub !== '')
-        return createHash('sha256')
-          .update(JSON.stringify([claims.iss, claims.sub]))
-          .digest('base64url')
-          .slice(0, 22);
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown; sid?: unknown };
+      if (typeof claims.sub === 'string' && claims.sub !== '') {
+        return {
+          ...(typeof claims.iss === 'string' ? { iss: claims.iss } : {}),
+          sub: claims.sub,
+          ...(typeof claims.sid === 'string' && claims.sid !== '' ? { sid: claims.sid } : {}),
+        };
+      }
     } catch {
       // Not a JWT: try the next token.
     }
   }
-  return undefined;
+  return {};
 }

@@ -1,11 +1,11 @@
-import { SessionStore, type SessionTokens } from '../../src/session/store.js';
+import { MemorySessionStore, type SessionTokens } from '../../src/session/store.js';
 
 const TOKENS: SessionTokens = { accessToken: 'at', accessExpiresAtMs: 0, refreshToken: 'rt', idToken: 'id' };
 
-describe('SessionStore (frozen clock)', () => {
+describe('MemorySessionStore (frozen clock)', () => {
   let now = 1_000_000;
   const clock = () => now;
-  const store = () => new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 3 }, clock);
+  const store = () => new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 3 }, clock);
 
   it('ends a session that idled out; activity keeps it alive', () => {
     const sessions = store();
@@ -56,11 +56,11 @@ const tokensOf = (sub: string, iss = 'https://idp.example/realms/x', padding = 0
   idToken: jwt({ iss, sub }),
 });
 
-describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
+describe('MemorySessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
   const clock = () => 1_000_000;
 
   it('10,000 logins by one subject leave another subject’s session alive; the subject keeps its newest 20', () => {
-    const sessions = new SessionStore(
+    const sessions = new MemorySessionStore(
       { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20 },
       clock,
     );
@@ -73,7 +73,10 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
   });
 
   it('the same sub from another issuer is another subject; a session without a readable subject is not capped', () => {
-    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, clock);
+    const sessions = new MemorySessionStore(
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 },
+      clock,
+    );
     const [a, b, c] = [
       sessions.create(tokensOf('s', 'https://one')),
       sessions.create(tokensOf('s', 'https://one')),
@@ -87,7 +90,10 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
 
   it('a session ended by sign-out or timeout leaves the subject index, so the cap counts live sessions only', () => {
     let now = 1_000_000;
-    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, () => now);
+    const sessions = new MemorySessionStore(
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 },
+      () => now,
+    );
     const first = sessions.create(tokensOf('u'));
     sessions.delete(first.id);
     const [second, third] = [sessions.create(tokensOf('u')), sessions.create(tokensOf('u'))];
@@ -99,7 +105,7 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
   });
 
   it('is bounded in bytes: large tokens drop the least recently used, never beyond maxBytes', () => {
-    const sessions = new SessionStore(
+    const sessions = new MemorySessionStore(
       { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20, maxBytes: 1_000_000 },
       clock,
     );
