@@ -60,8 +60,11 @@ describe('RedisCluster (two replicas on a real redis-server)', () => {
     b.bus.subscribe((event) => seenB.push(event));
     const event: ClusterEvent = { kind: 'logout', issuer: 'https://idp', sub: 'u1', sid: 's1' };
     await a.bus.publish(event);
-    await a['redis'].client.publish('test:events', '{"kind":"logout"}'); // malformed: no issuer
-    await a['redis'].client.publish('test:events', 'not json');
+    const { connection: raw } = connectTest(redis);
+    await ready(raw);
+    await raw.client.publish('test:events', '{"kind":"logout"}'); // malformed: no issuer
+    await raw.client.publish('test:events', 'not json');
+    await raw.close();
     await pause(200);
     expect(seenA).toEqual([event]);
     expect(seenB).toEqual([event]);

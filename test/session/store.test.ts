@@ -115,3 +115,33 @@ describe('MemorySessionStore bounds: one user cannot sign the others out (issue 
     expect(sessions.usage.entries).toBeLessThan(100);
   });
 });
+
+describe('MemorySessionStore.endSessions (the seam shared with the Redis store)', () => {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const idToken = (sub: string, sid: string, iss = 'https://idp.test') => `${part({ alg: 'none' })}.${part({ iss, sub, sid })}.sig`;
+  const tokens = (sub: string, sid: string, iss?: string) => ({
+    accessToken: 'at',
+    accessExpiresAtMs: 2e12,
+    idToken: idToken(sub, sid, iss),
+  });
+
+  it('ends the sessions of one IdP session (sid), else every session of the subject, only for that issuer', async () => {
+    const store = new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxEntries: 100 }, () => 1_000);
+    const [a1, a2, b, other] = [
+      store.create(tokens('alice', 's1')),
+      store.create(tokens('alice', 's2')),
+      store.create(tokens('bob', 's3')),
+      store.create(tokens('alice', 's1', 'https://elsewhere.test')),
+    ];
+    expect(a1.sid).toBe('s1');
+    expect(a1.issuer).toBe('https://idp.test');
+    expect(await store.endSessions({ issuer: 'https://idp.test', sid: 's1' })).toBe(1);
+    expect(store.get(a1.id)).toBeUndefined();
+    expect(store.get(a2.id)).toBe(a2);
+    expect(await store.endSessions({ issuer: 'https://idp.test', sub: 'alice' })).toBe(1);
+    expect(store.get(a2.id)).toBeUndefined();
+    expect(store.get(b.id)).toBe(b);
+    expect(store.get(other.id)).toBe(other);
+    expect(await store.endSessions({ issuer: 'https://idp.test' })).toBe(0);
+  });
+});
