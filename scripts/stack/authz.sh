@@ -48,8 +48,9 @@ start_one() {
   [[ -f "$REPO_ROOT/dist/main.js" ]] || die "dist/main.js missing"
   mkdir -p "$STACK_DIR/logs"; : > "$LOGF"
   log "$NAME: starting on 127.0.0.1:$port (issuer http://127.0.0.1:$KC_PORT/realms/mlflow, ${AUTHZ_SESSION_STORE:-memory} session store)"
-  # AUTHZ_* values a caller exported win, except the ones that tie the service to this stack.
-  ( cd "$REPO_ROOT" && \
+  # AUTHZ_* values a caller exported win, except the ones that tie the service to this stack. The scripts' own
+  # AUTHZ_REPLICAS / AUTHZ_START_TIMEOUT are not the service's (it refuses unknown AUTHZ_* variables).
+  ( unset AUTHZ_REPLICAS AUTHZ_START_TIMEOUT; cd "$REPO_ROOT" && \
     AUTHZ_ISSUER_URL="http://127.0.0.1:$KC_PORT/realms/mlflow" AUTHZ_CLIENT_ID=nginx-authz \
     AUTHZ_CLIENT_SECRET="$NGINX_AUTHZ_CLIENT_SECRET" AUTHZ_HOST=127.0.0.1 AUTHZ_PORT="$port" \
     AUTHZ_LOG_LEVEL="${AUTHZ_LOG_LEVEL:-info}" MALLOC_ARENA_MAX=2 \

@@ -122,6 +122,7 @@ describe('MemorySessionStore.endSessions (the seam shared with the Redis store)'
   const tokens = (sub: string, sid: string, iss?: string) => ({
     accessToken: 'at',
     accessExpiresAtMs: 2e12,
+    refreshToken: undefined,
     idToken: idToken(sub, sid, iss),
   });
 
