@@ -79,7 +79,7 @@ case "${1:-}" in
   start-one) build; start_one "${2:?replica 1 or 2}" ;;
   stop-one) if [[ "${2:?replica 1 or 2}" == 2 ]]; then stop_svc authz2 10; else stop_svc authz 10; fi ;;
   build) build ;;
-  status) load_ports; status_one authz "${AUTHZ_PORT:-}"; ((REPLICAS < 2)) || status_one authz2 "${AUTHZ2_PORT:-}" ;;
+  status) load_ports; rc=0; status_one authz "${AUTHZ_PORT:-}" || rc=$?; ((REPLICAS < 2)) || status_one authz2 "${AUTHZ2_PORT:-}" || rc=$?; exit "$rc" ;;
   logs) tail -n "${2:-100}" "$STACK_DIR/logs/nginx-authz.log" ;;
   *) echo "usage: $0 start|stop|restart|status|build|logs|start-one N|stop-one N" >&2; exit 2 ;;
 esac
