@@ -7,6 +7,10 @@ import { createAuthHandler } from './auth/pipeline.js';
 import { TokenSource } from './auth/token-source.js';
 import { BasicExchange } from './basic/exchange.js';
 import { passwordGrants } from './basic/grants.js';
+import { RedisFailureLimiter } from './basic/redis-limiter.js';
+import { type Cluster, MemoryCluster } from './cluster/bus.js';
+import { connectRedis } from './cluster/redis.js';
+import { RedisCluster } from './cluster/redis-bus.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { DecisionCache } from './decide/cache.js';
@@ -30,6 +34,7 @@ import { Metrics } from './ops/metrics.js';
 import { loginEndpoints } from './login/endpoints.js';
 import { loadRoutes } from './routes/load.js';
 import { KeycloakRoutes } from './routes/remote.js';
+import { RedisSessionStore } from './session/redis-store.js';
 import { Sessions } from './session/sessions.js';
 import { TokenVerifier } from './tokens/verify.js';
 import { backchannelLogout } from './logout/endpoint.js';
@@ -61,6 +66,12 @@ export interface Service {
   revoker: Revoker;
   /** "Revoked at" records of logouts: tokens issued before them are refused. */
   revocations: Revocations;
+  /**
+   * What the replicas share: the event bus (session invalidations; back-channel `logout` events)
+   * and `claimOnce` (one-time use, e.g. a logout token's jti). In process with `session.store:
+   * memory`, Redis with `session.store: redis`.
+   */
+  cluster: Cluster;
   /** The client secrets the configuration uses, checked at start (src/idp/credentials.ts). */
   credentials: CredentialChecks;
   /** Why the service is not ready (empty when it is): every issuer discovered with its keys, every credentials check passed. */
@@ -129,6 +140,28 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     ...credentials.problems,
   ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
+  // Several replicas (session.store: redis): sessions, Basic lockouts and invalidations go through Redis.
+  const redis = config.session.store === 'redis' ? connectRedis(config, metrics, log) : undefined;
+  const cluster: Cluster = redis === undefined ? new MemoryCluster() : new RedisCluster(redis, log);
+  const sessionStore =
+    redis === undefined || !config.login.enabled
+      ? undefined
+      : new RedisSessionStore(
+          {
+            secret: config.session.secret ?? '',
+            idleTimeoutMs: config.session.idleTimeoutSeconds * 1000,
+            absoluteTimeoutMs: config.session.absoluteTimeoutSeconds * 1000,
+            maxEntries: config.session.maxEntries,
+            maxPerSubject: config.session.maxPerSubject,
+            maxBytes: config.session.maxBytes,
+            // Longer than a refresh grant may take (the decision timeout bounds IdP calls), so the lock outlives it.
+            refreshLockMs: 2 * config.decision.timeoutMs + 2_000,
+          },
+          redis,
+          cluster.bus,
+          log,
+          clock,
+        );
   // Browser sessions (login.enabled) and Basic credentials (basic.enabled): more ways to obtain the token step 3 verifies.
   const sessions = config.login.enabled
     ? new Sessions(
@@ -141,9 +174,24 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
         metrics,
         log,
         clock,
+        sessionStore,
       )
     : undefined;
-  const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
+  const sharedLimiter =
+    redis === undefined
+      ? undefined
+      : new RedisFailureLimiter(
+          redis,
+          {
+            windowMs: config.basic.windowSeconds * 1000,
+            lockoutMs: config.basic.lockoutSeconds * 1000,
+            attemptTtlMs: 4 * config.decision.timeoutMs + 10_000,
+          },
+          clock,
+        );
+  const basic = config.basic.enabled
+    ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock, sharedLimiter)
+    : undefined;
   // NGINX's decision cache, when the service may purge it (nginx.purgeUrl): a sign-out or a back-channel logout ends the user's entries at once.
   const purger =
     config.nginx.purgeUrl === undefined ? undefined : new NginxPurger(new URL(config.nginx.purgeUrl), config.nginx.cacheSeconds, log);
@@ -151,7 +199,19 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const revocations = new Revocations(config.logout.revocationRetentionSeconds * 1000, config.logout.maxEntries, clock);
   tokens.revocations = revocations;
   const revoker = new Revoker({ revocations, tokens, decisions, sessions: sessions?.store, basic, nginx: purger, log });
-  const logoutReplay = options.logoutReplay ?? new MemoryReplayGuard(config.logout.maxEntries, clock);
+  // Several replicas: a logout token's jti is claimed once in Redis, and a logout one replica received is applied by all
+  // (the bus delivers it to this replica too: revoke is idempotent). One replica: in memory, nobody to tell.
+  const logoutReplay = options.logoutReplay ?? (redis === undefined ? new MemoryReplayGuard(config.logout.maxEntries, clock) : cluster);
+  const broadcastLogout: LogoutBroadcaster =
+    options.broadcastLogout ?? (redis === undefined ? noBroadcast : (event) => cluster.bus.publish(event));
+  if (redis !== undefined)
+    cluster.bus.subscribe((event) => {
+      if (event.kind !== 'logout') return;
+      const { issuer, sub, sid } = event;
+      revoker.revoke({ issuer, sub, sid }).catch((error: unknown) => {
+        log.error({ err: { message: (error as Error).message } }, 'back-channel logout from another replica could not be applied');
+      });
+    });
   metrics.cacheSizes = () => ({
     decision: decisions.size,
     token: tokens.size,
@@ -197,7 +257,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
         clock,
       },
       revoker,
-      broadcast: options.broadcastLogout ?? noBroadcast,
+      broadcast: broadcastLogout,
       metrics,
       log,
     }),
@@ -235,6 +295,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const stop = (): void => {
     issuers.stop();
     credentials.stop();
+    void sessions?.store.close();
+    void cluster.close();
   };
   return {
     handler,
@@ -251,6 +313,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     basic,
     revoker,
     revocations,
+    cluster,
     credentials,
     notReady,
     start,

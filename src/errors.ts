@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'access_denied'
   | 'route_misconfigured'
   | 'uma_ticket'
-  | 'idp_unavailable';
+  | 'idp_unavailable'
+  | 'store_unavailable';
 
 export interface AuthzErrorOptions {
   /** Detail for the log only; never sent to the client. */
@@ -180,5 +181,16 @@ export class IdpUnavailable extends AuthzError {
   readonly status = 503;
   constructor(options?: AuthzErrorOptions) {
     super('idp_unavailable', 'authorization server unavailable', options);
+  }
+}
+
+/**
+ * The shared store (Redis) could not answer while a request needed it: a session not held on
+ * this replica, a login, a refresh, a Basic lockout check. Fail closed with 503, never an allow.
+ */
+export class StoreUnavailable extends AuthzError {
+  readonly status = 503;
+  constructor(options?: AuthzErrorOptions) {
+    super('store_unavailable', 'session store unavailable', options);
   }
 }

@@ -27,6 +27,11 @@ render() {
   else
     ensure_port AUTHZ_PORT authz
     upstream="127.0.0.1:$AUTHZ_PORT"
+    # Two replicas (AUTHZ_REPLICAS=2): round robin, no stickiness; NGINX passes a request the first refuses to the next.
+    if [[ "$(cat "$STACK_DIR/replicas" 2>/dev/null || echo 1)" == 2 ]]; then
+      ensure_port AUTHZ2_PORT authz2
+      upstream="127.0.0.1:$AUTHZ_PORT max_fails=1 fail_timeout=2s; server 127.0.0.1:$AUTHZ2_PORT max_fails=1 fail_timeout=2s"
+    fi
   fi
   [[ $(id -u) -eq 0 ]] && user_directive="user root;   # rendered because the stack runs as root; workers keep the current user"
   cp "$REPO_ROOT"/nginx/snippets/*.conf "$PREFIX/conf/snippets/"

@@ -4,13 +4,22 @@
 # Writes $STACK_DIR/env for tests (`set -a; . .stack/env; set +a`). Stop with scripts/stack/down.sh.
 # Env: STACK_DIR (default <repo>/.stack), NGINX_AUTHZ_CACHE, STACK_INSTALL=0 to skip install.sh,
 #      STACK_AUTHZ=service|stub (stub = TEST-ONLY NGINX stand-in for the service), STACK_BUILD=auto|0|1,
-#      KC_MLFLOW_ACCESS_TOKEN_LIFESPAN (seconds, default 300), STACK_MINIO_BEARER=1|0.
+#      KC_MLFLOW_ACCESS_TOKEN_LIFESPAN (seconds, default 300), STACK_MINIO_BEARER=1|0,
+#      AUTHZ_REPLICAS=1|2 (2: Redis + two nginx-authz replicas behind the NGINX upstream, session.store redis;
+#      remembered in $STACK_DIR/replicas until changed).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 T0=$SECONDS
 STACK_AUTHZ="${STACK_AUTHZ:-service}"; export STACK_AUTHZ
 [[ "$STACK_AUTHZ" == service || "$STACK_AUTHZ" == stub ]] || die "STACK_AUTHZ must be service or stub"
 mkdir -p "$STACK_DIR"/{run,logs}
+REPLICAS="${AUTHZ_REPLICAS:-$(cat "$STACK_DIR/replicas" 2>/dev/null || echo 1)}"
+[[ "$REPLICAS" == 1 || "$REPLICAS" == 2 ]] || die "AUTHZ_REPLICAS must be 1 or 2"
+[[ "$REPLICAS" == 1 || "$STACK_AUTHZ" == service ]] || die "AUTHZ_REPLICAS=2 needs STACK_AUTHZ=service"
+if [[ "$(cat "$STACK_DIR/replicas" 2>/dev/null || echo 1)" != "$REPLICAS" ]] && svc_running authz; then
+  log "up: replica count changes to $REPLICAS; restarting nginx-authz"; "$STACK_SCRIPTS_DIR/authz.sh" stop; fi
+echo "$REPLICAS" > "$STACK_DIR/replicas"
+if [[ "$REPLICAS" == 1 ]] && svc_running redis; then "$STACK_SCRIPTS_DIR/redis.sh" stop; fi
 
 if [[ "${STACK_INSTALL:-1}" != 0 ]]; then "$STACK_SCRIPTS_DIR/install.sh"; fi
 
@@ -20,6 +29,7 @@ ensure_port MINIO_PORT minio; ensure_port MINIO_CONSOLE_PORT minio
 ensure_port MLFLOW_PORT mlflow
 ensure_port NGINX_MLFLOW_PORT nginx; ensure_port NGINX_S3_PORT nginx; ensure_port NGINX_STATUS_PORT nginx
 if [[ "$STACK_AUTHZ" == stub ]]; then ensure_port STUB_AUTHZ_PORT nginx; else ensure_port AUTHZ_PORT authz; fi
+if [[ "$REPLICAS" == 2 ]]; then ensure_port AUTHZ2_PORT authz2; ensure_port REDIS_PORT redis; fi
 s3_gateway_secret >/dev/null
 
 fail() { log "up: $1 failed to start; see $STACK_DIR/logs/. Stopping what this run started is left to down.sh."; exit 1; }
@@ -29,6 +39,7 @@ fail() { log "up: $1 failed to start; see $STACK_DIR/logs/. Stopping what this r
 "$STACK_SCRIPTS_DIR/mlflow.sh" start || fail mlflow
 if [[ "$STACK_AUTHZ" == service ]] && ! svc_running authz; then
   STACK_BUILD="${STACK_BUILD:-auto}" "$STACK_SCRIPTS_DIR/authz.sh" build || fail "nginx-authz build"; fi
+if [[ "$REPLICAS" == 2 ]]; then "$STACK_SCRIPTS_DIR/redis.sh" start || fail redis; fi
 wait "$KC_JOB" || fail keycloak
 if [[ "$STACK_AUTHZ" == service ]]; then STACK_BUILD=0 "$STACK_SCRIPTS_DIR/authz.sh" start || fail nginx-authz; fi
 if svc_running nginx; then "$STACK_SCRIPTS_DIR/nginx.sh" reload || fail "nginx reload"   # re-render: mode/ports may differ
@@ -54,6 +65,11 @@ q() { printf '%q' "$1"; }
   echo "MLFLOW_CLI_CLIENT_ID=mlflow-cli"
   if [[ "$STACK_AUTHZ" == service ]]; then echo "AUTHZ_PORT=$AUTHZ_PORT"; echo "NGINX_AUTHZ_URL=http://127.0.0.1:$AUTHZ_PORT";
   else echo "STUB_AUTHZ_PORT=$STUB_AUTHZ_PORT"; fi
+  echo "AUTHZ_REPLICAS=$REPLICAS"
+  if [[ "$REPLICAS" == 2 ]]; then
+    echo "AUTHZ2_PORT=$AUTHZ2_PORT"; echo "NGINX_AUTHZ2_URL=http://127.0.0.1:$AUTHZ2_PORT"
+    echo "REDIS_PORT=$REDIS_PORT"; echo "REDIS_PASSWORD=$(q "$("$STACK_SCRIPTS_DIR/redis.sh" password)")"
+  fi
   echo "MINIO_PORT=$MINIO_PORT"
   echo "MINIO_URL=http://127.0.0.1:$MINIO_PORT"
   echo "MINIO_ROOT_USER=$(q "$MINIO_ROOT_USER")"
@@ -77,7 +93,7 @@ mv "$STACK_ENV_FILE.new" "$STACK_ENV_FILE"
 cat <<TXT
 
 ================ nginx-authz development stack is up ($((SECONDS - T0))s) ================
-MLflow via NGINX : http://127.0.0.1:$NGINX_MLFLOW_PORT     (protected by $([[ $STACK_AUTHZ == stub ]] && echo "the TEST-ONLY stub" || echo "nginx-authz on 127.0.0.1:$AUTHZ_PORT"))
+MLflow via NGINX : http://127.0.0.1:$NGINX_MLFLOW_PORT     (protected by $([[ $STACK_AUTHZ == stub ]] && echo "the TEST-ONLY stub" || echo "nginx-authz on 127.0.0.1:$AUTHZ_PORT$([[ $REPLICAS == 2 ]] && echo " and 127.0.0.1:$AUTHZ2_PORT, sessions in Redis 127.0.0.1:$REDIS_PORT")"))
 S3 via NGINX     : http://127.0.0.1:$NGINX_S3_PORT     (SigV4 -> MinIO; Bearer -> nginx-authz; anonymous -> 401)
 Keycloak         : http://127.0.0.1:$KC_PORT   (admin console: $KC_BOOTSTRAP_ADMIN_USERNAME / $KC_BOOTSTRAP_ADMIN_PASSWORD)
 Issuer           : http://127.0.0.1:$KC_PORT/realms/mlflow

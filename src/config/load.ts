@@ -52,6 +52,12 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_SESSION_IDLE_TIMEOUT_SECONDS: ['session.idleTimeoutSeconds', 'number'],
   AUTHZ_SESSION_ABSOLUTE_TIMEOUT_SECONDS: ['session.absoluteTimeoutSeconds', 'number'],
   AUTHZ_SESSION_REFRESH_BEFORE_SECONDS: ['session.refreshBeforeSeconds', 'number'],
+  AUTHZ_SESSION_STORE: ['session.store', 'string'],
+  AUTHZ_REDIS_URL: ['redis.url', 'string'],
+  AUTHZ_REDIS_USERNAME: ['redis.username', 'string'],
+  AUTHZ_REDIS_PASSWORD: ['redis.password', 'string'],
+  AUTHZ_REDIS_TLS_CA_FILE: ['redis.tlsCaFile', 'string'],
+  AUTHZ_REDIS_KEY_PREFIX: ['redis.keyPrefix', 'string'],
   AUTHZ_LOGIN_ENABLED: ['login.enabled', 'boolean'],
   AUTHZ_LOGIN_PUBLIC_URL: ['login.publicUrl', 'string'],
   AUTHZ_LOGIN_ALLOWED_HOSTS: ['login.allowedHosts', 'list'],
@@ -207,6 +213,11 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
     );
   }
   const session = readSessionSecret(parsed.session, problems);
+  if (session.store === 'redis') {
+    if (parsed.redis.url === undefined) problems.push('redis.url: required when session.store is "redis" (AUTHZ_REDIS_URL)');
+    // Every replica must open every other's cookies and the tokens they stored: one shared secret.
+    if (session.secret === undefined) problems.push('session.secret: required when session.store is "redis" (shared by every replica)');
+  }
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
   return { ...rest, issuer: primary.issuer, client: primary.client, issuers, session };
 }

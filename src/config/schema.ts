@@ -147,6 +147,32 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(65_536).default(33_554_432), // 32 MiB ≈ 7,000 Keycloak sessions
       /** The access token is refreshed once it has less than this left (single flight per session). */
       refreshBeforeSeconds: z.number().int().min(0).max(3_600).default(30),
+      /**
+       * Where sessions live: `memory` (one replica; a restart signs everyone out) or `redis`
+       * (shared by every replica, tokens encrypted at rest; needs `redis.url` and `session.secret`).
+       */
+      store: z.enum(['memory', 'redis']).default('memory'),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /**
+       * `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Used by `session.store: redis`
+       * (sessions, Basic lockouts, the replicas' invalidation messages). Never logged with its password.
+       */
+      url: z.url({ protocol: /^rediss?$/ }).optional(),
+      /** Overrides the URL's user name (an ACL user); the password comes from `AUTHZ_REDIS_PASSWORD` or the URL. */
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      /** A PEM file of the CA that signed the Redis server's certificate (rediss:// only); unset: the system's CAs. */
+      tlsCaFile: z.string().min(1).optional(),
+      /** Prefix of every key and channel, so several deployments can share one Redis. */
+      keyPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+        .default('nginx-authz:'),
+      /** A Redis command that takes longer is treated as Redis unavailable (503, never an allow). */
+      commandTimeoutMs: z.number().int().min(50).max(30_000).default(1_000),
     })
     .prefault({}),
   login: z

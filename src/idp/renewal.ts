@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { IdpUnavailable } from '../errors.js';
+import { IdpUnavailable, StoreUnavailable } from '../errors.js';
 
 /** Something that holds an access token and renews it before it expires (a browser session, a Basic exchange). */
 export interface RenewableToken {
@@ -16,7 +16,8 @@ export interface RenewableToken {
  * The holder's access token: synchronously while it has more than `renewBeforeMs` left (the
  * common case); otherwise after one renewal that every request arriving meanwhile shares, so a
  * refresh token is never spent twice (Keycloak with refresh-token rotation refuses a reused
- * one). An IdP that does not answer ({@link IdpUnavailable}) leaves the old token in use while
+ * one). An IdP or a session store that does not answer ({@link IdpUnavailable},
+ * {@link StoreUnavailable}) leaves the old token in use while
  * it is still valid; after that, and for any other failure, the error goes to the caller.
  */
 export function renewedToken(
@@ -30,7 +31,8 @@ export function renewedToken(
     holder.renewing = undefined;
   });
   return holder.renewing.catch((error: unknown) => {
-    if (error instanceof IdpUnavailable && holder.tokens.accessExpiresAtMs > clock()) return holder.tokens.accessToken;
+    if ((error instanceof IdpUnavailable || error instanceof StoreUnavailable) && holder.tokens.accessExpiresAtMs > clock())
+      return holder.tokens.accessToken;
     throw error;
   });
 }

@@ -12,6 +12,7 @@ import { decodeJwt } from 'jose';
 import type { Metrics } from '../ops/metrics.js';
 import { readCookie, serializeCookie } from '../session/cookie-header.js';
 import type { Sessions } from '../session/sessions.js';
+import type { Session } from '../session/store.js';
 import { PendingLoginCookie } from './pending.js';
 import { provenance } from './origin.js';
 import { cookieSecure, publicBase, safeReturnTo } from './return-to.js';
@@ -141,7 +142,17 @@ export function loginEndpoints(deps: LoginDependencies): Router {
       page(res, 401, 'Login did not complete.', startLink(started.returnTo));
       return;
     }
-    const session = sessions.store.create(outcome);
+    let session: Session;
+    try {
+      session = await sessions.store.create(outcome);
+    } catch (error) {
+      // The shared session store (Redis) is down: no session can be kept, so none is issued.
+      metrics.logins.labels('store_unavailable').inc();
+      log.error({ err: { message: (error as Error).message } }, 'login: session store unavailable; answering 503');
+      res.setHeader('Set-Cookie', clearPending);
+      page(res, 503, 'Sessions cannot be stored right now; try again shortly.', startLink(started.returnTo));
+      return;
+    }
     const value = await sessions.cookie.seal(session.id, session.absoluteExpiresAtMs);
     res.setHeader('Set-Cookie', [
       clearPending,
@@ -172,9 +183,17 @@ export function loginEndpoints(deps: LoginDependencies): Router {
       confirmSignOut(res);
       return;
     }
-    const session = await sessions.find(req.headers.cookie);
+    let session: Session | undefined;
+    try {
+      session = await sessions.find(req.headers.cookie);
+      if (session !== undefined) await sessions.store.delete(session.id);
+    } catch (error) {
+      // Redis down: the session could not be ended on every replica; say so rather than pretend.
+      log.error({ err: { message: (error as Error).message } }, 'sign-out: session store unavailable; answering 503');
+      page(res, 503, 'Sign-out could not be completed right now; try again shortly.');
+      return;
+    }
     if (session !== undefined) {
-      sessions.store.delete(session.id);
       // NGINX's decision cache may still hold allows for this cookie: purged before the answer, so that the browser's
       // next request is refused (loopback, bounded by the purger's timeout; a failure leaves them to expire).
       const subject = deps.purger === undefined ? undefined : subjectOf(session.tokens.accessToken);

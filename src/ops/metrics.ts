@@ -103,7 +103,7 @@ export class Metrics {
 
   readonly logins = new Counter({
     name: 'authz_logins_total',
-    help: 'Browser logins (/oauth2/callback) by result: ok, invalid_state, idp_error, refused',
+    help: 'Browser logins (/oauth2/callback) by result: ok, invalid_state, idp_error, refused, store_unavailable',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -140,6 +140,19 @@ export class Metrics {
     name: 'authz_logout_purged_total',
     help: 'What logouts removed on this replica, by kind: session, token (cached identities), decision, basic (cached exchanges)',
     labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisUp = new Gauge({
+    name: 'authz_redis_up',
+    help: 'Whether the connection to Redis (session.store: redis) is ready: 1 yes, 0 no (sessions not held here, logins, refreshes and Basic answer 503)',
+    registers: [this.registry],
+  });
+
+  readonly redisErrors = new Counter({
+    name: 'authz_redis_errors_total',
+    help: 'Redis operations that failed (Redis down, slow or refusing), by operation: session_read, session_write, refresh_lock, limiter, publish, claim',
+    labelNames: ['op'] as const,
     registers: [this.registry],
   });
 

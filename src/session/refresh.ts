@@ -5,7 +5,7 @@ import { renewedToken } from '../idp/renewal.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { hashToken } from '../tokens/verify.js';
-import type { Session, SessionStore } from './store.js';
+import type { Session, SessionStore, SessionTokens } from './store.js';
 
 /** Exchanges a refresh token at the IdP (openid-client's refreshTokenGrant, via runGrant). */
 export type RefreshGrant = (refreshToken: string) => Promise<GrantedTokens | GrantRefused>;
@@ -16,7 +16,8 @@ export type RefreshGrant = (refreshToken: string) => Promise<GrantedTokens | Gra
  * every request that arrives meanwhile waits for the same promise, so a refresh token is never
  * spent twice (Keycloak with refresh-token rotation refuses a reused one, and would end the
  * login). A refused refresh ends the session at once; an IdP that does not answer leaves the
- * session alone and, while the old token is still valid, keeps using it.
+ * session alone and, while the old token is still valid, keeps using it. Across replicas the
+ * store's `refreshOnce` makes it one refresh per session in all (src/session/refresh-lock.ts).
  */
 export class SessionRefresher {
   constructor(
@@ -32,14 +33,24 @@ export class SessionRefresher {
     const { tokens } = session;
     if (tokens.refreshToken === undefined) {
       if (tokens.accessExpiresAtMs > this.clock()) return tokens.accessToken;
-      this.store.delete(session.id);
+      this.end(session);
       throw new Unauthenticated('no_credentials', { detail: 'session token expired and there is no refresh token' });
     }
-    const refreshToken = tokens.refreshToken;
-    return renewedToken(session, this.refreshBeforeMs, this.clock, () => this.refresh(session, refreshToken));
+    return renewedToken(session, this.refreshBeforeMs, this.clock, async () => {
+      const renewed = await this.store.refreshOnce(session, (current) => this.refresh(session, current));
+      return renewed.accessToken;
+    });
   }
 
-  private async refresh(session: Session, refreshToken: string): Promise<string> {
+  /** Ends the session in the store; a store that cannot answer now (Redis down) is logged, the refusal stands. */
+  private end(session: Session): void {
+    const done = this.store.delete(session.id);
+    if (done instanceof Promise) done.catch(() => this.log.warn({ session: hashToken(session.id).slice(0, 12) }, 'session end not stored'));
+  }
+
+  private async refresh(session: Session, current: SessionTokens): Promise<SessionTokens> {
+    const refreshToken = current.refreshToken;
+    if (refreshToken === undefined) throw new Unauthenticated('no_credentials', { detail: 'session has no refresh token' });
     let outcome: Awaited<ReturnType<RefreshGrant>>;
     try {
       outcome = await this.grant(refreshToken);
@@ -49,7 +60,7 @@ export class SessionRefresher {
     }
     if (isRefused(outcome)) {
       this.metrics.sessionRefreshes.labels('rejected').inc();
-      this.store.delete(session.id);
+      this.end(session);
       this.log.info(
         { session: hashToken(session.id).slice(0, 12), oauth_error: outcome.refused },
         'session refresh refused; session ended',
@@ -58,12 +69,11 @@ export class SessionRefresher {
     }
     this.metrics.sessionRefreshes.labels('ok').inc();
     // Keycloak may not rotate the refresh token (or omit the ID token): keep the ones we had.
-    session.tokens = {
+    return {
       accessToken: outcome.accessToken,
       accessExpiresAtMs: outcome.accessExpiresAtMs,
       refreshToken: outcome.refreshToken ?? refreshToken,
-      idToken: outcome.idToken ?? session.tokens.idToken,
+      idToken: outcome.idToken ?? current.idToken,
     };
-    return session.tokens.accessToken;
   }
 }

@@ -5,7 +5,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { readCookie } from './cookie-header.js';
 import { SessionCookie } from './session-cookie.js';
 import { SessionRefresher, type RefreshGrant } from './refresh.js';
-import { SessionStore, type Session } from './store.js';
+import { MemorySessionStore, type Session, type SessionStore } from './store.js';
 
 /**
  * Browser sessions: the cookie (session id, encrypted), the server-side store (tokens,
@@ -18,19 +18,22 @@ export class Sessions {
   readonly cookieName: string;
   private readonly refresher: SessionRefresher;
 
-  constructor(config: Config, grant: RefreshGrant, metrics: Metrics, log: Logger, clock: Clock) {
+  /** @param store where sessions live; default: this process's memory (`session.store: memory`) */
+  constructor(config: Config, grant: RefreshGrant, metrics: Metrics, log: Logger, clock: Clock, store?: SessionStore) {
     const { session } = config;
     this.cookieName = session.cookieName;
-    this.store = new SessionStore(
-      {
-        idleTimeoutMs: session.idleTimeoutSeconds * 1000,
-        absoluteTimeoutMs: session.absoluteTimeoutSeconds * 1000,
-        maxEntries: session.maxEntries,
-        maxPerSubject: session.maxPerSubject,
-        maxBytes: session.maxBytes,
-      },
-      clock,
-    );
+    this.store =
+      store ??
+      new MemorySessionStore(
+        {
+          idleTimeoutMs: session.idleTimeoutSeconds * 1000,
+          absoluteTimeoutMs: session.absoluteTimeoutSeconds * 1000,
+          maxEntries: session.maxEntries,
+          maxPerSubject: session.maxPerSubject,
+          maxBytes: session.maxBytes,
+        },
+        clock,
+      );
     this.cookie = new SessionCookie(session.secret, Math.min(session.maxEntries * 2, 50_000), clock);
     this.refresher = new SessionRefresher(this.store, grant, session.refreshBeforeSeconds * 1000, metrics, log, clock);
   }

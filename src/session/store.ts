@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { GrantedTokens } from '../idp/grants.js';
 import type { RenewableToken } from '../idp/renewal.js';
+import type { Maybe } from '../util/maybe.js';
 import { randomId } from './crypto.js';
 
 /** The tokens of one login (as the grant returned them). They never leave the service: the cookie holds only the session id. */
@@ -17,15 +18,43 @@ export interface Session extends RenewableToken {
   tokens: SessionTokens;
   /** Hash of the tokens' issuer and subject (undefined when they carry none): the per-subject cap's key. */
   readonly subject?: string | undefined;
-  /** The IdP session (`sid` of the ID token, else of the access token): what a back-channel logout names. */
+  /** The tokens' issuer (`iss`), for ending sessions by subject or IdP session. */
+  readonly issuer?: string | undefined;
+  /** The ID token's `sid` claim: the IdP session this login belongs to (back-channel logout). */
   readonly sid?: string | undefined;
 }
 
-/** Which sessions a back-channel logout ends (src/logout/): see {@link SessionStore.endSessions}. */
+/** Which sessions {@link SessionStore.endSessions} ends: those of one IdP session (`sid`), else every one of a subject (`sub`). */
 export interface SessionMatch {
   issuer: string;
-  sub?: string | undefined;
-  sid?: string | undefined;
+  sub?: string;
+  sid?: string;
+}
+
+/**
+ * Where sessions live: this process's memory ({@link MemorySessionStore}, one replica) or Redis
+ * (src/session/redis-store.ts, several). Methods answer synchronously when they can (memory, a
+ * session already held locally) and with a promise when the shared store must be asked.
+ */
+export interface SessionStore {
+  /** Sessions held in this process (for Redis: the local copies). */
+  readonly size: number;
+  readonly usage: { entries: number; bytes: number; subjects: number };
+  /** A new session for tokens a login just obtained. */
+  create(tokens: SessionTokens): Maybe<Session>;
+  /** The live session with this id, marked as seen; undefined when unknown, ended or timed out. */
+  get(id: string): Maybe<Session | undefined>;
+  /** Ends the session at once, on every replica (sign-out, refused refresh); answers the local copy it held, if any. */
+  delete(id: string): Maybe<Session | undefined>;
+  /**
+   * Replaces the session's tokens with `refresh`'s, run once for this session across every
+   * replica: a replica that finds another one refreshing waits for its tokens instead of
+   * spending the same refresh token again. Resolves with the tokens now in force.
+   */
+  refreshOnce(session: Session, refresh: (current: SessionTokens) => Promise<SessionTokens>): Promise<SessionTokens>;
+  /** Ends every session matching, on every replica; resolves with how many were ended. */
+  endSessions(match: SessionMatch): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface SessionLimits {
@@ -48,18 +77,16 @@ const SESSION_OVERHEAD = 320;
  * together exceed a cookie's 4 KB; because ending a session here (sign-out, failed refresh)
  * takes effect at once, where a cookie that carries tokens stays valid until they expire;
  * and because one place holding the refresh token makes single-flight refresh simple.
- * Costs: a restart signs everyone out, and several replicas need sticky sessions (README).
+ * Costs: a restart signs everyone out, and several replicas need the Redis store (README).
  *
  * Bounded three ways, so that one user's abuse cannot sign the others out: at most
  * `maxPerSubject` sessions per subject (its oldest ends first, whatever the others do), at most
  * `maxEntries` sessions and `maxBytes` in all (least recently used dropped first).
  */
-export class SessionStore {
+export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, Session>;
   /** Subject (hashed issuer + sub) → its sessions' ids, oldest first. */
   private readonly bySubject = new Map<string, Set<string>>();
-  /** IdP session (hashed issuer + sid) → the ids of the sessions it signed in (one, unless the IdP reuses a sid). */
-  private readonly bySid = new Map<string, Set<string>>();
   private readonly maxPerSubject: number;
 
   constructor(
@@ -72,10 +99,7 @@ export class SessionStore {
       maxSize: limits.maxBytes ?? limits.maxEntries * 8_192,
       sizeCalculation: sessionBytes,
       // Every way out of the LRU (eviction, delete, expiry) leaves the subject index too.
-      dispose: (session, id) => {
-        unindex(this.bySubject, session.subject, id);
-        unindex(this.bySid, sidKey(session), id);
-      },
+      dispose: (session, id) => this.unindex(session.subject, id),
     });
   }
 
@@ -105,10 +129,9 @@ export class SessionStore {
       tokens,
       renewing: undefined,
       subject,
-      sid: iss === undefined ? undefined : sid,
+      issuer: iss,
+      sid,
     };
-    const bySid = sidKey({ ...session, iss });
-    if (bySid !== undefined) this.bySid.set(bySid, (this.bySid.get(bySid) ?? new Set<string>()).add(session.id));
     if (subject !== undefined) {
       const ids = this.bySubject.get(subject) ?? new Set<string>();
       // Make room within the subject first, so the LRU never has to evict someone else for it.
@@ -147,68 +170,49 @@ export class SessionStore {
     return session;
   }
 
-  /**
-   * Ends the sessions a back-channel logout names, at once, and returns how many. With a `sid`:
-   * the sessions of that IdP session, and also those of `sub` (when given) that carry no `sid`
-   * (nothing tells which IdP session they belong to: ended, failing closed). With `sub` alone:
-   * every session of that subject. Always within `issuer`. Idempotent: a second call ends none.
-   */
+  /** One process: the local single flight (src/idp/renewal.ts) already makes this the only refresh. */
+  async refreshOnce(session: Session, refresh: (current: SessionTokens) => Promise<SessionTokens>): Promise<SessionTokens> {
+    session.tokens = await refresh(session.tokens);
+    return session.tokens;
+  }
+
   endSessions(match: SessionMatch): Promise<number> {
-    const ids = new Set<string>();
-    if (match.sid !== undefined) for (const id of this.bySid.get(hashed(match.issuer, match.sid)) ?? []) ids.add(id);
-    if (match.sub !== undefined) {
-      for (const id of this.bySubject.get(hashed(match.issuer, match.sub)) ?? []) {
-        if (match.sid === undefined || this.sessions.peek(id)?.sid === undefined) ids.add(id);
-      }
+    const subject = match.sub === undefined ? undefined : subjectKey(match.issuer, match.sub);
+    const ended: string[] = [];
+    for (const [id, session] of this.sessions.entries()) {
+      if (matches(session, match, subject)) ended.push(id);
     }
-    let ended = 0;
-    for (const id of ids) if (this.sessions.delete(id)) ended++;
-    return Promise.resolve(ended);
+    for (const id of ended) this.sessions.delete(id);
+    return Promise.resolve(ended.length);
+  }
+
+  close(): Promise<void> {
+    this.sessions.clear();
+    return Promise.resolve();
+  }
+
+  private unindex(subject: string | undefined, id: string): void {
+    if (subject === undefined) return;
+    const ids = this.bySubject.get(subject);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) this.bySubject.delete(subject);
   }
 }
 
-/** Removes `id` from the index's set under `key`, and the set when it empties. */
-function unindex(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
-  if (key === undefined) return;
-  const ids = index.get(key);
-  if (ids === undefined) return;
-  ids.delete(id);
-  if (ids.size === 0) index.delete(key);
+/**
+ * Whether a logout names the session: same issuer, and the IdP session `match.sid` when the logout
+ * names one (a session whose tokens carry no sid then goes by the subject: it cannot be told apart),
+ * else the subject.
+ */
+export function matches(session: Session, match: SessionMatch, subject: string | undefined): boolean {
+  if (session.issuer !== canonicalIssuer(match.issuer)) return false;
+  if (match.sid !== undefined && session.sid !== undefined) return session.sid === match.sid;
+  return subject !== undefined && session.subject === subject;
 }
 
-/** Issuer and a claim value hashed to a fixed length (the indexes' keys); the issuer without trailing slashes. */
-function hashed(issuer: unknown, value: string): string {
-  const iss = typeof issuer === 'string' ? issuer.replace(/\/+$/, '') : issuer;
-  return createHash('sha256')
-    .update(JSON.stringify([iss, value]))
-    .digest('base64url')
-    .slice(0, 22);
-}
-
-/** A session's key in the sid index; `iss` is given at creation (later read back from its ID token). */
-function sidKey(session: { sid?: string | undefined; tokens: SessionTokens; iss?: string | undefined }): string | undefined {
-  if (session.sid === undefined) return undefined;
-  return hashed(session.iss ?? claimsOf(session.tokens).iss, session.sid);
-}
-
-/** `iss`, `sub` and `sid` of the ID token, else of the access token (read without checking: the grant that returned them checked them). */
-export function claimsOf(tokens: SessionTokens): { iss?: string; sub?: string; sid?: string } {
-  for (const token of [tokens.idToken, tokens.accessToken]) {
-    const payload = token?.split('.')[1];
-    if (payload === undefined) continue;
-    try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-      if (typeof claims.sub !== 'string' || claims.sub === '') continue;
-      const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
-      return { iss: text(claims.iss), sub: claims.sub, ...(text(claims.sid) === undefined ? {} : { sid: text(claims.sid)! }) };
-    } catch {
-      // Not a JWT: try the next token.
-    }
-  }
-  return {};
-}
-
-function sessionBytes(session: Session): number {
+/** Bytes a session is accounted for in a bounded cache. */
+export function sessionBytes(session: Session): number {
   const { accessToken, refreshToken, idToken } = session.tokens;
   return SESSION_OVERHEAD + accessToken.length + (refreshToken?.length ?? 0) + (idToken?.length ?? 0);
 }
@@ -219,15 +223,43 @@ function sessionBytes(session: Session): number {
  * hashed to a fixed length. undefined when neither is a JWT with a `sub`.
  */
 export function subjectOf(tokens: SessionTokens): string | undefined {
+  const { iss, sub } = claimsOf(tokens);
+  return sub === undefined ? undefined : subjectKey(iss, sub);
+}
+
+/** The fixed-length key of a subject (issuer + sub), as {@link subjectOf} computes it. */
+export function subjectKey(issuer: string | undefined, sub: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([canonicalIssuer(issuer), sub]))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/**
+ * `iss`, `sub` and `sid` of the ID token, else of the access token (a JWT's payload, read
+ * without checking: the grant that returned the tokens checked them); undefined where absent.
+ */
+export function claimsOf(tokens: SessionTokens): { iss?: string; sub?: string; sid?: string } {
   for (const token of [tokens.idToken, tokens.accessToken]) {
     const payload = token?.split('.')[1];
     if (payload === undefined) continue;
     try {
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
-      if (typeof claims.sub === 'string' && claims.sub !== '') return hashed(claims.iss, claims.sub);
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown; sid?: unknown };
+      if (typeof claims.sub === 'string' && claims.sub !== '') {
+        return {
+          ...(typeof claims.iss === 'string' ? { iss: canonicalIssuer(claims.iss) } : {}),
+          sub: claims.sub,
+          ...(typeof claims.sid === 'string' && claims.sid !== '' ? { sid: claims.sid } : {}),
+        };
+      }
     } catch {
       // Not a JWT: try the next token.
     }
   }
-  return undefined;
+  return {};
+}
+
+/** An issuer as sessions are matched by it: `https://idp/realms/x/` and `https://idp/realms/x` are one issuer. */
+export function canonicalIssuer<T extends string | undefined>(issuer: T): T {
+  return (issuer === undefined ? issuer : issuer.replace(/\/+$/, '')) as T;
 }

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { accelExpiresValues, type CacheFacts, nginxCacheSeconds } from '../../src/auth/nginx-cache.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { MemorySessionStore } from '../../src/session/store.js';
 
 const NOW = 1_800_000_000_000;
 const allow: CacheFacts = {
@@ -99,7 +100,7 @@ describe('X-Accel-Expires on every /auth answer', () => {
 
   async function sessionCookie(sub: string, accessExpiresInMs: number): Promise<string> {
     const token = await idp.token({ sub, preferred_username: sub });
-    const session = service.sessions!.store.create({
+    const session = (service.sessions!.store as MemorySessionStore).create({
       accessToken: token,
       accessExpiresAtMs: Date.now() + accessExpiresInMs,
       refreshToken: 'rt',

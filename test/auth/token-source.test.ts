@@ -1,3 +1,4 @@
+import type { MemorySessionStore } from '../../src/session/store.js';
 import request from 'supertest';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
@@ -19,7 +20,7 @@ beforeEach(() => {
 
 async function sessionCookie(sub: string): Promise<string> {
   const token = await idp.token({ sub, preferred_username: 'bob' });
-  const session = service.sessions!.store.create({
+  const session = (service.sessions!.store as MemorySessionStore).create({
     accessToken: token,
     accessExpiresAtMs: Date.now() + 300_000,
     refreshToken: 'rt',
@@ -117,7 +118,7 @@ describe('CSRF check of state-changing requests authenticated by the session coo
     const pinned = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_PUBLIC_URL: 'https://ml.example.org' } });
     try {
       const token = await idp.token({ sub: 'pinned' });
-      const session = pinned.sessions!.store.create({
+      const session = (pinned.sessions!.store as MemorySessionStore).create({
         accessToken: token,
         accessExpiresAtMs: Date.now() + 300_000,
         refreshToken: 'rt',

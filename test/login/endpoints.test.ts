@@ -1,3 +1,4 @@
+import type { MemorySessionStore } from '../../src/session/store.js';
 import request from 'supertest';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
@@ -323,7 +324,7 @@ describe('/oauth2/callback against an IdP that checks PKCE and issues an ID toke
 describe('sessions in /auth', () => {
   it('decides on the session token for a request with the session cookie; sign-out ends it at once', async () => {
     const token = await idp.token({ sub: 'u-7', preferred_username: 'carol' });
-    const session = service.sessions!.store.create({
+    const session = (service.sessions!.store as MemorySessionStore).create({
       accessToken: token,
       accessExpiresAtMs: Date.now() + 300_000,
       refreshToken: 'rt',
@@ -352,7 +353,7 @@ describe('sessions in /auth', () => {
 
   it('does not sign out on a cross-site request (logout CSRF): it asks for a same-origin POST, and the session lives on', async () => {
     const token = await idp.token({ sub: 'u-8', preferred_username: 'carol' });
-    const session = service.sessions!.store.create({
+    const session = (service.sessions!.store as MemorySessionStore).create({
       accessToken: token,
       accessExpiresAtMs: Date.now() + 300_000,
       refreshToken: 'rt',
@@ -385,7 +386,7 @@ describe('sessions in /auth', () => {
   it('without Sec-Fetch-Site, signs out only when Origin, else Referer, names this site; anything else asks for confirmation', async () => {
     const token = await idp.token({ sub: 'u-9', preferred_username: 'carol' });
     const newCookie = async () => {
-      const session = service.sessions!.store.create({
+      const session = (service.sessions!.store as MemorySessionStore).create({
         accessToken: token,
         accessExpiresAtMs: Date.now() + 300_000,
         refreshToken: 'rt',

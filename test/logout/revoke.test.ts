@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { Revoker } from '../../src/logout/revoke.js';
 import { Metrics } from '../../src/ops/metrics.js';
-import { SessionStore } from '../../src/session/store.js';
+import { MemorySessionStore } from '../../src/session/store.js';
 import { hashToken } from '../../src/tokens/verify.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { SMALL_ROUTES, startService } from '../helpers/service.js';
@@ -22,7 +22,7 @@ afterEach(() => service.stop());
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 /** Everything one user holds on this replica: a session, a cached identity and decision, a Basic exchange. */
-async function holdings(sub: string, sid: string, sessions: SessionStore, basic: BasicExchange) {
+async function holdings(sub: string, sid: string, sessions: MemorySessionStore, basic: BasicExchange) {
   const token = await idp.token({ sub, sid, iat: nowSec() - 5 });
   const idToken = await idp.token({ sub, sid, typ: 'ID' });
   const session = sessions.create({ accessToken: token, accessExpiresAtMs: Date.now() + 300_000, refreshToken: undefined, idToken });
@@ -34,7 +34,7 @@ async function holdings(sub: string, sid: string, sessions: SessionStore, basic:
 }
 
 function parts() {
-  const sessions = new SessionStore({ idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, maxEntries: 100 }, Date.now);
+  const sessions = new MemorySessionStore({ idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, maxEntries: 100 }, Date.now);
   const grants: PasswordGrants = {
     // The password grant answers with a fresh token of the user named.
     password: async (username) => ({

@@ -3,7 +3,7 @@ import type { GrantedTokens, GrantRefused } from '../../src/idp/grants.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/ops/metrics.js';
 import { SessionRefresher } from '../../src/session/refresh.js';
-import { SessionStore } from '../../src/session/store.js';
+import { MemorySessionStore } from '../../src/session/store.js';
 
 describe('SessionRefresher (single flight per session)', () => {
   let now = 1_000_000;
@@ -14,7 +14,7 @@ describe('SessionRefresher (single flight per session)', () => {
     (await metrics.sessionRefreshes.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
 
   function setup(answer: (refreshToken: string) => Promise<GrantedTokens | GrantRefused>) {
-    const store = new SessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 86_400_000, maxEntries: 10 }, clock);
+    const store = new MemorySessionStore({ idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 86_400_000, maxEntries: 10 }, clock);
     const calls: string[] = [];
     const refresher = new SessionRefresher(
       store,

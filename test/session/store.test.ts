@@ -1,11 +1,11 @@
-import { SessionStore, type SessionTokens } from '../../src/session/store.js';
+import { MemorySessionStore, type SessionTokens } from '../../src/session/store.js';
 
 const TOKENS: SessionTokens = { accessToken: 'at', accessExpiresAtMs: 0, refreshToken: 'rt', idToken: 'id' };
 
-describe('SessionStore (frozen clock)', () => {
+describe('MemorySessionStore (frozen clock)', () => {
   let now = 1_000_000;
   const clock = () => now;
-  const store = () => new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 3 }, clock);
+  const store = () => new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 3 }, clock);
 
   it('ends a session that idled out; activity keeps it alive', () => {
     const sessions = store();
@@ -56,11 +56,11 @@ const tokensOf = (sub: string, iss = 'https://idp.example/realms/x', padding = 0
   idToken: jwt({ iss, sub }),
 });
 
-describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
+describe('MemorySessionStore bounds: one user cannot sign the others out (issue 10 A6)', () => {
   const clock = () => 1_000_000;
 
   it('10,000 logins by one subject leave another subject’s session alive; the subject keeps its newest 20', () => {
-    const sessions = new SessionStore(
+    const sessions = new MemorySessionStore(
       { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20 },
       clock,
     );
@@ -73,7 +73,10 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
   });
 
   it('the same sub from another issuer is another subject; a session without a readable subject is not capped', () => {
-    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, clock);
+    const sessions = new MemorySessionStore(
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 },
+      clock,
+    );
     const [a, b, c] = [
       sessions.create(tokensOf('s', 'https://one')),
       sessions.create(tokensOf('s', 'https://one')),
@@ -87,7 +90,10 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
 
   it('a session ended by sign-out or timeout leaves the subject index, so the cap counts live sessions only', () => {
     let now = 1_000_000;
-    const sessions = new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 }, () => now);
+    const sessions = new MemorySessionStore(
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100, maxPerSubject: 2 },
+      () => now,
+    );
     const first = sessions.create(tokensOf('u'));
     sessions.delete(first.id);
     const [second, third] = [sessions.create(tokensOf('u')), sessions.create(tokensOf('u'))];
@@ -99,7 +105,7 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
   });
 
   it('is bounded in bytes: large tokens drop the least recently used, never beyond maxBytes', () => {
-    const sessions = new SessionStore(
+    const sessions = new MemorySessionStore(
       { idleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000, maxEntries: 10_000, maxPerSubject: 20, maxBytes: 1_000_000 },
       clock,
     );
@@ -118,7 +124,7 @@ describe('SessionStore.endSessions (back-channel logout)', () => {
     refreshToken: 'rt',
     idToken: jwt({ iss, sub, ...(sid === undefined ? {} : { sid }) }),
   });
-  const store = () => new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100 }, () => 1_000_000);
+  const store = () => new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100 }, () => 1_000_000);
 
   it('takes the sid from the ID token', () => {
     expect(store().create(withSid('u', 'sid-1')).sid).toBe('sid-1');
@@ -146,5 +152,36 @@ describe('SessionStore.endSessions (back-channel logout)', () => {
     expect([s1, s2, none, stranger].map((s) => sessions.get(s!.id) !== undefined)).toEqual([false, true, false, true]);
     expect(await sessions.endSessions({ issuer: ISS, sid: 's2' })).toBe(1);
     expect(sessions.usage).toEqual({ entries: 1, bytes: expect.any(Number), subjects: 1 });
+  });
+});
+
+describe('MemorySessionStore.endSessions (the seam shared with the Redis store)', () => {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const idToken = (sub: string, sid: string, iss = 'https://idp.test') => `${part({ alg: 'none' })}.${part({ iss, sub, sid })}.sig`;
+  const tokens = (sub: string, sid: string, iss?: string) => ({
+    accessToken: 'at',
+    accessExpiresAtMs: 2e12,
+    refreshToken: undefined,
+    idToken: idToken(sub, sid, iss),
+  });
+
+  it('ends the sessions of one IdP session (sid), else every session of the subject, only for that issuer', async () => {
+    const store = new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 600_000, maxEntries: 100 }, () => 1_000);
+    const [a1, a2, b, other] = [
+      store.create(tokens('alice', 's1')),
+      store.create(tokens('alice', 's2')),
+      store.create(tokens('bob', 's3')),
+      store.create(tokens('alice', 's1', 'https://elsewhere.test')),
+    ];
+    expect(a1.sid).toBe('s1');
+    expect(a1.issuer).toBe('https://idp.test');
+    expect(await store.endSessions({ issuer: 'https://idp.test', sid: 's1' })).toBe(1);
+    expect(store.get(a1.id)).toBeUndefined();
+    expect(store.get(a2.id)).toBe(a2);
+    expect(await store.endSessions({ issuer: 'https://idp.test', sub: 'alice' })).toBe(1);
+    expect(store.get(a2.id)).toBeUndefined();
+    expect(store.get(b.id)).toBe(b);
+    expect(store.get(other.id)).toBe(other);
+    expect(await store.endSessions({ issuer: 'https://idp.test' })).toBe(0);
   });
 });

@@ -1,0 +1,348 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import type { ClusterBus, ClusterEvent } from '../cluster/bus.js';
+import { originId } from '../cluster/bus.js';
+import type { RedisConnection } from '../cluster/redis.js';
+import type { Logger } from '../log.js';
+import { AtRestSealer } from './at-rest.js';
+import { randomId } from './crypto.js';
+import { RefreshLock } from './refresh-lock.js';
+import {
+  claimsOf,
+  matches,
+  sessionBytes,
+  subjectKey,
+  canonicalIssuer,
+  subjectOf,
+  type Session,
+  type SessionLimits,
+  type SessionMatch,
+  type SessionStore,
+  type SessionTokens,
+} from './store.js';
+
+/** What a session's Redis value holds (encrypted as a whole). */
+export interface SessionRecord {
+  c: number;
+  a: number;
+  t: SessionTokens;
+  s?: string | undefined;
+  i?: string | undefined;
+  d?: string | undefined;
+}
+
+export interface RedisStoreOptions extends SessionLimits {
+  /** `session.secret`: the key of the records at rest. */
+  secret: string;
+  /** How long one replica may hold a session's refresh lock (longer than a refresh grant takes). */
+  refreshLockMs: number;
+}
+
+/**
+ * Sessions shared by every replica through Redis. Each session is one key, `s:` + a hash of its id
+ * (the id itself never reaches Redis), holding the encrypted record (src/session/at-rest.ts) and
+ * expiring with the session: min(idle timeout, absolute time left), pushed back by activity at most
+ * every idle/10 and asynchronously, never on every request. Sorted sets per subject (`u:`) and per
+ * IdP session (`i:`) find a user's sessions for the per-subject cap and {@link endSessions}.
+ *
+ * Hot path: a session this replica has seen is answered from a bounded local copy, synchronously;
+ * `session-ended` / `session-updated` events on the {@link ClusterBus} drop the copies of every
+ * other replica, and a bus reconnection (`resync`) drops them all. A miss reads Redis once.
+ * Redis unavailable: local copies keep serving; misses, logins and refreshes reject with a 503.
+ */
+export class RedisSessionStore implements SessionStore {
+  private readonly local: LRUCache<string, Session>;
+  /** Hashed key → id of the local copies, for invalidation events (which carry only the hash). */
+  private readonly byHash = new Map<string, string>();
+  private readonly touchedAt = new WeakMap<Session, number>();
+  private readonly loading = new Map<string, Promise<Session | undefined>>();
+  private readonly sealer: AtRestSealer;
+  private readonly origin = originId();
+  private readonly lock: RefreshLock;
+  private readonly unsubscribe: () => void;
+  /** Bumped by every invalidation: a load that saw it change does not keep its (possibly stale) copy. */
+  private generation = 0;
+
+  constructor(
+    private readonly options: RedisStoreOptions,
+    private readonly redis: RedisConnection,
+    private readonly bus: ClusterBus,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.sealer = new AtRestSealer(options.secret);
+    this.local = new LRUCache<string, Session>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes ?? options.maxEntries * 8_192,
+      sizeCalculation: sessionBytes,
+      dispose: (_session, id) => this.byHash.delete(hashId(id)),
+    });
+    this.lock = new RefreshLock(redis, bus, options.refreshLockMs, this.origin, (h) => this.read(h));
+    this.unsubscribe = bus.subscribe((event) => this.onEvent(event));
+  }
+
+  get size(): number {
+    return this.local.size;
+  }
+
+  get usage(): { entries: number; bytes: number; subjects: number } {
+    return { entries: this.local.size, bytes: this.local.calculatedSize, subjects: 0 };
+  }
+
+  async create(tokens: SessionTokens): Promise<Session> {
+    const now = this.clock();
+    const { iss, sid } = claimsOf(tokens);
+    const session: Session = {
+      id: randomId(),
+      createdAtMs: now,
+      absoluteExpiresAtMs: now + this.options.absoluteTimeoutMs,
+      lastSeenMs: now,
+      tokens,
+      renewing: undefined,
+      subject: subjectOf(tokens),
+      issuer: iss,
+      sid,
+    };
+    const h = hashId(session.id);
+    const multi = this.redis.client.multi().set(this.sessionKey(h), this.seal(session, h), px(this.ttl(session, now)));
+    const indexMs = this.options.absoluteTimeoutMs;
+    for (const index of this.indexes(session)) {
+      multi
+        .zAdd(index, { score: now, value: h })
+        .zRemRangeByScore(index, '-inf', now - indexMs)
+        .pExpire(index, indexMs);
+    }
+    try {
+      await multi.exec();
+    } catch (error) {
+      throw this.redis.failure('session_write', error);
+    }
+    if (session.subject !== undefined)
+      await this.capSubject(session.subject).catch((error: unknown) => this.redis.failure('session_write', error));
+    this.keep(session, now);
+    return session;
+  }
+
+  get(id: string): Session | undefined | Promise<Session | undefined> {
+    const session = this.local.get(id);
+    const now = this.clock();
+    if (session !== undefined) {
+      if (now >= session.absoluteExpiresAtMs) {
+        this.local.delete(id);
+        void this.remove(hashId(id)).catch(() => undefined);
+        return undefined;
+      }
+      if (now - session.lastSeenMs < this.options.idleTimeoutMs) {
+        session.lastSeenMs = now;
+        this.touch(session, now);
+        return session;
+      }
+      // Idle here, perhaps not elsewhere: Redis's expiry decides.
+      this.local.delete(id);
+    }
+    let pending = this.loading.get(id);
+    if (pending === undefined) {
+      pending = this.load(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  async delete(id: string): Promise<Session | undefined> {
+    const session = this.local.get(id);
+    this.local.delete(id);
+    const h = hashId(id);
+    await this.remove(h, session === undefined ? [] : this.indexes(session));
+    return session;
+  }
+
+  refreshOnce(session: Session, refresh: (current: SessionTokens) => Promise<SessionTokens>): Promise<SessionTokens> {
+    const h = hashId(session.id);
+    return this.lock.run(session, h, refresh, async (tokens) => {
+      session.tokens = tokens;
+      const now = this.clock();
+      // XX: never brings back a session ended meanwhile.
+      await this.redis.client.set(this.sessionKey(h), this.seal(session, h), { ...px(this.ttl(session, now)), condition: 'XX' });
+      this.touchedAt.set(session, now);
+    });
+  }
+
+  async endSessions(match: SessionMatch): Promise<number> {
+    const subject = match.sub === undefined ? undefined : subjectKey(match.issuer, match.sub);
+    const index =
+      match.sid !== undefined ? this.sidIndex(match.issuer, match.sid) : subject !== undefined ? this.redis.key(`u:${subject}`) : undefined;
+    for (const [id, session] of this.local.entries()) if (matches(session, match, subject)) this.local.delete(id);
+    if (index === undefined) return 0;
+    // With a sid, also the subject's sessions that carry none (they cannot be told apart): see matches().
+    const drained = match.sid !== undefined && subject !== undefined ? [index, this.redis.key(`n:${subject}`)] : [index];
+    let ended = 0;
+    for (const key of drained) {
+      let hashes: string[];
+      try {
+        hashes = await this.redis.client.zRange(key, 0, -1);
+      } catch (error) {
+        throw this.redis.failure('session_read', error);
+      }
+      for (const h of hashes) ended += await this.remove(h, [key]);
+    }
+    return ended;
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    this.local.clear();
+  }
+
+  /** Ends one session in Redis and tells the other replicas; resolves with 1 when it existed. */
+  private async remove(h: string, indexes: string[] = []): Promise<number> {
+    let removed: number;
+    try {
+      const multi = this.redis.client.multi().del(this.sessionKey(h));
+      for (const index of indexes) multi.zRem(index, h);
+      const replies = await multi.exec();
+      removed = Number(replies[0] ?? 0);
+    } catch (error) {
+      throw this.redis.failure('session_write', error);
+    }
+    await this.bus.publish({ kind: 'session-ended', key: h, origin: this.origin }).catch(() => undefined);
+    return removed;
+  }
+
+  /** Ends the subject's oldest sessions beyond `maxPerSubject` (their index entries scored by creation time). */
+  private async capSubject(subject: string): Promise<void> {
+    const index = this.redis.key(`u:${subject}`);
+    const count = await this.redis.client.zCard(index);
+    const excess = count - (this.options.maxPerSubject ?? 20);
+    if (excess <= 0) return;
+    for (const h of await this.redis.client.zRange(index, 0, excess - 1)) {
+      const id = this.byHash.get(h);
+      if (id !== undefined) this.local.delete(id);
+      await this.remove(h, [index]);
+    }
+  }
+
+  private async load(id: string): Promise<Session | undefined> {
+    const generation = this.generation;
+    const h = hashId(id);
+    const record = await this.read(h);
+    if (record === undefined) return undefined;
+    const now = this.clock();
+    if (now >= record.a) return undefined;
+    const session: Session = {
+      id,
+      createdAtMs: record.c,
+      absoluteExpiresAtMs: record.a,
+      lastSeenMs: now,
+      tokens: record.t,
+      renewing: undefined,
+      subject: record.s,
+      issuer: record.i,
+      sid: record.d,
+    };
+    // A request on this replica is activity: push the expiry back now (asynchronously).
+    this.touch(session, now, true);
+    if (generation === this.generation) this.keep(session, now);
+    return session;
+  }
+
+  /** The decrypted record under a hashed key; undefined when absent or unreadable (another secret, tampered). */
+  private async read(h: string): Promise<SessionRecord | undefined> {
+    const key = this.sessionKey(h);
+    let value: string | null;
+    try {
+      value = await this.redis.client.get(key);
+    } catch (error) {
+      throw this.redis.failure('session_read', error);
+    }
+    if (value === null) return undefined;
+    const plaintext = this.sealer.open(value, key);
+    if (plaintext === undefined) {
+      this.log.warn(
+        { session: h.slice(0, 12) },
+        'redis session store: a record did not decrypt (another session.secret?); treated as absent',
+      );
+      return undefined;
+    }
+    return JSON.parse(plaintext) as SessionRecord;
+  }
+
+  private keep(session: Session, now: number): void {
+    this.local.set(session.id, session);
+    this.byHash.set(hashId(session.id), session.id);
+    this.touchedAt.set(session, now);
+  }
+
+  /** Pushes the key's expiry back, at most every idle/10 per session; a key found gone drops the local copy. */
+  private touch(session: Session, now: number, force = false): void {
+    if (!force && now - (this.touchedAt.get(session) ?? 0) < this.options.idleTimeoutMs / 10) return;
+    this.touchedAt.set(session, now);
+    this.redis.client
+      .pExpire(this.sessionKey(hashId(session.id)), this.ttl(session, now))
+      .then((set) => {
+        if (set === 0 && this.local.get(session.id) === session) this.local.delete(session.id);
+      })
+      .catch((error: unknown) => this.redis.failure('session_write', error));
+  }
+
+  private onEvent(event: ClusterEvent): void {
+    if (event.kind === 'resync') {
+      this.generation += 1;
+      this.local.clear();
+      return;
+    }
+    if (event.kind !== 'session-ended' && event.kind !== 'session-updated') return;
+    this.lock.wake(event.key);
+    if (event.origin === this.origin) return;
+    this.generation += 1;
+    const id = this.byHash.get(event.key);
+    if (id !== undefined) this.local.delete(id);
+  }
+
+  private seal(session: Session, h: string): string {
+    const record: SessionRecord = {
+      c: session.createdAtMs,
+      a: session.absoluteExpiresAtMs,
+      t: session.tokens,
+      s: session.subject,
+      i: session.issuer,
+      d: session.sid,
+    };
+    return this.sealer.seal(JSON.stringify(record), this.sessionKey(h));
+  }
+
+  private ttl(session: Session, now: number): number {
+    return Math.max(1, Math.min(this.options.idleTimeoutMs, session.absoluteExpiresAtMs - now));
+  }
+
+  private indexes(session: Session): string[] {
+    const keys: string[] = [];
+    if (session.subject !== undefined) keys.push(this.redis.key(`u:${session.subject}`));
+    if (session.sid !== undefined) keys.push(this.sidIndex(session.issuer, session.sid));
+    // Sessions whose tokens name no IdP session: a logout of one of the subject's IdP sessions ends them too.
+    else if (session.subject !== undefined) keys.push(this.redis.key(`n:${session.subject}`));
+    return keys;
+  }
+
+  private sidIndex(issuer: string | undefined, sid: string): string {
+    return this.redis.key(
+      `i:${createHash('sha256')
+        .update(JSON.stringify([canonicalIssuer(issuer), sid]))
+        .digest('base64url')
+        .slice(0, 22)}`,
+    );
+  }
+
+  private sessionKey(h: string): string {
+    return this.redis.key(`s:${h}`);
+  }
+}
+
+/** The Redis name of a session: a hash of its id, so Redis (and its dumps) never hold a usable id. */
+export function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 32);
+}
+
+function px(ms: number): { expiration: { type: 'PX'; value: number } } {
+  return { expiration: { type: 'PX', value: Math.max(1, Math.ceil(ms)) } };
+}
