@@ -14,10 +14,12 @@ KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
 MINIO_MODULE_VERSION="${MINIO_MODULE_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"   # 3.18.0 is listed on PyPI but its mlflow-skinny==3.18.0 is not served
 BOTO3_SPEC="${BOTO3_SPEC:-boto3>=1.34,<2}"
+OAUTH2_PROXY_VERSION="${OAUTH2_PROXY_VERSION:-v7.15.6}"   # only for the NGINX benchmark (npm run bench:nginx)
 
 KEYCLOAK_HOME="${KEYCLOAK_HOME:-$NGINX_AUTHZ_CACHE/keycloak/keycloak-$KEYCLOAK_VERSION}"
 STACK_VENV="${STACK_VENV:-$NGINX_AUTHZ_CACHE/venv-mlflow-$MLFLOW_VERSION}"
 MINIO_BIN="${MINIO_BIN:-$NGINX_AUTHZ_CACHE/bin/minio-$MINIO_MODULE_VERSION}"
+OAUTH2_PROXY_BIN="${OAUTH2_PROXY_BIN:-$NGINX_AUTHZ_CACHE/bin/oauth2-proxy-$OAUTH2_PROXY_VERSION}"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)}"
 
 # ---- development defaults (NOT for production) ---------------------------------------------

@@ -25,6 +25,9 @@ type EnvKind = 'string' | 'number' | 'boolean' | 'list';
 export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_HOST: ['server.host', 'string'],
   AUTHZ_PORT: ['server.port', 'number'],
+  AUTHZ_LISTEN: ['server.listen', 'string'],
+  AUTHZ_SOCKET_MODE: ['server.socketMode', 'string'],
+  AUTHZ_WORKERS: ['server.workers', 'number'],
   AUTHZ_ISSUER_URL: ['issuer.url', 'string'],
   AUTHZ_ISSUER_MODE: ['issuer.mode', 'string'],
   AUTHZ_ALLOW_INSECURE_ISSUER: ['issuer.allowInsecureHttp', 'boolean'],
@@ -202,9 +205,30 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
       `${clientPath}.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)`,
     );
   }
+  checkWorkers(parsed, problems);
   const session = readSessionSecret(parsed.session, problems);
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
   return { ...rest, issuer: primary.issuer, client: primary.client, issuers, session };
+}
+
+/**
+ * Several worker processes share nothing: each has its own sessions, login states and failure counters. Browser
+ * sessions live in one process's memory (a request on another worker would not find its session), and Basic
+ * credentials' lockout counters would allow N× the configured failures. Refuse both until a shared store exists:
+ * when a shared session/limiter store lands, relax this check for that store only.
+ */
+function checkWorkers(parsed: ParsedConfig, problems: string[]): void {
+  if (parsed.server.workers <= 1) return;
+  if (parsed.login.enabled) {
+    problems.push(
+      `server.workers: ${parsed.server.workers} workers cannot serve browser login (login.enabled): sessions are kept in each process's memory, so a session made on one worker is unknown to the others; use workers: 1 with login, or several workers without it`,
+    );
+  }
+  if (parsed.basic.enabled) {
+    problems.push(
+      `server.workers: ${parsed.server.workers} workers cannot serve Basic credentials (basic.enabled): the failure counters and lockouts are per process, so a guesser would get ${parsed.server.workers}× basic.maxFailuresPerUser tries; use workers: 1 with Basic, or several workers without it`,
+    );
+  }
 }
 
 /** `session.secret` or the contents of `session.secretFile` (one of them, not both). */
