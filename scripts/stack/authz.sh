@@ -3,10 +3,13 @@
 # with browser login (/oauth2/*) and Basic credentials (password grant on the public mlflow-cli client) on.
 # Builds first (`npm ci` if node_modules is missing, then `npm run build`) when dist/main.js is missing or older than
 # any file under src/ (STACK_BUILD=0 skips, STACK_BUILD=1 forces).
+# STACK_AUTHZ_LISTEN=unix: the service listens on $STACK_DIR/run/authz.sock (AUTHZ_LISTEN) and NGINX's upstream points
+# there (scripts/stack/nginx.sh); tests that call the service's port directly (NGINX_AUTHZ_URL) do not apply then.
 # Usage: scripts/stack/authz.sh start|stop|status|logs
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NAME=authz
+AUTHZ_SOCK="$(authz_socket)"
 LOGF="$STACK_DIR/logs/nginx-authz.log"
 
 build() {
@@ -30,6 +33,7 @@ start() {
   [[ -f "$REPO_ROOT/dist/main.js" ]] || die "dist/main.js missing"
   mkdir -p "$STACK_DIR/logs"; : > "$LOGF"
   log "$NAME: starting on 127.0.0.1:$AUTHZ_PORT (issuer http://127.0.0.1:$KC_PORT/realms/mlflow)"
+  if [[ -n "$AUTHZ_SOCK" ]]; then export AUTHZ_LISTEN="unix:$AUTHZ_SOCK"; fi
   # AUTHZ_* values a caller exported win, except the ones that tie the service to this stack.
   ( cd "$REPO_ROOT" && \
     AUTHZ_ISSUER_URL="http://127.0.0.1:$KC_PORT/realms/mlflow" AUTHZ_CLIENT_ID=nginx-authz \
@@ -38,7 +42,7 @@ start() {
     AUTHZ_LOGIN_ENABLED="${AUTHZ_LOGIN_ENABLED:-true}" AUTHZ_BASIC_ENABLED="${AUTHZ_BASIC_ENABLED:-true}" \
     AUTHZ_BASIC_CLIENT_ID="${AUTHZ_BASIC_CLIENT_ID:-mlflow-cli}" \
     start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 dist/main.js )   # as `npm start`
-  wait_http "$NAME" "http://127.0.0.1:$AUTHZ_PORT/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
+  WAIT_UNIX_SOCKET="$AUTHZ_SOCK" wait_http "$NAME" "http://127.0.0.1:$AUTHZ_PORT/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }
 
 case "${1:-}" in

@@ -122,14 +122,23 @@ stop_svc() {
   rm -f "$(pidfile "$name")"
 }
 
-# wait_http NAME URL TIMEOUT_S LOGFILE [expected-codes-regex]
+# The service's unix socket when STACK_AUTHZ_LISTEN=unix (empty otherwise: loopback TCP on AUTHZ_PORT).
+authz_socket() {
+  case "${STACK_AUTHZ_LISTEN:-tcp}" in
+    unix) echo "$STACK_DIR/run/authz.sock" ;;
+    tcp) echo "" ;;
+    *) die "STACK_AUTHZ_LISTEN must be tcp or unix" ;;
+  esac
+}
+
+# wait_http NAME URL TIMEOUT_S LOGFILE [expected-codes-regex]   (WAIT_UNIX_SOCKET=path: ask over that socket)
 wait_http() {
   local name="$1" url="$2" t="$3" logf="$4" want="${5:-^2}" code="" start=$SECONDS
   while (( SECONDS - start < t )); do
     if ! svc_running "$name"; then
       log "$name exited during startup; last log lines ($logf):"; tail -n 60 "$logf" >&2 || true; return 1
     fi
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url" || true)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 ${WAIT_UNIX_SOCKET:+--unix-socket "$WAIT_UNIX_SOCKET"} "$url" || true)"
     if [[ "$code" =~ $want ]]; then log "$name healthy after $((SECONDS - start))s ($url -> $code)"; return 0; fi
     sleep 0.5
   done

@@ -27,6 +27,8 @@ render() {
   else
     ensure_port AUTHZ_PORT authz
     upstream="127.0.0.1:$AUTHZ_PORT"
+    local sock; sock="$(authz_socket)"
+    [[ -n "$sock" ]] && upstream="unix:$sock"   # STACK_AUTHZ_LISTEN=unix (scripts/stack/authz.sh)
   fi
   [[ $(id -u) -eq 0 ]] && user_directive="user root;   # rendered because the stack runs as root; workers keep the current user"
   cp "$REPO_ROOT"/nginx/snippets/*.conf "$PREFIX/conf/snippets/"
