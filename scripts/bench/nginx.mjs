@@ -15,7 +15,8 @@
  *   connections) --cpu-prof DIR (profile nginx-authz) --json FILE --no-rss (skip the 100k-decision RSS run)
  *   --only none,authz,cached,oauth2proxy --keep (keep the run dir)
  * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
- *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args "...", --b-keepalive N
+ *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
+ *   --b-workers N
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,13 +50,14 @@ const { values: opt } = parseArgs({
     'b-listen': { type: 'string' },
     'b-node-args': { type: 'string' },
     'b-keepalive': { type: 'string' },
+    'b-workers': { type: 'string' },
   },
 });
 const rounds = opt.short ? 1 : Number(opt.rounds);
 const seconds = opt.short ? 3 : Number(opt.seconds);
 const latencySeconds = opt.short ? 3 : Number(opt['latency-seconds']);
 const rate = Number(opt.rate);
-const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive'].some((name) => opt[name] !== undefined);
+const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers'].some((name) => opt[name] !== undefined);
 const fronts = [...opt.only.split(','), ...(abTest ? ['authzB'] : [])];
 const STACK_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
 const CACHE = process.env.NGINX_AUTHZ_CACHE ?? join(process.env.HOME ?? '/root', '.cache/nginx-authz');
@@ -80,7 +82,7 @@ async function main() {
   // nginx-authz, as `npm start` runs it (the same heap and malloc bounds).
   const nodeArgs = ['--max-old-space-size=96', '--max-semi-space-size=2'];
   if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(opt['cpu-prof'])}`);
-  const { addr: authzAddr, child: authz } = await startService('nginx-authz', 'dist/main.js', opt.listen, nodeArgs, issuer);
+  const { addr: authzAddr, child: authz } = await startService('nginx-authz', 'dist/main.js', opt.listen, nodeArgs, issuer, opt.workers);
   const b = abTest
     ? await startService(
         'nginx-authz-b',
@@ -88,6 +90,7 @@ async function main() {
         opt['b-listen'] ?? opt.listen,
         opt['b-node-args'] !== undefined ? opt['b-node-args'].split(' ').filter(Boolean) : nodeArgs,
         issuer,
+        opt['b-workers'] ?? opt.workers,
       )
     : undefined;
 
@@ -210,7 +213,7 @@ async function main() {
 }
 
 /** One nginx-authz process (or cluster) on a unix socket in the run dir or a free port; resolves once ready. */
-async function startService(name, main, listen, nodeArgs, issuer) {
+async function startService(name, main, listen, nodeArgs, issuer, workers) {
   const addr = listen === 'unix' ? `unix:${join(run, `${name}.sock`)}` : `127.0.0.1:${await freePort()}`;
   const child = startProc(name, process.execPath, [...nodeArgs, main], {
     cwd: ROOT,
@@ -222,7 +225,7 @@ async function startService(name, main, listen, nodeArgs, issuer) {
       AUTHZ_CLIENT_ID: 'nginx-authz',
       AUTHZ_CLIENT_SECRET: CLIENT_SECRET,
       ...(listen === 'unix' ? { AUTHZ_LISTEN: addr } : { AUTHZ_PORT: addr.split(':')[1] }),
-      AUTHZ_WORKERS: opt.workers,
+      AUTHZ_WORKERS: workers,
       AUTHZ_LOGIN_ENABLED: 'false',
       AUTHZ_BASIC_ENABLED: 'false',
       AUTHZ_LOG_LEVEL: 'info', // audit lines on, as in production
