@@ -260,7 +260,7 @@ async function kcToken(kcPort) {
   return (await res.json()).access_token;
 }
 
-/** Every front answers the token with the upstream's 200, and every auth front refuses a request without it. */
+/** Every front answers the token with the upstream's 200; every auth front refuses a request without it or with a forged one. */
 async function preflight(urls, headers) {
   for (const [name, url] of Object.entries(urls)) {
     let withToken;
@@ -276,6 +276,10 @@ async function preflight(urls, headers) {
     if (name === 'none') continue;
     const without = await fetch(url);
     if (without.status !== 401) fail(`${name}: a request without credentials got ${without.status}, expected 401`);
+    // A token with a bad signature: every auth front must verify, not just look for a header.
+    const [head, payload] = headers.Authorization.slice('Bearer '.length).split('.');
+    const forged = await fetch(url, { headers: { Authorization: `Bearer ${head}.${payload}.${'A'.repeat(342)}` } });
+    if (forged.status !== 401 && forged.status !== 403) fail(`${name}: a token with a bad signature got ${forged.status}`);
   }
 }
 
