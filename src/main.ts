@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
 import { createService } from './app.js';
@@ -6,8 +7,10 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './log.js';
 import { RouteTableError } from './routes/table.js';
+import { describeTarget, finishSocket, ListenError, listenTarget, prepareSocket } from './server/listen.js';
+import { runPrimary } from './server/workers.js';
 
-function start(): void {
+async function start(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -19,6 +22,21 @@ function start(): void {
     throw error;
   }
   const log = createLogger(config.log.level);
+  const target = listenTarget(config.server);
+  try {
+    if (cluster.isPrimary && config.server.workers > 1) {
+      await runPrimary(config, target, log);
+      return;
+    }
+    // A worker's listener is the primary's, which prepared the socket file already.
+    if (cluster.isPrimary) await prepareSocket(target);
+  } catch (error) {
+    if (error instanceof ListenError) {
+      process.stderr.write(`nginx-authz: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
 
   let service: ReturnType<typeof createService>;
   try {
@@ -36,15 +54,21 @@ function start(): void {
   const server = createServer({ maxHeaderSize: 64 * 1024 }, service.handler);
   server.on('error', (error: NodeJS.ErrnoException) => {
     // Before listening: the address is taken or not ours. One line saying what to change, no stack trace.
-    process.stderr.write(`nginx-authz: ${listenProblem(error, config.server.host, config.server.port)}\n`);
+    process.stderr.write(`nginx-authz: ${listenProblem(error, describeTarget(target))}\n`);
     process.exit(1);
   });
   // Above NGINX's upstream keepalive_timeout, or NGINX reuses sockets Node already closed.
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
-  server.listen(config.server.port, config.server.host, () => {
+  const address = target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port };
+  server.listen(address, () => {
+    if (cluster.isPrimary) finishSocket(target);
     log.info(
-      { host: config.server.host, port: config.server.port, issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`) },
+      {
+        listen: describeTarget(target),
+        worker: cluster.isWorker ? cluster.worker?.id : undefined,
+        issuers: config.issuers.map((issuer) => `${issuer.id}=${issuer.mode}`),
+      },
       'listening',
     );
   });
@@ -69,13 +93,18 @@ function start(): void {
 }
 
 /** `cannot listen on 127.0.0.1:4180: address in use; ...` */
-function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
-  const where = `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}`;
+function listenProblem(error: NodeJS.ErrnoException, at: string): string {
+  const where = `cannot listen on ${at}`;
+  const unix = at.startsWith('unix:');
   switch (error.code) {
     case 'EADDRINUSE':
-      return `${where}: address in use (another process listens there); stop it, or set AUTHZ_PORT (server.port)`;
+      return `${where}: address in use (another process listens there); stop it, or set ${unix ? 'AUTHZ_LISTEN' : 'AUTHZ_PORT (server.port)'}`;
     case 'EACCES':
-      return `${where}: permission denied (ports below 1024 need privileges); set AUTHZ_PORT (server.port)`;
+      return unix
+        ? `${where}: permission denied (the socket's directory must be writable by this user); set AUTHZ_LISTEN (server.listen)`
+        : `${where}: permission denied (ports below 1024 need privileges); set AUTHZ_PORT (server.port)`;
+    case 'ENOENT':
+      return `${where}: the socket's directory does not exist; create it or set AUTHZ_LISTEN (server.listen)`;
     case 'EADDRNOTAVAIL':
       return `${where}: no such address on this machine; set AUTHZ_HOST (server.host)`;
     case 'ENOTFOUND':
@@ -127,5 +156,5 @@ if (checkAt >= 0) {
     },
   );
 } else {
-  start();
+  void start();
 }

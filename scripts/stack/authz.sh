@@ -7,10 +7,13 @@
 # AUTHZ2_PORT (log nginx-authz2.log); both use `session.store: redis` (scripts/stack/redis.sh) and one generated
 # session secret ($STACK_DIR/session.secret, DEVELOPMENT value), so a session opened on one is served by the other.
 # Usage: scripts/stack/authz.sh start|stop|restart|status|logs|build, or start-one|stop-one 1|2 (one replica)
+# STACK_AUTHZ_LISTEN=unix: replica 1 listens on $STACK_DIR/run/authz.sock (AUTHZ_LISTEN) and NGINX's upstream points
+# there (scripts/stack/nginx.sh); tests that call the service's port directly (NGINX_AUTHZ_URL) do not apply then.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPLICAS="$(cat "$STACK_DIR/replicas" 2>/dev/null || echo "${AUTHZ_REPLICAS:-1}")"
 [[ "$REPLICAS" == 1 || "$REPLICAS" == 2 ]] || die "AUTHZ_REPLICAS must be 1 or 2"
+AUTHZ_SOCK="$(authz_socket)"
 
 build() {
   local need=0
@@ -50,14 +53,15 @@ start_one() {
   log "$NAME: starting on 127.0.0.1:$port (issuer http://127.0.0.1:$KC_PORT/realms/mlflow, ${AUTHZ_SESSION_STORE:-memory} session store)"
   # AUTHZ_* values a caller exported win, except the ones that tie the service to this stack. The scripts' own
   # AUTHZ_REPLICAS / AUTHZ_START_TIMEOUT are not the service's (it refuses unknown AUTHZ_* variables).
-  ( unset AUTHZ_REPLICAS AUTHZ_START_TIMEOUT; cd "$REPO_ROOT" && \
+  local sock=""; [[ "$n" == 1 ]] && sock="$AUTHZ_SOCK"
+  ( unset AUTHZ_REPLICAS AUTHZ_START_TIMEOUT; if [[ -n "$sock" ]]; then export AUTHZ_LISTEN="unix:$sock"; fi; cd "$REPO_ROOT" && \
     AUTHZ_ISSUER_URL="http://127.0.0.1:$KC_PORT/realms/mlflow" AUTHZ_CLIENT_ID=nginx-authz \
     AUTHZ_CLIENT_SECRET="$NGINX_AUTHZ_CLIENT_SECRET" AUTHZ_HOST=127.0.0.1 AUTHZ_PORT="$port" \
     AUTHZ_LOG_LEVEL="${AUTHZ_LOG_LEVEL:-info}" MALLOC_ARENA_MAX=2 \
     AUTHZ_LOGIN_ENABLED="${AUTHZ_LOGIN_ENABLED:-true}" AUTHZ_BASIC_ENABLED="${AUTHZ_BASIC_ENABLED:-true}" \
     AUTHZ_BASIC_CLIENT_ID="${AUTHZ_BASIC_CLIENT_ID:-mlflow-cli}" \
     start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 dist/main.js )   # as `npm start`
-  wait_http "$NAME" "http://127.0.0.1:$port/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
+  WAIT_UNIX_SOCKET="$sock" wait_http "$NAME" "http://127.0.0.1:$port/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }
 
 start() {

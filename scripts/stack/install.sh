@@ -5,10 +5,13 @@
 #   MinIO     : go install github.com/minio/minio@$MINIO_MODULE_VERSION (bucket made with boto3, no mc)
 #   MLflow    : python venv with mlflow==$MLFLOW_VERSION + boto3
 #   NGINX     : Debian package nginx (built --with-http_auth_request_module)
+#   oauth2proxy: go install github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION; not in the default set,
+#               only `npm run bench:nginx` (the side-by-side comparison) needs it and installs it on first use
 #   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
 #   debs      : Debian packages redis-server (shared state of several replicas), wrk (NGINX-level benchmark),
 #               libnginx-mod-http-set-misc and libnginx-mod-http-cache-purge (the optional NGINX decision cache)
-# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium ...]   (default: all)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium|oauth2proxy ...]
+#        (default: all but oauth2proxy)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -90,6 +93,16 @@ install_minio() {
   mv "$gobin/minio" "$MINIO_BIN"; rmdir "$gobin"
   ln -sfn "$(basename "$MINIO_BIN")" "$NGINX_AUTHZ_CACHE/bin/minio"
   log "minio built: $MINIO_BIN"
+}
+
+install_oauth2proxy() {
+  if [[ -x "$OAUTH2_PROXY_BIN" ]]; then log "oauth2-proxy present: $OAUTH2_PROXY_BIN"; return; fi
+  command -v go >/dev/null || die "go not found"
+  local gobin; gobin="$(mktemp -d "$NGINX_AUTHZ_CACHE/bin/.gobin.XXXXXX")"
+  # ~3-6 min on 2 cores, once; the build cache (~/.cache/go-build, ~/go/pkg/mod) makes a rebuild quick.
+  GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -trimpath" go install "github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION"
+  mv "$gobin/oauth2-proxy" "$OAUTH2_PROXY_BIN"; rmdir "$gobin"
+  log "oauth2-proxy built: $OAUTH2_PROXY_BIN ($("$OAUTH2_PROXY_BIN" --version 2>&1 | head -n1))"
 }
 
 install_mlflow() {

@@ -14,10 +14,12 @@ KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
 MINIO_MODULE_VERSION="${MINIO_MODULE_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"   # 3.18.0 is listed on PyPI but its mlflow-skinny==3.18.0 is not served
 BOTO3_SPEC="${BOTO3_SPEC:-boto3>=1.34,<2}"
+OAUTH2_PROXY_VERSION="${OAUTH2_PROXY_VERSION:-v7.15.6}"   # only for the NGINX benchmark (npm run bench:nginx)
 
 KEYCLOAK_HOME="${KEYCLOAK_HOME:-$NGINX_AUTHZ_CACHE/keycloak/keycloak-$KEYCLOAK_VERSION}"
 STACK_VENV="${STACK_VENV:-$NGINX_AUTHZ_CACHE/venv-mlflow-$MLFLOW_VERSION}"
 MINIO_BIN="${MINIO_BIN:-$NGINX_AUTHZ_CACHE/bin/minio-$MINIO_MODULE_VERSION}"
+OAUTH2_PROXY_BIN="${OAUTH2_PROXY_BIN:-$NGINX_AUTHZ_CACHE/bin/oauth2-proxy-$OAUTH2_PROXY_VERSION}"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)}"
 
 # ---- development defaults (NOT for production) ---------------------------------------------
@@ -120,14 +122,23 @@ stop_svc() {
   rm -f "$(pidfile "$name")"
 }
 
-# wait_http NAME URL TIMEOUT_S LOGFILE [expected-codes-regex]
+# The service's unix socket when STACK_AUTHZ_LISTEN=unix (empty otherwise: loopback TCP on AUTHZ_PORT).
+authz_socket() {
+  case "${STACK_AUTHZ_LISTEN:-tcp}" in
+    unix) echo "$STACK_DIR/run/authz.sock" ;;
+    tcp) echo "" ;;
+    *) die "STACK_AUTHZ_LISTEN must be tcp or unix" ;;
+  esac
+}
+
+# wait_http NAME URL TIMEOUT_S LOGFILE [expected-codes-regex]   (WAIT_UNIX_SOCKET=path: ask over that socket)
 wait_http() {
   local name="$1" url="$2" t="$3" logf="$4" want="${5:-^2}" code="" start=$SECONDS
   while (( SECONDS - start < t )); do
     if ! svc_running "$name"; then
       log "$name exited during startup; last log lines ($logf):"; tail -n 60 "$logf" >&2 || true; return 1
     fi
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$url" || true)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 ${WAIT_UNIX_SOCKET:+--unix-socket "$WAIT_UNIX_SOCKET"} "$url" || true)"
     if [[ "$code" =~ $want ]]; then log "$name healthy after $((SECONDS - start))s ($url -> $code)"; return 0; fi
     sleep 0.5
   done

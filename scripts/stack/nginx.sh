@@ -27,8 +27,11 @@ render() {
   else
     ensure_port AUTHZ_PORT authz
     upstream="127.0.0.1:$AUTHZ_PORT"
+    local sock; sock="$(authz_socket)"
+    if [[ -n "$sock" ]]; then
+      upstream="unix:$sock"   # STACK_AUTHZ_LISTEN=unix (scripts/stack/authz.sh)
     # Two replicas (AUTHZ_REPLICAS=2): round robin, no stickiness; NGINX passes a request the first refuses to the next.
-    if [[ "$(cat "$STACK_DIR/replicas" 2>/dev/null || echo 1)" == 2 ]]; then
+    elif [[ "$(cat "$STACK_DIR/replicas" 2>/dev/null || echo 1)" == 2 ]]; then
       ensure_port AUTHZ2_PORT authz2
       upstream="127.0.0.1:$AUTHZ_PORT max_fails=1 fail_timeout=2s; server 127.0.0.1:$AUTHZ2_PORT max_fails=1 fail_timeout=2s"
     fi

@@ -25,6 +25,9 @@ type EnvKind = 'string' | 'number' | 'boolean' | 'list';
 export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_HOST: ['server.host', 'string'],
   AUTHZ_PORT: ['server.port', 'number'],
+  AUTHZ_LISTEN: ['server.listen', 'string'],
+  AUTHZ_SOCKET_MODE: ['server.socketMode', 'string'],
+  AUTHZ_WORKERS: ['server.workers', 'number'],
   AUTHZ_ISSUER_URL: ['issuer.url', 'string'],
   AUTHZ_ISSUER_MODE: ['issuer.mode', 'string'],
   AUTHZ_ALLOW_INSECURE_ISSUER: ['issuer.allowInsecureHttp', 'boolean'],
@@ -212,6 +215,7 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
       `${clientPath}.secret: required when login.enabled is on (the authorization code grant runs on the primary issuer's confidential client)`,
     );
   }
+  checkWorkers(parsed, problems);
   const session = readSessionSecret(parsed.session, problems);
   if (session.store === 'redis') {
     if (parsed.redis.url === undefined) problems.push('redis.url: required when session.store is "redis" (AUTHZ_REDIS_URL)');
@@ -220,6 +224,26 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
   }
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
   return { ...rest, issuer: primary.issuer, client: primary.client, issuers, session };
+}
+
+/**
+ * Several worker processes share nothing in memory: each has its own sessions, login states and failure counters.
+ * On the memory store, browser sessions live in one process (a request on another worker would not find its
+ * session), and Basic credentials' lockout counters would allow N× the configured failures: refused. With
+ * `session.store: redis` sessions and the Basic counters are shared (as between replicas), so workers are fine.
+ */
+function checkWorkers(parsed: ParsedConfig, problems: string[]): void {
+  if (parsed.server.workers <= 1 || parsed.session.store === 'redis') return;
+  if (parsed.login.enabled) {
+    problems.push(
+      `server.workers: ${parsed.server.workers} workers cannot serve browser login (login.enabled) on the memory session store: sessions are kept in each process's memory, so a session made on one worker is unknown to the others; use session.store: redis, workers: 1 with login, or several workers without it`,
+    );
+  }
+  if (parsed.basic.enabled) {
+    problems.push(
+      `server.workers: ${parsed.server.workers} workers cannot serve Basic credentials (basic.enabled) on the memory session store: the failure counters and lockouts are per process, so a guesser would get ${parsed.server.workers}× basic.maxFailuresPerUser tries; use session.store: redis, workers: 1 with Basic, or several workers without it`,
+    );
+  }
 }
 
 /** `session.secret` or the contents of `session.secretFile` (one of them, not both). */

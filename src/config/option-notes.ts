@@ -7,6 +7,12 @@
 export const OPTION_NOTES: Record<string, string> = {
   'server.host': 'Address the service listens on (keep it on loopback or a private network: only NGINX should reach it).',
   'server.port': "Port the service listens on (oauth2-proxy's port).",
+  'server.listen':
+    '`unix:/absolute/path`: listen on a unix socket instead of `host:port` (NGINX: `server unix:/path;` in the upstream). A stale socket file left by a crash is removed at start; a live one is refused.',
+  'server.socketMode':
+    'Permissions of the unix socket file: owner-only by default (run NGINX as the same user), `0660` to share it with a group.',
+  'server.workers':
+    'Decision processes (node:cluster) sharing the listener; each keeps its own caches. More than 1 is refused with browser login or Basic credentials on the memory session store (their state is per process); fine with `session.store: redis`.',
   'server.keepAliveTimeoutMs':
     "Idle keep-alive connections are closed after this; must stay above NGINX's upstream `keepalive_timeout` (60 s in the snippets).",
   'server.shutdownGraceMs': 'After SIGTERM, in-flight decisions get this long before the process exits.',

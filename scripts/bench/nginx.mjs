@@ -1,0 +1,362 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:nginx`: the service as users feel it, through NGINX, side by side with oauth2-proxy.
+ *
+ * Uses the worktree's Keycloak (scripts/stack/keycloak.sh; started here and stopped again when it was not running),
+ * starts its own nginx-authz (dist/, as `npm start`), oauth2-proxy (JWT bearer mode, same realm and audience; built
+ * once by scripts/stack/install.sh oauth2proxy) and an NGINX with four fronts on one `return 200` upstream (see
+ * nginx-conf.mjs). Real Keycloak tokens (password grant of the stack user alice). Each round: a fresh token, a
+ * warm-up of every front, then wrk -t2 -c50 on each front in shuffled order, then a fixed-rate load (fixed-rate.mjs,
+ * 1,000 req/s, latencies in µs from each request's due time) on each front in shuffled order. The table shows the
+ * median over the rounds. Any non-2xx answer or socket error in a measured run fails the bench (exit 1).
+ *
+ * Options: --rounds N (3) --seconds S (10, wrk) --latency-seconds S (10) --rate R (1000) --short (1 round of 3 s)
+ *   --listen unix|tcp (unix: nginx-authz on a unix socket) --workers N (1) --keepalive N (32, NGINX upstream idle
+ *   connections) --cpu-prof DIR (profile nginx-authz) --json FILE --no-rss (skip the 100k-decision RSS run)
+ *   --only none,authz,cached,oauth2proxy --keep (keep the run dir)
+ * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
+ *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
+ *   --b-workers N
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runFixedRate } from './fixed-rate.mjs';
+import { renderBenchConf } from './nginx-conf.mjs';
+import { cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
+import { report } from './report.mjs';
+import { runWrk, writeWrkScript } from './wrk.mjs';
+
+const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    'latency-seconds': { type: 'string', default: '10' },
+    rate: { type: 'string', default: '1000' },
+    short: { type: 'boolean', default: false },
+    listen: { type: 'string', default: 'unix' },
+    workers: { type: 'string', default: '1' },
+    keepalive: { type: 'string', default: '32' },
+    'cpu-prof': { type: 'string' },
+    json: { type: 'string' },
+    'no-rss': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'none,authz,cached,oauth2proxy' },
+    keep: { type: 'boolean', default: false },
+    'b-main': { type: 'string' },
+    'b-listen': { type: 'string' },
+    'b-node-args': { type: 'string' },
+    'b-keepalive': { type: 'string' },
+    'b-workers': { type: 'string' },
+  },
+});
+const rounds = opt.short ? 1 : Number(opt.rounds);
+const seconds = opt.short ? 3 : Number(opt.seconds);
+const latencySeconds = opt.short ? 3 : Number(opt['latency-seconds']);
+const rate = Number(opt.rate);
+const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers'].some((name) => opt[name] !== undefined);
+const fronts = [...opt.only.split(','), ...(abTest ? ['authzB'] : [])];
+const STACK_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
+const CACHE = process.env.NGINX_AUTHZ_CACHE ?? join(process.env.HOME ?? '/root', '.cache/nginx-authz');
+const O2P_VERSION = process.env.OAUTH2_PROXY_VERSION ?? 'v7.15.6';
+const CLIENT_SECRET = process.env.NGINX_AUTHZ_CLIENT_SECRET ?? 'dev-only-nginx-authz-secret'; // the stack's development default
+const ROUTE = '/api/2.0/mlflow/experiments/search?max_results=5';
+const log = (line) => process.stderr.write(`[bench:nginx ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+let startedKeycloak = false;
+const run = mkdtempSync(join(tmpdir(), 'abn-')); // short: unix socket paths are limited to ~100 characters
+let failed = false;
+
+async function main() {
+  if (!existsSync(join(ROOT, 'dist/main.js'))) sh('npm', ['run', 'build']);
+  if (fronts.includes('oauth2proxy')) sh('bash', [join(ROOT, 'scripts/stack/install.sh'), 'oauth2proxy']);
+  const kcPort = await keycloak();
+  const issuer = `http://127.0.0.1:${kcPort}/realms/mlflow`;
+  mkdirSync(join(run, 'conf/snippets'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(run, 'temp'), { recursive: true });
+  mkdirSync(join(run, 'logs'), { recursive: true });
+
+  // nginx-authz, as `npm start` runs it (the same heap and malloc bounds).
+  const nodeArgs = ['--max-old-space-size=96', '--max-semi-space-size=2'];
+  if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(opt['cpu-prof'])}`);
+  const { addr: authzAddr, child: authz } = await startService('nginx-authz', 'dist/main.js', opt.listen, nodeArgs, issuer, opt.workers);
+  const b = abTest
+    ? await startService(
+        'nginx-authz-b',
+        opt['b-main'] ?? 'dist/main.js',
+        opt['b-listen'] ?? opt.listen,
+        opt['b-node-args'] !== undefined ? opt['b-node-args'].split(' ').filter(Boolean) : nodeArgs,
+        issuer,
+        opt['b-workers'] ?? opt.workers,
+      )
+    : undefined;
+
+  // oauth2-proxy: JWT bearer tokens of the same realm, audience nginx-authz (what the realm's mappers put in `aud`).
+  const o2pPort = await freePort();
+  if (fronts.includes('oauth2proxy')) {
+    const o2p = startProc(
+      'oauth2-proxy',
+      join(CACHE, `bin/oauth2-proxy-${O2P_VERSION}`),
+      [
+        '--provider=oidc',
+        `--oidc-issuer-url=${issuer}`,
+        '--client-id=nginx-authz',
+        `--client-secret=${CLIENT_SECRET}`,
+        '--skip-jwt-bearer-tokens=true',
+        '--email-domain=*',
+        '--insecure-oidc-allow-unverified-email=true',
+        `--http-address=127.0.0.1:${o2pPort}`,
+        `--cookie-secret=${cookieSecret()}`,
+        '--cookie-secure=false',
+        '--upstream=static://200',
+        '--redirect-url=http://127.0.0.1/oauth2/callback',
+        '--reverse-proxy=true',
+      ],
+      { log: join(run, 'logs/oauth2-proxy.log') },
+    );
+    await waitUntil('oauth2-proxy', () => get(`127.0.0.1:${o2pPort}`, '/ping').then((r) => r.status === 200), 60_000, o2p);
+  }
+
+  // NGINX with the four fronts.
+  const ports = {
+    none: await freePort(),
+    authz: await freePort(),
+    cached: await freePort(),
+    oauth2proxy: await freePort(),
+    authzB: await freePort(),
+  };
+  cpSync(join(ROOT, 'nginx/snippets'), join(run, 'conf/snippets'), { recursive: true });
+  const setMisc = existsSync('/usr/lib/nginx/modules/ngx_http_set_misc_module.so');
+  const conf = join(run, 'conf/nginx.conf');
+  writeFileSync(
+    conf,
+    renderBenchConf({
+      prefix: run,
+      snippets: join(run, 'conf/snippets'),
+      authz: authzAddr,
+      authzKeepalive: Number(opt.keepalive),
+      oauth2proxy: `127.0.0.1:${o2pPort}`,
+      ports,
+      user: process.getuid?.() === 0 ? 'user root;' : '',
+      setMisc,
+      authzB: b?.addr,
+      authzBKeepalive: opt['b-keepalive'] ? Number(opt['b-keepalive']) : undefined,
+    }),
+    { mode: 0o600 },
+  );
+  const nginxBin = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+  sh(nginxBin, ['-t', '-q', '-p', run, '-c', conf]);
+  const nginx = startProc('nginx', nginxBin, ['-p', run, '-c', conf, '-g', 'daemon off;'], { log: join(run, 'logs/nginx.log') });
+  await waitUntil('nginx', () => get(`127.0.0.1:${ports.none}`, '/').then((r) => r.status === 200), 20_000, nginx);
+
+  const urls = Object.fromEntries(fronts.map((name) => [name, `http://127.0.0.1:${ports[name]}${ROUTE}`]));
+  const results = Object.fromEntries(fronts.map((name) => [name, { wrk: [], fixed: [] }]));
+  const wrkScript = join(run, 'headers.lua');
+  for (let round = 1; round <= rounds; round++) {
+    const token = await kcToken(kcPort);
+    const headers = { Authorization: `Bearer ${token}` };
+    writeWrkScript(wrkScript, headers);
+    await preflight(urls, headers);
+    for (const name of fronts) await runWrk({ url: urls[name], script: wrkScript, seconds: 2 }); // warm: caches, JIT, keepalive pools
+    for (const name of shuffle(fronts)) {
+      const r = await runWrk({ url: urls[name], script: wrkScript, seconds });
+      if (r.non2xx > 0 || r.socketErrors > 0 || !(r.requests > 0))
+        fail(`round ${round} ${name}: wrk saw ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
+      delete r.raw;
+      results[name].wrk.push(r);
+      log(`round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs`);
+    }
+    for (const name of shuffle(fronts)) {
+      const r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds });
+      if (r.errors > 0) fail(`round ${round} ${name}: fixed-rate load saw ${r.errors} errors ${JSON.stringify(r.statuses)}`);
+      results[name].fixed.push(r);
+      log(`round ${round}/${rounds} ${rate}/s ${name}: p50 ${r.p50Us} µs p99 ${r.p99Us} µs (client lag p99 ${r.lagP99Us} µs)`);
+    }
+  }
+  const rssAfterBenchMb = Math.round(treeRssMb(authz.pid));
+  await stopAll(); // the service writes its CPU profile on exit
+  const rss = opt['no-rss'] ? undefined : rssWithFill();
+  const out = report({
+    results,
+    fronts,
+    meta: {
+      date: new Date().toISOString(),
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+      nginx: spawnSync(nginxBin, ['-v'], { encoding: 'utf8' }).stderr.trim(),
+      node: process.version,
+      oauth2proxy: O2P_VERSION,
+      command: `npm run bench:nginx -- ${process.argv.slice(2).join(' ')}`.trim(),
+      rounds,
+      seconds,
+      latencySeconds,
+      rate,
+      listen: opt.listen,
+      workers: Number(opt.workers),
+      keepalive: Number(opt.keepalive),
+      variantB: abTest
+        ? {
+            main: opt['b-main'] ?? 'dist/main.js',
+            listen: opt['b-listen'] ?? opt.listen,
+            nodeArgs: opt['b-node-args'],
+            keepalive: opt['b-keepalive'],
+          }
+        : undefined,
+      nginxDecisionCacheKey: setMisc ? 'sha1 (set-misc)' : 'plain (no set-misc)',
+    },
+    rssAfterBenchMb,
+    rss,
+  });
+  if (opt.json) writeFileSync(opt.json, `${JSON.stringify(out, null, 2)}\n`);
+}
+
+/** One nginx-authz process (or cluster) on a unix socket in the run dir or a free port; resolves once ready. */
+async function startService(name, main, listen, nodeArgs, issuer, workers) {
+  const addr = listen === 'unix' ? `unix:${join(run, `${name}.sock`)}` : `127.0.0.1:${await freePort()}`;
+  const child = startProc(name, process.execPath, [...nodeArgs, main], {
+    cwd: ROOT,
+    log: join(run, `logs/${name}.log`),
+    env: {
+      PATH: process.env.PATH,
+      MALLOC_ARENA_MAX: '2',
+      AUTHZ_ISSUER_URL: issuer,
+      AUTHZ_CLIENT_ID: 'nginx-authz',
+      AUTHZ_CLIENT_SECRET: CLIENT_SECRET,
+      ...(listen === 'unix' ? { AUTHZ_LISTEN: addr } : { AUTHZ_PORT: addr.split(':')[1] }),
+      AUTHZ_WORKERS: workers,
+      AUTHZ_LOGIN_ENABLED: 'false',
+      AUTHZ_BASIC_ENABLED: 'false',
+      AUTHZ_LOG_LEVEL: 'info', // audit lines on, as in production
+    },
+  });
+  await waitUntil(name, () => get(addr, '/readyz').then((r) => r.status === 200), 60_000, child);
+  return { addr, child };
+}
+
+/** The worktree stack's Keycloak: reused when running, else started (and stopped at the end). */
+async function keycloak() {
+  const ports = () => Object.fromEntries(readLines(join(STACK_DIR, 'ports.env')).map((l) => l.split('=')));
+  const pid = Number(readLines(join(STACK_DIR, 'run/keycloak.pid'))[0]);
+  let alive = false;
+  try {
+    alive = pid > 0 && process.kill(pid, 0);
+  } catch {
+    alive = false;
+  }
+  if (!alive) {
+    log('Keycloak not running: starting it (scripts/stack/keycloak.sh start)');
+    sh('bash', [join(ROOT, 'scripts/stack/keycloak.sh'), 'start'], { KC_START_TIMEOUT: process.env.KC_START_TIMEOUT ?? '900' });
+    startedKeycloak = true;
+  }
+  return Number(ports().KC_PORT);
+}
+
+async function kcToken(kcPort) {
+  const body = new URLSearchParams({ grant_type: 'password', client_id: 'mlflow-cli', username: 'alice', password: 'alice-dev-password' });
+  const res = await fetch(`http://127.0.0.1:${kcPort}/realms/mlflow/protocol/openid-connect/token`, { method: 'POST', body });
+  if (!res.ok) throw new Error(`Keycloak token request: ${res.status}`);
+  return (await res.json()).access_token;
+}
+
+/** Every front answers the token with the upstream's 200; every auth front refuses a request without it or with a forged one. */
+async function preflight(urls, headers) {
+  for (const [name, url] of Object.entries(urls)) {
+    let withToken;
+    let text;
+    // A cold Keycloak may take longer than the decision timeout for the first UMA grant: retry those (5xx) a while.
+    for (let attempt = 0; attempt < 30; attempt++) {
+      withToken = await fetch(url, { headers });
+      text = await withToken.text();
+      if (withToken.status < 500) break;
+      await sleep(1_000);
+    }
+    if (withToken.status !== 200 || text !== 'bench upstream\n') fail(`${name}: expected the upstream's 200, got ${withToken.status}`);
+    if (name === 'none') continue;
+    const without = await fetch(url);
+    if (without.status !== 401) fail(`${name}: a request without credentials got ${without.status}, expected 401`);
+    // A token with a bad signature: every auth front must verify, not just look for a header.
+    const [head, payload] = headers.Authorization.slice('Bearer '.length).split('.');
+    const forged = await fetch(url, { headers: { Authorization: `Bearer ${head}.${payload}.${'A'.repeat(342)}` } });
+    if (forged.status !== 401 && forged.status !== 403) fail(`${name}: a token with a bad signature got ${forged.status}`);
+  }
+}
+
+/** RSS with 100,000 cached decisions: scripts/bench.mjs fills them through a local issuer (Keycloak would take hours). */
+function rssWithFill() {
+  log('RSS with 100,000 cached decisions (scripts/bench.mjs, BENCH_SECONDS=2)');
+  const r = spawnSync(process.execPath, ['scripts/bench.mjs'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, BENCH_SECONDS: '2' },
+  });
+  const json = r.stdout.slice(r.stdout.indexOf('{'), r.stdout.lastIndexOf('}') + 1);
+  if (r.status !== 0 || !json) fail(`scripts/bench.mjs failed (${r.status}): ${r.stderr.slice(-500)}`);
+  const parsed = JSON.parse(json);
+  return { rssMb: parsed.rss_mb_after_fill, cachedDecisions: parsed.decision_cache_entries };
+}
+
+function get(addr, path) {
+  return new Promise((done, reject) => {
+    const target = addr.startsWith('unix:')
+      ? { socketPath: addr.slice(5) }
+      : { host: addr.split(':')[0], port: Number(addr.split(':')[1]) };
+    const req = request({ ...target, path, timeout: 2_000 }, (res) => {
+      res.resume();
+      res.on('end', () => done({ status: res.statusCode }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+function sh(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+function readLines(path) {
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+    : [];
+}
+
+function shuffle(list) {
+  const copy = [...list];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
+}
+
+function fail(message) {
+  throw new Error(message);
+}
+
+async function cleanup() {
+  await stopAll();
+  if (startedKeycloak) spawnSync('bash', [join(ROOT, 'scripts/stack/keycloak.sh'), 'stop'], { stdio: 'inherit' });
+  if (opt.keep || failed) log(`run dir kept: ${run}`);
+  else rmSync(run, { recursive: true, force: true });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    failed = true;
+    cleanup().finally(() => process.exit(130));
+  });
+}
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  log(`FAILED: ${error.message}`);
+}
+await cleanup();
+await sleep(0);
+process.exit(failed ? 1 : 0);

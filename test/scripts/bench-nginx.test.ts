@@ -1,0 +1,124 @@
+/**
+ * The parts of `npm run bench:nginx` that decide whether a run counts: wrk's output is read for every failed
+ * request (non-2xx, socket errors), the fixed-rate load counts non-2xx answers and refused connections as errors
+ * and keeps its schedule, and the report does not judge latency goals when its own client was late.
+ */
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+// @ts-expect-error: plain JavaScript module of the bench, no types
+import { runFixedRate, percentile } from '../../scripts/bench/fixed-rate.mjs';
+// @ts-expect-error: plain JavaScript module of the bench, no types
+import { parseWrk } from '../../scripts/bench/wrk.mjs';
+// @ts-expect-error: plain JavaScript module of the bench, no types
+import { median, report } from '../../scripts/bench/report.mjs';
+
+const WRK_FAILED = `Running 3s test @ http://127.0.0.1:1/x
+  2 threads and 50 connections
+  Latency Distribution
+     50%  135.96ms
+     75%  177.96ms
+     90%  260.78ms
+     99%    1.31s
+  977 requests in 3.09s, 155.52KB read
+  Non-2xx or 3xx responses: 12
+  Socket errors: connect 0, read 1, write 0, timeout 6
+Requests/sec:    315.97
+`;
+
+describe('bench:nginx result checks', () => {
+  it('reads wrk: requests/s, µs percentiles, and every failed request', () => {
+    expect(parseWrk(WRK_FAILED)).toEqual({ rps: 315.97, p50Us: 135_960, p99Us: 1_310_000, requests: 977, non2xx: 12, socketErrors: 7 });
+    const clean = WRK_FAILED.replace(/ {2}Non-2xx.*\n/, '')
+      .replace(/ {2}Socket errors.*\n/, '')
+      .replace('135.96ms', '840.00us');
+    expect(parseWrk(clean)).toMatchObject({ non2xx: 0, socketErrors: 0, p50Us: 840 });
+  });
+
+  it('the fixed-rate load counts non-2xx answers as errors and sends at the set rate', async () => {
+    let served = 0;
+    const server: Server = createServer((_req, res) => {
+      served++;
+      res.statusCode = served % 10 === 0 ? 503 : 200;
+      res.end('ok');
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    try {
+      const started = Date.now();
+      const result = await runFixedRate({ url: `http://127.0.0.1:${port}/`, rate: 200, seconds: 1 });
+      expect(result.sent).toBe(200);
+      expect(result.errors).toBe(20);
+      expect(result.statuses).toEqual({ 200: 180, 503: 20 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+      expect(result.p50Us).toBeGreaterThan(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refused connections are errors too', async () => {
+    const result = await runFixedRate({ url: 'http://127.0.0.1:1/', rate: 50, seconds: 0.2 });
+    expect(result.errors).toBe(10);
+    expect(result.statuses).toEqual({ error: 10 });
+  });
+
+  it('the fixed-rate tool exits 1 when a request failed', () => {
+    const run = spawnSync(process.execPath, ['scripts/bench/fixed-rate.mjs', 'http://127.0.0.1:1/', '20', '0.5'], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(JSON.parse(run.stdout).errors).toBe(10);
+  });
+
+  it('percentiles and medians', () => {
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+  });
+
+  it('latency goals are not judged when the load client itself was late', () => {
+    const round = (p50Us: number, lagP99Us: number) => ({
+      wrk: [{ rps: 1000, p50Us: 1, p99Us: 2 }],
+      fixed: [{ p50Us, p99Us: p50Us * 2, lagP99Us }],
+    });
+    const original = console.log;
+    console.log = () => undefined;
+    const meta = {
+      date: 'd',
+      machine: 'm',
+      nginx: 'n',
+      node: 'v',
+      oauth2proxy: 'o',
+      command: 'c',
+      rounds: 1,
+      seconds: 1,
+      latencySeconds: 1,
+      rate: 1000,
+      listen: 'unix',
+      workers: 1,
+      keepalive: 32,
+    };
+    type Out = { goals: { goal: string; met: boolean | undefined }[] };
+    let late: Out;
+    let onTime: Out;
+    try {
+      late = report({
+        results: { none: round(500, 5_000), authz: round(600, 5_000) },
+        fronts: ['none', 'authz'],
+        meta,
+        rssAfterBenchMb: 1,
+      });
+      onTime = report({
+        results: { none: round(500, 200), authz: round(600, 200) },
+        fronts: ['none', 'authz'],
+        meta,
+        rssAfterBenchMb: 1,
+      });
+    } finally {
+      console.log = original;
+    }
+    const p50Goal = (out: Out) => out.goals.find((g) => g.goal.startsWith('1k/s p50'))!.met;
+    expect(p50Goal(late)).toBeUndefined();
+    expect(p50Goal(onTime)).toBe(true);
+  });
+});
