@@ -14,10 +14,21 @@ KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
 MINIO_MODULE_VERSION="${MINIO_MODULE_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"   # 3.18.0 is listed on PyPI but its mlflow-skinny==3.18.0 is not served
 BOTO3_SPEC="${BOTO3_SPEC:-boto3>=1.34,<2}"
+# Deployment checks (test/deploy/): Prometheus + promtool and Helm built from the Go module proxy, the Kubernetes
+# schema validator from PyPI, and the prometheus-operator CRDs from its Go module.
+PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"   # the module's tag for Prometheus 3.x
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+K8S_VALIDATE_SPEC="${K8S_VALIDATE_SPEC:-kubernetes-validate==1.37.0}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.95.2}"
 
 KEYCLOAK_HOME="${KEYCLOAK_HOME:-$NGINX_AUTHZ_CACHE/keycloak/keycloak-$KEYCLOAK_VERSION}"
 STACK_VENV="${STACK_VENV:-$NGINX_AUTHZ_CACHE/venv-mlflow-$MLFLOW_VERSION}"
 MINIO_BIN="${MINIO_BIN:-$NGINX_AUTHZ_CACHE/bin/minio-$MINIO_MODULE_VERSION}"
+PROMETHEUS_BIN="${PROMETHEUS_BIN:-$NGINX_AUTHZ_CACHE/bin/prometheus-$PROMETHEUS_MODULE_VERSION}"
+PROMTOOL_BIN="${PROMTOOL_BIN:-$NGINX_AUTHZ_CACHE/bin/promtool-$PROMETHEUS_MODULE_VERSION}"
+HELM_BIN="${HELM_BIN:-$NGINX_AUTHZ_CACHE/bin/helm-$HELM_VERSION}"
+K8S_VALIDATE_VENV="${K8S_VALIDATE_VENV:-$NGINX_AUTHZ_CACHE/venv-k8s-validate}"
+PROMETHEUS_OPERATOR_CRDS="${PROMETHEUS_OPERATOR_CRDS:-$NGINX_AUTHZ_CACHE/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION}"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)}"
 
 # ---- development defaults (NOT for production) ---------------------------------------------
