@@ -13,7 +13,8 @@
 #   helm      : go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION
 #   k8sschemas: python venv with $K8S_VALIDATE_SPEC (Kubernetes schemas bundled: validates offline) and the
 #               prometheus-operator CRDs (ServiceMonitor schema) from its Go module's example/prometheus-operator-crd/
-# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium|prometheus|helm|k8sschemas ...]   (default: all)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium|prometheus|helm|k8sschemas ...]
+#        (default: the stack's parts, up to minio; the last three are the deployment tests' tools)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -97,14 +98,13 @@ install_minio() {
   log "minio built: $MINIO_BIN"
 }
 
-# go_install_bins MODULE_VERSION_LABEL "TARGET=BIN ..." PKG@VERSION...: go install into a temp GOBIN, then move each
-# binary to its versioned name in the cache (one build at a time: the machine is small).
+# go_install_bins TAGS PKG@VERSION...: one `go install` of the packages into a temporary GOBIN (printed), so that a
+# binary reaches its versioned name in the cache only when the build succeeded. One build at a time: the machine is small.
 go_install_bins() {
   command -v go >/dev/null || die "go not found"
   local tags="$1" gobin; shift
   gobin="$(mktemp -d "$NGINX_AUTHZ_CACHE/bin/.gobin.XXXXXX")"
-  local pkg
-  for pkg in "$@"; do GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -trimpath" go install ${tags:+-tags "$tags"} "$pkg"; done
+  GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -trimpath" go install ${tags:+-tags "$tags"} "$@" >&2 || { rm -rf "$gobin"; return 1; }
   echo "$gobin"
 }
 
@@ -112,7 +112,7 @@ install_prometheus() {
   if [[ -x "$PROMETHEUS_BIN" && -x "$PROMTOOL_BIN" ]]; then log "prometheus present: $PROMETHEUS_BIN"; return; fi
   local gobin
   gobin="$(go_install_bins remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" \
-    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION")"
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION")" || die "prometheus build failed"
   mv "$gobin/prometheus" "$PROMETHEUS_BIN"; mv "$gobin/promtool" "$PROMTOOL_BIN"; rmdir "$gobin"
   log "prometheus built: $("$PROMETHEUS_BIN" --version 2>&1 | head -n1)"
 }
@@ -120,7 +120,7 @@ install_prometheus() {
 install_helm() {
   if [[ -x "$HELM_BIN" ]]; then log "helm present: $HELM_BIN"; return; fi
   local gobin
-  gobin="$(go_install_bins "" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")"
+  gobin="$(go_install_bins "" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")" || die "helm build failed"
   mv "$gobin/helm" "$HELM_BIN"; rmdir "$gobin"
   log "helm built: $("$HELM_BIN" version --short 2>&1)"
 }
@@ -159,6 +159,7 @@ install_mlflow() {
 }
 
 T0=$SECONDS
-targets=("$@"); ((${#targets[@]})) || targets=(nginx debs chromium keycloak mlflow minio prometheus helm k8sschemas)
+# Default: the stack's parts. The deployment tools (prometheus helm k8sschemas) are asked for by name (.ci/run does).
+targets=("$@"); ((${#targets[@]})) || targets=(nginx debs chromium keycloak mlflow minio)
 for t in "${targets[@]}"; do step "$t"; done
 log "install finished in $((SECONDS - T0))s"
