@@ -158,6 +158,12 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
     expectValid(manifests);
   });
 
+  it('replicaCount=3 without browser login needs nothing shared: three replicas, valid manifests', () => {
+    const manifests = render(['replicaCount=3']);
+    expect(one(manifests, 'Deployment').spec.replicas).toBe(3);
+    expectValid(manifests);
+  });
+
   it('replicaCount=3 with login: Redis URL and session secret from existing Secrets, never values', () => {
     const manifests = render(REPLICAS_3);
     const deployment = one(manifests, 'Deployment');
@@ -228,6 +234,7 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
       [['config.redis.url=redis://x'], 'config.redis.url'],
       [['replicaCount=3', 'config.login.enabled=true'], 'needs redis.enabled'],
       [['redis.enabled=true'], 'needs redis.existingSecret'],
+      [['redis.enabled=true', 'redis.existingSecret=r'], 'needs secrets.sessionSecretKey'],
     ] as const) {
       const { status, stderr } = template([...sets]);
       expect({ sets, status, stderr }).toEqual({ sets, status: 1, stderr: expect.stringContaining(message) });

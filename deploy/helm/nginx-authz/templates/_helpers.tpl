@@ -69,6 +69,9 @@ The service's configuration file: the user's `config` with what the chart owns l
 {{- if and .Values.redis.enabled (not .Values.redis.existingSecret) }}
 {{- fail "redis.enabled needs redis.existingSecret (a Secret holding the Redis URL under redis.urlKey)" }}
 {{- end }}
+{{- if and .Values.redis.enabled (not (and .Values.secrets.existingSecret .Values.secrets.sessionSecretKey)) }}
+{{- fail "redis.enabled needs secrets.sessionSecretKey: sessions in Redis are encrypted with the session secret every replica shares" }}
+{{- end }}
 {{- $login := dig "login" "enabled" false (default dict .Values.config) }}
 {{- if and (gt (int .Values.replicaCount) 1) $login }}
 {{- if not .Values.redis.enabled }}
