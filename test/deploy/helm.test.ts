@@ -217,7 +217,7 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
     expect(ingress.spec.rules[0].http.paths.map((p: Manifest) => p.path)).toEqual(['/oauth2/']);
     const example = readFileSync(EXAMPLE, 'utf8');
     expect(example).toContain('nginx.ingress.kubernetes.io/auth-url: "http://nginx-authz.mlflow.svc.cluster.local:4180/auth"');
-    expect(example).toContain('nginx.ingress.kubernetes.io/auth-signin: "https://mlflow.example.com/oauth2/start?rd=$escaped_request_uri"');
+    expect(example).toContain('nginx.ingress.kubernetes.io/auth-signin: "https://mlflow.example.com/oauth2/start"');
     expectValid(manifests);
     // Without the Redis store (its option comes with the shared-session work), the rest is what the service accepts.
     const withoutRedis = render(['replicaCount=1', 'redis.enabled=false'], [EXAMPLE]);
