@@ -7,7 +7,8 @@
  * (percent-encodings, double encodings, dot segments, slashes, `;`, `\`, overlong UTF-8, raw
  * non-ASCII bytes, absolute form, query decoys, over-long), header sizes, bearer tokens (valid,
  * forged, `alg: none`, truncated, huge), cookies, Basic values, forwarded headers. For a window
- * in the middle the issuer is down.
+ * in the middle the issuer is down. With ingress.enabled, some subrequests describe the original
+ * request as ingress-nginx does (X-Original-URL, alone or beside X-Original-URI, X-Real-IP).
  *
  * Checks: the process never dies and logs no unexpected error; every answer is 200, 401 or 403
  * (401 + X-Authz-Retry-After is NGINX's 429), 503 only while the issuer is down; the resident
@@ -230,6 +231,18 @@ export function generate(r, tokens) {
     headers['x-forwarded-host'] = r.chance(0.5) ? r.pick(['127.0.0.1:8080', 'evil.example', 'localhost', '']) : bytes(r, size(r));
   if (r.chance(0.2)) headers['x-forwarded-proto'] = r.pick(['http', 'https', 'gopher', '', bytes(r, 8)]);
   if (r.chance(0.5)) headers['x-original-remote-addr'] = r.chance(0.8) ? `10.1.${r.int(4)}.${r.int(256)}` : bytes(r, size(r));
+  // ingress-nginx's description (ingress.enabled; the fuzzer's loopback address is a trusted proxy): the full URL
+  // instead of X-Original-URI, or beside it (equal or not, then refused), or garbage; its client address header.
+  if (r.chance(0.2)) {
+    const scheme = r.pick(['http', 'https', 'HTTPS', 'ftp', 'javascript']);
+    const host = r.pick(['mlflow.example.com', '127.0.0.1:8080', 'a@b', '[::1]', '', 'evil\\x', 'h:99999']);
+    const url = r.chance(0.8) ? `${scheme}://${host}${headers['x-original-uri']}` : bytes(r, size(r));
+    // Never blank (Node trims header values): a subrequest with no description at all is a deployment error (400).
+    headers['x-original-url'] = url.trim() === '' ? '/' : url;
+    if (r.chance(0.6)) delete headers['x-original-uri'];
+    if (r.chance(0.5)) headers['x-real-ip'] = r.chance(0.8) ? `10.2.${r.int(4)}.${r.int(256)}` : bytes(r, size(r));
+    headers['x-sent-from'] = 'nginx-ingress-controller';
+  }
   // The retired table selector, as a client might still send it (refused, never read).
   if (r.chance(0.05)) headers['x-authz-service'] = r.pick(['mlflow', 'minio', bytes(r, 8)]);
   if (r.chance(0.05)) headers['x-amz-copy-source'] = r.pick(['/mlflow/a', 'mlflow-restricted/x', '%2e%2e/x', bytes(r, size(r))]);
@@ -299,6 +312,7 @@ export async function runFuzz(options = {}) {
       AUTHZ_LOGIN_ENABLED: 'true',
       AUTHZ_UMA_PER_OBJECT: 'true',
       AUTHZ_ROUTES_FROM_KEYCLOAK: 'true',
+      AUTHZ_INGRESS_ENABLED: 'true',
     },
     { captureStdout: true },
   );

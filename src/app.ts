@@ -31,6 +31,11 @@ import { loadRoutes } from './routes/load.js';
 import { KeycloakRoutes } from './routes/remote.js';
 import { Sessions } from './session/sessions.js';
 import { TokenVerifier } from './tokens/verify.js';
+import { backchannelLogout } from './logout/endpoint.js';
+import { logoutAudiences } from './logout/audiences.js';
+import { MemoryReplayGuard, type ReplayGuard } from './logout/replay.js';
+import { Revocations } from './logout/revocations.js';
+import { noBroadcast, Revoker, type LogoutBroadcaster } from './logout/revoke.js';
 
 export interface Service {
   /** The request listener for node:http: /auth directly, everything else through express. */
@@ -51,6 +56,10 @@ export interface Service {
   sessions: Sessions | undefined;
   /** Basic credentials exchange; undefined unless `basic.enabled`. */
   basic: BasicExchange | undefined;
+  /** Applies a logout on this replica (the back-channel endpoint's, and the other replicas' broadcasts). */
+  revoker: Revoker;
+  /** "Revoked at" records of logouts: tokens issued before them are refused. */
+  revocations: Revocations;
   /** The client secrets the configuration uses, checked at start (src/idp/credentials.ts). */
   credentials: CredentialChecks;
   /** Why the service is not ready (empty when it is): every issuer discovered with its keys, every credentials check passed. */
@@ -62,6 +71,13 @@ export interface Service {
 
 export interface ServiceOptions {
   clock?: Clock;
+  /**
+   * Back-channel logout across replicas: where a logout this replica received is sent to the
+   * others (each applies it with `service.revoker.revoke`). Default: nobody (one replica).
+   */
+  broadcastLogout?: LogoutBroadcaster;
+  /** Remembers logout tokens' `jti`s (accepted once). Default: in memory (one replica); a shared one for several. */
+  logoutReplay?: ReplayGuard;
   /** Process metrics off in tests that build many services. */
   defaultMetrics?: boolean;
 }
@@ -127,6 +143,11 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       )
     : undefined;
   const basic = config.basic.enabled ? new BasicExchange(config, passwordGrants(config, provider, clock), metrics, log, clock) : undefined;
+  // Back-channel logout (src/logout/): revocation records the verifier checks, the purge, the endpoint.
+  const revocations = new Revocations(config.logout.revocationRetentionSeconds * 1000, config.logout.maxEntries, clock);
+  tokens.revocations = revocations;
+  const revoker = new Revoker({ revocations, tokens, decisions, sessions: sessions?.store, basic, log });
+  const logoutReplay = options.logoutReplay ?? new MemoryReplayGuard(config.logout.maxEntries, clock);
   metrics.cacheSizes = () => ({
     decision: decisions.size,
     token: tokens.size,
@@ -134,6 +155,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     subject_limit: limiter.size,
     ...(sessions ? { session: sessions.store.size } : {}),
     ...(basic ? { basic: basic.size } : {}),
+    revocation: revocations.size,
   });
 
   const app = express();
@@ -158,6 +180,22 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   app.all(['/auth', '/auth/:table'], authHandler);
   // No upgrade-insecure-requests: the login pages' links must keep working on a plain-http loopback site.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  // Server-to-server from the IdP; answers whether or not browser login is enabled (bearer tokens are revoked too).
+  app.use(
+    backchannelLogout({
+      verify: {
+        issuers: issuers.all,
+        audiencesOf: (issuer) => logoutAudiences(config, issuer.settings),
+        maxAgeMs: config.logout.maxTokenAgeSeconds * 1000,
+        replay: logoutReplay,
+        clock,
+      },
+      revoker,
+      broadcast: options.broadcastLogout ?? noBroadcast,
+      metrics,
+      log,
+    }),
+  );
   if (sessions !== undefined) app.use(loginEndpoints({ config, provider, sessions, metrics, log, clock }));
   else {
     // NGINX hands browsers without a session to /oauth2/start; with login off they get the API's 401.
@@ -205,6 +243,8 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     protection,
     sessions,
     basic,
+    revoker,
+    revocations,
     credentials,
     notReady,
     start,

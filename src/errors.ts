@@ -74,6 +74,13 @@ export class RejectedUri extends AuthzError {
   }
 }
 
+/**
+ * The subrequest describes the original request twice, differently (X-Original-URI against
+ * X-Original-URL): one of the two is the client's. Refused (403, fail closed) and always
+ * logged: neither is picked.
+ */
+export class ConflictingOriginalRequest extends RejectedUri {}
+
 /** Default deny: nobody mapped this route (or this method on it). */
 export class UnmappedRoute extends AuthzError {
   readonly status = 403;

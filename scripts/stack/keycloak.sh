@@ -22,13 +22,17 @@ prepare_home() {
   fi
   mkdir -p "$KC_RUN_HOME/data/import"
   rm -f "$KC_RUN_HOME"/data/import/*.json
-  # Placeholders ${NGINX_AUTHZ_CLIENT_SECRET:...} and ${KC_MLFLOW_ACCESS_TOKEN_LIFESPAN:...} are resolved by Keycloak from env at import.
+  # Placeholders ${NGINX_AUTHZ_CLIENT_SECRET:...}, ${KC_MLFLOW_ACCESS_TOKEN_LIFESPAN:...} and ${NGINX_AUTHZ_BACKCHANNEL_LOGOUT_URL:...} are resolved by Keycloak from env at import.
   cp "$REPO_ROOT/keycloak/mlflow-realm.json" "$KC_RUN_HOME/data/import/mlflow-realm.json"
 }
 
 start() {
   if svc_running "$NAME"; then load_ports; log "$NAME already running (pid $(svc_pid $NAME), port $KC_PORT)"; return 0; fi
   ensure_port KC_PORT "$NAME"; ensure_port KC_MGMT_PORT "$NAME"
+  # The clients' back-channel logout URL (keycloak/mlflow-realm.json): the service's path on the NGINX MLflow site,
+  # which proxies /oauth2/backchannel-logout to nginx-authz without auth_request (nginx/README.md).
+  ensure_port NGINX_MLFLOW_PORT nginx
+  export NGINX_AUTHZ_BACKCHANNEL_LOGOUT_URL="${NGINX_AUTHZ_BACKCHANNEL_LOGOUT_URL:-http://127.0.0.1:$NGINX_MLFLOW_PORT/oauth2/backchannel-logout}"
   prepare_home
   local jh; jh="$(pick_java_home)"
   mkdir -p "$STACK_DIR/logs"; : > "$LOGF"

@@ -1,14 +1,26 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
+import {
+  AuthzError,
+  BadOriginalRequest,
+  ConflictingOriginalRequest,
+  Forbidden,
+  IdpUnavailable,
+  UnknownRouteTable,
+  UnmappedRoute,
+} from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
 import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../idp/decider.js';
 import type { Logger } from '../log.js';
+import { MAX_PLAIN_KEY_LENGTH } from '../ops/metered-lru.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
+import { readOriginal, type ContractSettings, type OriginalRequest } from '../request/original.js';
+import { TrustedProxies } from '../request/trusted-proxies.js';
 import type { ServiceName } from '../routes/load.js';
 import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
@@ -44,6 +56,8 @@ export interface AuthDependencies {
 /** What is known about one decision so far; each step adds to it. */
 interface DecisionState {
   startedAt: number;
+  /** The original request as the proxy described it (which contract, the client's address). */
+  original: OriginalRequest | undefined;
   method: string | undefined;
   uri: NormalizedUri | undefined;
   route: RouteMatch | undefined;
@@ -69,6 +83,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   const audit = config.log.audit ? log.child({ audit: true }) : undefined;
   // The 401 message's list of accepted credentials depends on the configuration only.
   const ways = authenticationWays(config);
+  const contract: ContractSettings = { enabled: config.ingress.enabled, proxies: new TrustedProxies(config.ingress.trustedProxies) };
 
   /**
    * Runs synchronously while every answer is cached (the common case: no await, so no other
@@ -77,6 +92,7 @@ export function createAuthHandler(deps: AuthDependencies) {
   return function authHandler(req: IncomingMessage, res: ServerResponse): void {
     const state: DecisionState = {
       startedAt: performance.now(),
+      original: undefined,
       method: undefined,
       uri: undefined,
       route: undefined,
@@ -87,7 +103,7 @@ export function createAuthHandler(deps: AuthDependencies) {
       token: undefined,
     };
     try {
-      readOriginalRequest(req, config, state);
+      readOriginalRequest(req, config, contract, state);
       const matcher = selectMatcher(req, deps.matchers);
       const route = matchRoute(matcher, state, matcher === deps.matchers.get('mlflow') ? deps.remote : undefined);
       if (route.public) {
@@ -95,7 +111,7 @@ export function createAuthHandler(deps: AuthDependencies) {
         return;
       }
       // Step 3 may go to the IdP (a session refresh, a Basic exchange): continue once it answers.
-      const token = deps.tokens.tokenOf(req);
+      const token = deps.tokens.tokenOf(req, state.original);
       if (typeof token === 'string') decideWithToken(res, state, route, token);
       else
         token.then(
@@ -222,7 +238,8 @@ export function createAuthHandler(deps: AuthDependencies) {
     const route = state.route;
     metrics.recordDecision(decision, reason, route?.family ?? 'none', route?.scope ?? 'none', state.source, seconds);
     // Deployment errors (400, an unknown route table) and IdP failures are logged even without the audit log.
-    const misconfigured = error?.status === 400 || error?.code === 'unknown_service';
+    // A subrequest describing two different requests is a client probing the proxy contract: logged too.
+    const misconfigured = error?.status === 400 || error?.code === 'unknown_service' || error instanceof ConflictingOriginalRequest;
     if (audit === undefined && !misconfigured && error?.status !== 503) return;
     const line = {
       user: state.identity === undefined ? undefined : (state.identity.username ?? state.identity.subject),
@@ -244,22 +261,23 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 }
 
-/** Step 1: the original method and URI from NGINX, normalised once. */
-function readOriginalRequest(req: IncomingMessage, config: Config, state: DecisionState): void {
-  const rawMethod = req.headers['x-original-method'];
-  const rawUri = req.headers['x-original-uri'];
-  if (typeof rawMethod !== 'string' || typeof rawUri !== 'string' || rawMethod === '' || rawUri === '') {
-    throw new BadOriginalRequest('missing_original_request', {
-      detail: 'X-Original-Method and X-Original-URI are required (see nginx/snippets)',
-    });
-  }
+/**
+ * Step 1: the original method and URI from the proxy, normalised once: this project's NGINX
+ * snippets or, from a trusted sender, ingress-nginx's `auth-url` headers (request/original.ts).
+ */
+function readOriginalRequest(req: IncomingMessage, config: Config, contract: ContractSettings, state: DecisionState): void {
+  // The TCP peer: who sent the subrequest (undefined for a bare request object, which no proxy is trusted for).
+  const peer = (req.socket as IncomingMessage['socket'] | undefined)?.remoteAddress;
+  const original = readOriginal(req.headers, peer, contract);
+  state.original = original;
+  const rawMethod = original.method;
   state.method = normalizeMethod(rawMethod);
   // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).
   if (state.method === undefined)
     throw /^[A-Z_-]{1,64}$/.test(rawMethod)
       ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' })
       : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
-  state.uri = normalizeUri(rawUri, config.request.maxUriLength);
+  state.uri = normalizeUri(original.target, config.request.maxUriLength);
   const copySource = req.headers['x-amz-copy-source'];
   state.copySource = typeof copySource === 'string' ? copySource : undefined;
 }
@@ -342,9 +360,14 @@ function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
   );
 }
 
-/** The decision cache key: who, which resource, which scope. */
+/**
+ * The decision cache key: who, which resource, which scope. Short enough that the cache never
+ * hashes it whole (a long resource is hashed here, behind the token hash), so that a logout can
+ * find a token's decisions by the key's prefix (DecisionCache.forgetTokens).
+ */
 function decisionKey(identity: Identity, route: RouteMatch): string {
-  return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
+  const what = `${route.resource}\u0000${route.scope!}`;
+  return `${identity.tokenHash}\u0000${what.length <= MAX_PLAIN_KEY_LENGTH - 24 ? what : `#${createHash('sha256').update(what).digest('base64url')}`}`;
 }
 
 /** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */

@@ -12,6 +12,8 @@ import { isRefusal, limitKeyId, type Attempt, type FailureLimiter, type LimitKey
 import { MemoryFailureLimiter } from './memory-limiter.js';
 import { OwnerIndex } from './owners.js';
 import { SingleFlight } from '../util/single-flight.js';
+import type { RevocableToken } from '../logout/revocations.js';
+import { claimsOf } from '../session/store.js';
 
 /** The IdP grants Basic credentials are exchanged with (openid-client, via runGrant). */
 export interface PasswordGrants {
@@ -129,6 +131,22 @@ export class BasicExchange {
         this.exchange(credential, username, password, entry.owners, keys, undefined),
       );
     });
+  }
+
+  /**
+   * Forgets the cached exchanges whose tokens a logout names (src/logout/), so that the next
+   * request with those credentials makes a new password grant (and gets a token issued after
+   * the logout, which the revocation record lets through). A scan: logouts are rare.
+   * @returns how many were forgotten
+   */
+  forget(matches: (token: RevocableToken) => boolean): number {
+    const doomed: string[] = [];
+    for (const [credential, entry] of this.cache.entries()) {
+      const { iss, sub, sid } = claimsOf(entry.tokens);
+      if (sub !== undefined && matches({ iss, sub, sid, issuedAtMs: undefined })) doomed.push(credential);
+    }
+    for (const credential of doomed) this.cache.delete(credential);
+    return doomed.length;
   }
 
   private keysFor(username: string, address: string | undefined): Keys {

@@ -60,6 +60,8 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_BASIC_MAX_FAILURES_PER_USER: ['basic.maxFailuresPerUser', 'number'],
   AUTHZ_BASIC_MAX_FAILURES_PER_ADDRESS: ['basic.maxFailuresPerAddress', 'number'],
   AUTHZ_BASIC_LOCKOUT_SECONDS: ['basic.lockoutSeconds', 'number'],
+  AUTHZ_INGRESS_ENABLED: ['ingress.enabled', 'boolean'],
+  AUTHZ_INGRESS_TRUSTED_PROXIES: ['ingress.trustedProxies', 'list'],
   AUTHZ_LOG_LEVEL: ['log.level', 'string'],
   AUTHZ_AUDIT_LOG: ['log.audit', 'boolean'],
 };

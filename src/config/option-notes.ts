@@ -78,6 +78,13 @@ export const OPTION_NOTES: Record<string, string> = {
   'login.scope': 'Scopes asked for at login.',
   'login.postLogoutPath': 'Where a browser lands after sign-out (a registered `post_logout_redirect_uri`).',
   'login.stateTtlSeconds': 'A login must come back from the IdP within this time.',
+  'logout.audiences':
+    "Client ids a back-channel logout token's `aud` may name, besides each issuer's client id and `audiences` and `basic.clientId`.",
+  'logout.maxTokenAgeSeconds':
+    'A logout token whose `iat` is older than this is refused; its `jti` is remembered this long (replay guard).',
+  'logout.revocationRetentionSeconds':
+    "After a logout, the subject's (or session's) tokens issued before it are refused this long: keep it ≥ the longest access-token lifetime.",
+  'logout.maxEntries': 'Revocation records and remembered logout `jti`s held at most (each; oldest dropped first).',
   'basic.enabled': 'Exchange Basic credentials (`MLFLOW_TRACKING_USERNAME`/`PASSWORD`, `curl -u`) with the password grant.',
   'basic.clientId': 'The client the password grant runs on (one that allows direct access grants).',
   'basic.clientSecret': 'Its secret, for a confidential client; a public client has none.',
@@ -88,6 +95,9 @@ export const OPTION_NOTES: Record<string, string> = {
   'basic.maxFailuresPerAddress': 'Failed attempts per client address within `windowSeconds` before a lockout.',
   'basic.windowSeconds': 'The window failures are counted in.',
   'basic.lockoutSeconds': 'A locked-out user or address gets 429 this long, without any IdP call.',
+  'ingress.enabled':
+    "Accept ingress-nginx's `auth-url` contract (X-Original-URL, X-Real-IP) from `trustedProxies` (docs/ingress-nginx.md).",
+  'ingress.trustedProxies': 'Addresses/CIDRs of the ingress controller; X-Original-URL and X-Real-IP from any other sender are ignored.',
   'request.maxUriLength': 'Longer original URIs are refused (403).',
   'identity.maxHeaderBytes': 'Bound of each identity header value sent to NGINX.',
   'log.level': 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clientSchema, issuerEntrySchema, issuerFields, type IssuerMode } from './issuer-schema.js';
+import { isAddressOrCidr } from '../request/trusted-proxies.js';
 
 export { ASYMMETRIC_ALGORITHMS } from './issuer-schema.js';
 
@@ -192,6 +193,32 @@ export const configSchema = z.strictObject({
       windowSeconds: positiveSeconds.default(300),
       /** ...before the user or address is locked out this long (no IdP call at all meanwhile). */
       lockoutSeconds: positiveSeconds.default(60),
+    })
+    .prefault({}),
+  logout: z
+    .strictObject({
+      /** Client ids a logout token's `aud` may name besides each issuer's client id, its `audiences` and `basic.clientId`. */
+      audiences: z.array(z.string().min(1)).default([]),
+      /** A logout token issued longer ago than this is refused (its `jti` is remembered this long, plus the skew). */
+      maxTokenAgeSeconds: positiveSeconds.max(3_600).default(120),
+      /** How long a logout refuses the subject's (or session's) earlier tokens: at least the longest access-token lifetime. */
+      revocationRetentionSeconds: positiveSeconds.default(86_400),
+      /** Revocation records and remembered `jti`s held at most each (oldest dropped first). */
+      maxEntries: z.number().int().positive().default(100_000),
+    })
+    .prefault({}),
+  ingress: z
+    .strictObject({
+      /**
+       * Also accept ingress-nginx's external-auth contract (`auth-url`): the original request as
+       * X-Original-URL (full URL) and X-Original-Method, the client as X-Real-IP. Read only from
+       * `trustedProxies`; from any other sender X-Original-URL is ignored (see request/original.ts).
+       */
+      enabled: z.boolean().default(false),
+      /** Addresses or CIDRs (the controller pods' network) whose X-Original-URL and X-Real-IP are believed. */
+      trustedProxies: z
+        .array(z.string().refine(isAddressOrCidr, 'an IPv4/IPv6 address or CIDR (10.0.0.0/8, fd00::/8)'))
+        .default(['127.0.0.1/32', '::1/128']),
     })
     .prefault({}),
   request: z

@@ -84,6 +84,16 @@ export class DecisionCache {
     return typeof hit === 'number' ? ALLOWED_FROM_CACHE : { source: 'cache', denial: hit.denial };
   }
 
+  /**
+   * Forgets every decision taken for these tokens (their hashes; keys start with the hash, see
+   * the pipeline's decisionKey). For a logout: a full scan, run once per batch of logouts.
+   * @returns how many were forgotten
+   */
+  forgetTokens(tokenHashes: ReadonlySet<string>): number {
+    if (tokenHashes.size === 0) return 0;
+    return this.entries.deleteWhere((_entry, key) => tokenHashes.has(key.slice(0, key.indexOf('\u0000'))));
+  }
+
   private async fly(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<AuthzError | undefined> {
     try {
       await decide();

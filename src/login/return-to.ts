@@ -28,6 +28,15 @@ export function publicBase(req: IncomingMessage, publicUrl: string | undefined, 
 }
 
 /**
+ * The site's base URL from an origin the proxy reported (ingress-nginx's X-Original-URL):
+ * `login.publicUrl` when set, else that origin when its host is allowed; undefined otherwise.
+ */
+export function siteBase(origin: URL, publicUrl: string | undefined, allowedHosts: readonly string[]): URL | undefined {
+  if (publicUrl !== undefined) return new URL(`${publicUrl.replace(/\/+$/, '')}/`);
+  return hostAllowed(origin.host, allowedHosts) ? new URL(`${origin.protocol}//${origin.host}/`) : undefined;
+}
+
+/**
  * Where a browser may be sent after login: a path on this site, or an absolute http(s) URL on
  * this site's host or an allowed host. Anything else (`//evil.com`, `/\evil.com`,
  * `https://evil.com`, `javascript:`, userinfo tricks, control characters) becomes `/`: no

@@ -92,4 +92,15 @@ export class MeteredLru<V extends object | number> {
   delete(key: string): void {
     this.entries.delete(boundedKey(key));
   }
+
+  /**
+   * Deletes every entry `doomed` picks (keys as stored: long ones hashed) and returns their
+   * count. A full scan, for rare events (a logout), never for the request path.
+   */
+  deleteWhere(doomed: (value: V, storedKey: string) => boolean): number {
+    const keys: string[] = [];
+    for (const [key, value] of this.entries.entries()) if (doomed(value, key)) keys.push(key);
+    for (const key of keys) this.entries.delete(key);
+    return keys.length;
+  }
 }

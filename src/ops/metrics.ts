@@ -136,6 +136,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly backchannelLogouts = new Counter({
+    name: 'authz_backchannel_logouts_total',
+    help: 'Back-channel logout tokens received (POST /oauth2/backchannel-logout) by result: ok, invalid, replayed, error (a store failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly logoutPurged = new Counter({
+    name: 'authz_logout_purged_total',
+    help: 'What logouts removed on this replica, by kind: session, token (cached identities), decision, basic (cached exchanges)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   private readonly decisionChildren = new Map<string, { inc(): void }>();
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 

@@ -17,6 +17,15 @@ export interface Session extends RenewableToken {
   tokens: SessionTokens;
   /** Hash of the tokens' issuer and subject (undefined when they carry none): the per-subject cap's key. */
   readonly subject?: string | undefined;
+  /** The IdP session (`sid` of the ID token, else of the access token): what a back-channel logout names. */
+  readonly sid?: string | undefined;
+}
+
+/** Which sessions a back-channel logout ends (src/logout/): see {@link SessionStore.endSessions}. */
+export interface SessionMatch {
+  issuer: string;
+  sub?: string | undefined;
+  sid?: string | undefined;
 }
 
 export interface SessionLimits {
@@ -49,6 +58,8 @@ export class SessionStore {
   private readonly sessions: LRUCache<string, Session>;
   /** Subject (hashed issuer + sub) → its sessions' ids, oldest first. */
   private readonly bySubject = new Map<string, Set<string>>();
+  /** IdP session (hashed issuer + sid) → the ids of the sessions it signed in (one, unless the IdP reuses a sid). */
+  private readonly bySid = new Map<string, Set<string>>();
   private readonly maxPerSubject: number;
 
   constructor(
@@ -61,7 +72,10 @@ export class SessionStore {
       maxSize: limits.maxBytes ?? limits.maxEntries * 8_192,
       sizeCalculation: sessionBytes,
       // Every way out of the LRU (eviction, delete, expiry) leaves the subject index too.
-      dispose: (session, id) => this.unindex(session.subject, id),
+      dispose: (session, id) => {
+        unindex(this.bySubject, session.subject, id);
+        unindex(this.bySid, sidKey(session), id);
+      },
     });
   }
 
@@ -82,6 +96,7 @@ export class SessionStore {
   create(tokens: SessionTokens): Session {
     const now = this.clock();
     const subject = subjectOf(tokens);
+    const { iss, sid } = claimsOf(tokens);
     const session: Session = {
       id: randomId(),
       createdAtMs: now,
@@ -90,7 +105,10 @@ export class SessionStore {
       tokens,
       renewing: undefined,
       subject,
+      sid: iss === undefined ? undefined : sid,
     };
+    const bySid = sidKey({ ...session, iss });
+    if (bySid !== undefined) this.bySid.set(bySid, (this.bySid.get(bySid) ?? new Set<string>()).add(session.id));
     if (subject !== undefined) {
       const ids = this.bySubject.get(subject) ?? new Set<string>();
       // Make room within the subject first, so the LRU never has to evict someone else for it.
@@ -129,13 +147,65 @@ export class SessionStore {
     return session;
   }
 
-  private unindex(subject: string | undefined, id: string): void {
-    if (subject === undefined) return;
-    const ids = this.bySubject.get(subject);
-    if (ids === undefined) return;
-    ids.delete(id);
-    if (ids.size === 0) this.bySubject.delete(subject);
+  /**
+   * Ends the sessions a back-channel logout names, at once, and returns how many. With a `sid`:
+   * the sessions of that IdP session, and also those of `sub` (when given) that carry no `sid`
+   * (nothing tells which IdP session they belong to: ended, failing closed). With `sub` alone:
+   * every session of that subject. Always within `issuer`. Idempotent: a second call ends none.
+   */
+  endSessions(match: SessionMatch): Promise<number> {
+    const ids = new Set<string>();
+    if (match.sid !== undefined) for (const id of this.bySid.get(hashed(match.issuer, match.sid)) ?? []) ids.add(id);
+    if (match.sub !== undefined) {
+      for (const id of this.bySubject.get(hashed(match.issuer, match.sub)) ?? []) {
+        if (match.sid === undefined || this.sessions.peek(id)?.sid === undefined) ids.add(id);
+      }
+    }
+    let ended = 0;
+    for (const id of ids) if (this.sessions.delete(id)) ended++;
+    return Promise.resolve(ended);
   }
+}
+
+/** Removes `id` from the index's set under `key`, and the set when it empties. */
+function unindex(index: Map<string, Set<string>>, key: string | undefined, id: string): void {
+  if (key === undefined) return;
+  const ids = index.get(key);
+  if (ids === undefined) return;
+  ids.delete(id);
+  if (ids.size === 0) index.delete(key);
+}
+
+/** Issuer and a claim value hashed to a fixed length (the indexes' keys); the issuer without trailing slashes. */
+function hashed(issuer: unknown, value: string): string {
+  const iss = typeof issuer === 'string' ? issuer.replace(/\/+$/, '') : issuer;
+  return createHash('sha256')
+    .update(JSON.stringify([iss, value]))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/** A session's key in the sid index; `iss` is given at creation (later read back from its ID token). */
+function sidKey(session: { sid?: string | undefined; tokens: SessionTokens; iss?: string | undefined }): string | undefined {
+  if (session.sid === undefined) return undefined;
+  return hashed(session.iss ?? claimsOf(session.tokens).iss, session.sid);
+}
+
+/** `iss`, `sub` and `sid` of the ID token, else of the access token (read without checking: the grant that returned them checked them). */
+export function claimsOf(tokens: SessionTokens): { iss?: string; sub?: string; sid?: string } {
+  for (const token of [tokens.idToken, tokens.accessToken]) {
+    const payload = token?.split('.')[1];
+    if (payload === undefined) continue;
+    try {
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+      if (typeof claims.sub !== 'string' || claims.sub === '') continue;
+      const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+      return { iss: text(claims.iss), sub: claims.sub, ...(text(claims.sid) === undefined ? {} : { sid: text(claims.sid)! }) };
+    } catch {
+      // Not a JWT: try the next token.
+    }
+  }
+  return {};
 }
 
 function sessionBytes(session: Session): number {
@@ -154,11 +224,7 @@ export function subjectOf(tokens: SessionTokens): string | undefined {
     if (payload === undefined) continue;
     try {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; sub?: unknown };
-      if (typeof claims.sub === 'string' && claims.sub !== '')
-        return createHash('sha256')
-          .update(JSON.stringify([claims.iss, claims.sub]))
-          .digest('base64url')
-          .slice(0, 22);
+      if (typeof claims.sub === 'string' && claims.sub !== '') return hashed(claims.iss, claims.sub);
     } catch {
       // Not a JWT: try the next token.
     }

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log.js';
 import { MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { readClaim, type ClaimValues } from '../policy/claims.js';
+import type { RevocableToken, Revocations } from '../logout/revocations.js';
 import { rptPermissions } from './rpt.js';
 
 /**
@@ -30,6 +31,10 @@ export interface Identity {
   issuer?: TrustedIssuer | undefined;
   /** Claims and introspection modes: the values of the claims the issuer's policy reads, and only those. */
   claims?: ClaimValues | undefined;
+  /** The token's `iss`, `sid` and `iat` (ms): what a back-channel logout is checked against (src/logout/revocations.ts). */
+  iss?: string | undefined;
+  sid?: string | undefined;
+  issuedAtMs?: number | undefined;
 }
 
 /**
@@ -50,6 +55,8 @@ export function hashToken(token: string): string {
 export class TokenVerifier {
   private readonly cache: MeteredLru<Identity>;
   private readonly issuers: IssuerRegistry;
+  /** Logouts received (src/logout/): a token they revoke is refused, cached or not. Set by createService. */
+  revocations: Revocations | undefined;
 
   /**
    * @param provider the primary issuer's provider
@@ -79,7 +86,26 @@ export class TokenVerifier {
   /** The identity of an already verified, unexpired token, synchronously; else undefined (a miss). */
   cached(tokenHash: string): Identity | undefined {
     const now = this.clock();
-    return this.cache.lookup(tokenHash, (identity) => identity.expiresAtMs > now);
+    const revocations = this.revocations;
+    return this.cache.lookup(
+      tokenHash,
+      (identity) =>
+        identity.expiresAtMs > now && (revocations === undefined || revocations.size === 0 || !revocations.refuses(revocable(identity))),
+    );
+  }
+
+  /**
+   * Forgets the cached identities of the tokens a logout names (issuer and `sub`, or `sid`).
+   * @returns the forgotten tokens' hashes (their cached decisions go too: DecisionCache.forgetTokens)
+   */
+  forget(matches: (token: RevocableToken) => boolean): Set<string> {
+    const hashes = new Set<string>();
+    this.cache.deleteWhere((identity) => {
+      if (!matches(revocable(identity))) return false;
+      hashes.add(identity.tokenHash);
+      return true;
+    });
+    return hashes;
   }
 
   /**
@@ -99,6 +125,10 @@ export class TokenVerifier {
     const issuer = this.issuers.select(token);
     const identity =
       issuer.introspector !== undefined ? await this.introspect(issuer, token, tokenHash) : await this.verifyJwt(issuer, token, tokenHash);
+    // A token issued before a logout of its subject or session: refused without asking anyone.
+    if (this.revocations?.refuses(revocable(identity)) === true) {
+      throw new Unauthenticated('invalid_token', { detail: 'token issued before a logout of its session or subject' });
+    }
     // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
     if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
     return identity;
@@ -146,7 +176,13 @@ export class TokenVerifier {
  */
 export function identityBytes(identity: Identity): number {
   let bytes =
-    200 + stringBytes(identity.subject) + stringBytes(identity.username) + stringBytes(identity.email) + stringBytes(identity.tokenHash);
+    240 +
+    stringBytes(identity.subject) +
+    stringBytes(identity.iss) +
+    stringBytes(identity.sid) +
+    stringBytes(identity.username) +
+    stringBytes(identity.email) +
+    stringBytes(identity.tokenHash);
   for (const group of identity.groups) bytes += 8 + stringBytes(group);
   if (identity.permissions !== undefined) for (const permission of identity.permissions) bytes += 40 + stringBytes(permission);
   if (identity.claims !== undefined) {
@@ -195,5 +231,13 @@ function toIdentity(
     permissions,
     issuer: trusted,
     claims: trusted.policy?.extract(claims),
+    iss: typeof claims.iss === 'string' ? claims.iss : undefined,
+    sid: typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : undefined,
+    issuedAtMs: typeof claims.iat === 'number' ? claims.iat * 1000 : undefined,
   };
+}
+
+/** The fields of an identity a logout is checked against. */
+function revocable(identity: Identity): RevocableToken {
+  return { iss: identity.iss, sub: identity.subject, sid: identity.sid, issuedAtMs: identity.issuedAtMs };
 }

@@ -109,3 +109,42 @@ describe('SessionStore bounds: one user cannot sign the others out (issue 10 A6)
     expect(sessions.usage.entries).toBeLessThan(100);
   });
 });
+
+describe('SessionStore.endSessions (back-channel logout)', () => {
+  const ISS = 'https://idp.example/realms/x';
+  const withSid = (sub: string, sid: string | undefined, iss = ISS): SessionTokens => ({
+    accessToken: jwt({ iss, sub, sid }),
+    accessExpiresAtMs: 0,
+    refreshToken: 'rt',
+    idToken: jwt({ iss, sub, ...(sid === undefined ? {} : { sid }) }),
+  });
+  const store = () => new SessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 100 }, () => 1_000_000);
+
+  it('takes the sid from the ID token', () => {
+    expect(store().create(withSid('u', 'sid-1')).sid).toBe('sid-1');
+  });
+
+  it('a sub ends every session of that subject of that issuer, and nothing else', async () => {
+    const sessions = store();
+    const [a1, a2, b, other] = [withSid('a', 's1'), withSid('a', 's2'), withSid('b', 's3'), withSid('a', 's4', 'https://other')].map((t) =>
+      sessions.create(t),
+    );
+    expect(await sessions.endSessions({ issuer: `${ISS}/`, sub: 'a' })).toBe(2);
+    expect([a1, a2, b, other].map((s) => sessions.get(s!.id) !== undefined)).toEqual([false, false, true, true]);
+    expect(await sessions.endSessions({ issuer: ISS, sub: 'a' })).toBe(0); // idempotent
+  });
+
+  it('a sid ends that IdP session, plus sessions of the sub that carry no sid; not the subject’s other sessions', async () => {
+    const sessions = store();
+    const [s1, s2, none, stranger] = [
+      withSid('a', 's1'),
+      withSid('a', 's2'),
+      withSid('a', undefined),
+      withSid('b', 's1', 'https://other'),
+    ].map((t) => sessions.create(t));
+    expect(await sessions.endSessions({ issuer: ISS, sub: 'a', sid: 's1' })).toBe(2);
+    expect([s1, s2, none, stranger].map((s) => sessions.get(s!.id) !== undefined)).toEqual([false, true, false, true]);
+    expect(await sessions.endSessions({ issuer: ISS, sid: 's2' })).toBe(1);
+    expect(sessions.usage).toEqual({ entries: 1, bytes: expect.any(Number), subjects: 1 });
+  });
+});
