@@ -10,8 +10,14 @@
 #   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
 #   debs      : Debian packages redis-server (shared state of several replicas), wrk (NGINX-level benchmark),
 #               libnginx-mod-http-set-misc and libnginx-mod-http-cache-purge (the optional NGINX decision cache)
-# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium|oauth2proxy ...]
-#        (default: all but oauth2proxy)
+#   prometheus: prometheus + promtool, go install github.com/prometheus/prometheus/cmd/...@$PROMETHEUS_MODULE_VERSION
+#               (-tags remove_all_sd: static targets only, no cloud SDKs to compile; no web UI assets)
+#   helm      : go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION
+#   k8sschemas: python venv with $K8S_VALIDATE_SPEC (Kubernetes schemas bundled: validates offline) and the
+#               prometheus-operator CRDs (ServiceMonitor schema) from its Go module's example/prometheus-operator-crd/
+#   oauth2proxy: go install github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION (only for npm run bench:nginx)
+# Usage: scripts/stack/install.sh [keycloak|minio|mlflow|nginx|debs|chromium|prometheus|helm|k8sschemas|oauth2proxy ...]
+#        (default: the stack's parts, up to minio; the others are the deployment tests' and the NGINX benchmark's tools)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -105,6 +111,54 @@ install_oauth2proxy() {
   log "oauth2-proxy built: $OAUTH2_PROXY_BIN ($("$OAUTH2_PROXY_BIN" --version 2>&1 | head -n1))"
 }
 
+# go_install_bins TAGS PKG@VERSION...: one `go install` of the packages into a temporary GOBIN (printed), so that a
+# binary reaches its versioned name in the cache only when the build succeeded. One build at a time: the machine is small.
+go_install_bins() {
+  command -v go >/dev/null || die "go not found"
+  local tags="$1" gobin; shift
+  gobin="$(mktemp -d "$NGINX_AUTHZ_CACHE/bin/.gobin.XXXXXX")"
+  GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -trimpath" go install ${tags:+-tags "$tags"} "$@" >&2 || { rm -rf "$gobin"; return 1; }
+  echo "$gobin"
+}
+
+install_prometheus() {
+  if [[ -x "$PROMETHEUS_BIN" && -x "$PROMTOOL_BIN" ]]; then log "prometheus present: $PROMETHEUS_BIN"; return; fi
+  local gobin
+  gobin="$(go_install_bins remove_all_sd "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION")" || die "prometheus build failed"
+  mv "$gobin/prometheus" "$PROMETHEUS_BIN"; mv "$gobin/promtool" "$PROMTOOL_BIN"; rmdir "$gobin"
+  log "prometheus built: $("$PROMETHEUS_BIN" --version 2>&1 | head -n1)"
+}
+
+install_helm() {
+  if [[ -x "$HELM_BIN" ]]; then log "helm present: $HELM_BIN"; return; fi
+  local gobin
+  gobin="$(go_install_bins "" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")" || die "helm build failed"
+  mv "$gobin/helm" "$HELM_BIN"; rmdir "$gobin"
+  log "helm built: $("$HELM_BIN" version --short 2>&1)"
+}
+
+install_k8sschemas() {
+  local marker="$K8S_VALIDATE_VENV/.nginx-authz-installed"
+  if [[ ! -x "$K8S_VALIDATE_VENV/bin/kubernetes-validate" || "$(cat "$marker" 2>/dev/null)" != "$K8S_VALIDATE_SPEC" ]]; then
+    python3 -m venv "$K8S_VALIDATE_VENV"
+    "$K8S_VALIDATE_VENV/bin/pip" install -q --disable-pip-version-check "$K8S_VALIDATE_SPEC"
+    echo "$K8S_VALIDATE_SPEC" > "$marker"
+    log "kubernetes-validate installed in $K8S_VALIDATE_VENV"
+  else
+    log "kubernetes-validate present: $K8S_VALIDATE_VENV"
+  fi
+  if [[ -s "$PROMETHEUS_OPERATOR_CRDS/monitoring.coreos.com_servicemonitors.yaml" ]]; then log "prometheus-operator CRDs present"; return; fi
+  command -v go >/dev/null || die "go not found"
+  local dir
+  dir="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  mkdir -p "$PROMETHEUS_OPERATOR_CRDS"
+  cp "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml "$PROMETHEUS_OPERATOR_CRDS/"
+  chmod u+w "$PROMETHEUS_OPERATOR_CRDS"/*
+  log "prometheus-operator CRDs copied to $PROMETHEUS_OPERATOR_CRDS"
+}
+
 install_mlflow() {
   local marker="$STACK_VENV/.nginx-authz-installed"
   if [[ -x "$STACK_VENV/bin/mlflow" && "$(cat "$marker" 2>/dev/null)" == "mlflow==$MLFLOW_VERSION $BOTO3_SPEC" ]]; then
@@ -118,6 +172,7 @@ install_mlflow() {
 }
 
 T0=$SECONDS
+# Default: the stack's parts. The deployment tools (prometheus helm k8sschemas) are asked for by name (.ci/run does).
 targets=("$@"); ((${#targets[@]})) || targets=(nginx debs chromium keycloak mlflow minio)
 for t in "${targets[@]}"; do step "$t"; done
 log "install finished in $((SECONDS - T0))s"

@@ -15,11 +15,22 @@ MINIO_MODULE_VERSION="${MINIO_MODULE_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"   # 3.18.0 is listed on PyPI but its mlflow-skinny==3.18.0 is not served
 BOTO3_SPEC="${BOTO3_SPEC:-boto3>=1.34,<2}"
 OAUTH2_PROXY_VERSION="${OAUTH2_PROXY_VERSION:-v7.15.6}"   # only for the NGINX benchmark (npm run bench:nginx)
+# Deployment checks (test/deploy/): Prometheus + promtool and Helm built from the Go module proxy, the Kubernetes
+# schema validator from PyPI, and the prometheus-operator CRDs from its Go module.
+PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"   # the module's tag for Prometheus 3.x
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+K8S_VALIDATE_SPEC="${K8S_VALIDATE_SPEC:-kubernetes-validate==1.37.0}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"   # the newest version of the root module the proxy serves
 
 KEYCLOAK_HOME="${KEYCLOAK_HOME:-$NGINX_AUTHZ_CACHE/keycloak/keycloak-$KEYCLOAK_VERSION}"
 STACK_VENV="${STACK_VENV:-$NGINX_AUTHZ_CACHE/venv-mlflow-$MLFLOW_VERSION}"
 MINIO_BIN="${MINIO_BIN:-$NGINX_AUTHZ_CACHE/bin/minio-$MINIO_MODULE_VERSION}"
 OAUTH2_PROXY_BIN="${OAUTH2_PROXY_BIN:-$NGINX_AUTHZ_CACHE/bin/oauth2-proxy-$OAUTH2_PROXY_VERSION}"
+PROMETHEUS_BIN="${PROMETHEUS_BIN:-$NGINX_AUTHZ_CACHE/bin/prometheus-$PROMETHEUS_MODULE_VERSION}"
+PROMTOOL_BIN="${PROMTOOL_BIN:-$NGINX_AUTHZ_CACHE/bin/promtool-$PROMETHEUS_MODULE_VERSION}"
+HELM_BIN="${HELM_BIN:-$NGINX_AUTHZ_CACHE/bin/helm-$HELM_VERSION}"
+K8S_VALIDATE_VENV="${K8S_VALIDATE_VENV:-$NGINX_AUTHZ_CACHE/venv-k8s-validate}"
+PROMETHEUS_OPERATOR_CRDS="${PROMETHEUS_OPERATOR_CRDS:-$NGINX_AUTHZ_CACHE/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION}"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)}"
 
 # ---- development defaults (NOT for production) ---------------------------------------------

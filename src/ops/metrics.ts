@@ -1,5 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Default metrics of prom-client that are gauges with a counter's `_total` suffix (see the constructor). */
+export const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 /** Where a decision came from. */
 export type DecisionSource = 'cache' | 'idp' | 'local' | 'none';
 
@@ -160,7 +167,12 @@ export class Metrics {
   private readonly durationChildren = new Map<string, { observe(value: number): void }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client's gauges named *_total break Prometheus' naming rule (`promtool check metrics`: only counters
+      // end in _total) and repeat what nodejs_active_handles/_requests/_resources{type} already export: drop them.
+      for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    }
   }
 
   /**

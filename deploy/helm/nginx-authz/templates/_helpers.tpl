@@ -1,0 +1,84 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes names allow. */}}
+{{- define "nginx-authz.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: release name + chart name unless the release name holds it already. */}}
+{{- define "nginx-authz.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "nginx-authz.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nginx-authz.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "nginx-authz.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "nginx-authz.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "nginx-authz.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "nginx-authz.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The service's configuration file: the user's `config` with what the chart owns laid over it
+(listen address, secret file paths, the Redis session store). Secrets in `config` are refused.
+*/}}
+{{- define "nginx-authz.config" -}}
+{{- $config := deepCopy (default dict .Values.config) }}
+{{- $client := default dict (get $config "client") }}
+{{- $session := default dict (get $config "session") }}
+{{- $redis := default dict (get $config "redis") }}
+{{- if hasKey $client "secret" }}{{ fail "config.client.secret: put the client secret in a Secret and set secrets.existingSecret / secrets.clientSecretKey" }}{{ end }}
+{{- if hasKey $session "secret" }}{{ fail "config.session.secret: put the session secret in a Secret and set secrets.existingSecret / secrets.sessionSecretKey" }}{{ end }}
+{{- if hasKey $redis "url" }}{{ fail "config.redis.url: put the Redis URL in a Secret and set redis.existingSecret / redis.urlKey" }}{{ end }}
+{{- $_ := set $config "server" (mergeOverwrite (default dict (get $config "server")) (dict "host" "0.0.0.0" "port" (int .Values.containerPort))) }}
+{{- if and .Values.secrets.existingSecret .Values.secrets.clientSecretKey }}
+{{- $_ := set $client "secretFile" "/etc/nginx-authz/secrets/client-secret" }}
+{{- $_ := set $config "client" $client }}
+{{- end }}
+{{- if and .Values.secrets.existingSecret .Values.secrets.sessionSecretKey }}
+{{- $_ := set $session "secretFile" "/etc/nginx-authz/secrets/session-secret" }}
+{{- end }}
+{{- if .Values.redis.enabled }}
+{{- $_ := set $session "store" "redis" }}
+{{- end }}
+{{- if $session }}{{ $_ := set $config "session" $session }}{{ end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* Checks that fail the render instead of deploying something that cannot work. */}}
+{{- define "nginx-authz.validate" -}}
+{{- if and .Values.redis.enabled (not .Values.redis.existingSecret) }}
+{{- fail "redis.enabled needs redis.existingSecret (a Secret holding the Redis URL under redis.urlKey)" }}
+{{- end }}
+{{- if and .Values.redis.enabled (not (and .Values.secrets.existingSecret .Values.secrets.sessionSecretKey)) }}
+{{- fail "redis.enabled needs secrets.sessionSecretKey: sessions in Redis are encrypted with the session secret every replica shares" }}
+{{- end }}
+{{- $login := dig "login" "enabled" false (default dict .Values.config) }}
+{{- if and (gt (int .Values.replicaCount) 1) $login }}
+{{- if not .Values.redis.enabled }}
+{{- fail "replicaCount > 1 with config.login.enabled needs redis.enabled: each replica must see every browser session" }}
+{{- end }}
+{{- if not (and .Values.secrets.existingSecret .Values.secrets.sessionSecretKey) }}
+{{- fail "replicaCount > 1 with config.login.enabled needs secrets.sessionSecretKey: every replica must open the same session cookies" }}
+{{- end }}
+{{- end }}
+{{- end }}

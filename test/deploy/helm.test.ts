@@ -1,0 +1,254 @@
+/**
+ * deploy/helm/nginx-authz: `helm lint --strict`, `helm template` with the default values, with three
+ * replicas, with the ServiceMonitor on and with values-example.yaml; every rendered manifest
+ * validated offline against the Kubernetes schemas (kubernetes-validate, strict) and the
+ * ServiceMonitor against the prometheus-operator CRD's schema; the rendered configuration loaded
+ * by the service's own loader; and the renders that must fail, failing.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { ROOT, run, toolPath } from './tools.js';
+
+const CHART = join(ROOT, 'deploy/helm/nginx-authz');
+const EXAMPLE = join(CHART, 'values-example.yaml');
+const K8S_VERSION = '1.33.0';
+const helm = toolPath('HELM_BIN');
+const validateVenv = toolPath('K8S_VALIDATE_VENV');
+const crds = toolPath('PROMETHEUS_OPERATOR_CRDS');
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are checked field by field below.
+type Manifest = Record<string, any>;
+
+/** Several replicas with browser login: Redis and the shared session secret (the chart insists). */
+const REPLICAS_3 = [
+  'replicaCount=3',
+  'config.login.enabled=true',
+  'secrets.existingSecret=nginx-authz',
+  'secrets.sessionSecretKey=session-secret',
+  'redis.enabled=true',
+  'redis.existingSecret=nginx-authz-redis',
+];
+
+function template(sets: string[], valuesFiles: string[] = []): { status: number | null; text: string; stderr: string } {
+  const args = [
+    'template',
+    'nginx-authz',
+    CHART,
+    '--namespace',
+    'mlflow',
+    ...valuesFiles.flatMap((f) => ['-f', f]),
+    ...sets.flatMap((s) => ['--set', s]),
+  ];
+  const result = run(helm, args);
+  return { status: result.status, text: result.stdout, stderr: result.stderr };
+}
+
+function render(sets: string[], valuesFiles: string[] = []): Manifest[] {
+  const { status, text, stderr } = template(sets, valuesFiles);
+  expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+const kinds = (manifests: Manifest[]): string[] => manifests.map((m) => m.kind as string).sort();
+const one = (manifests: Manifest[], kind: string): Manifest => {
+  const found = manifests.filter((m) => m.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
+
+/** kubernetes-validate (strict: unknown fields fail) over the given manifests; the ServiceMonitor checked by the CRD schema. */
+function validate(manifests: Manifest[]): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'nginx-authz-helm-'));
+  try {
+    const files: string[] = [];
+    manifests.forEach((manifest, i) => {
+      const file = join(dir, `${i}-${manifest.kind}.json`);
+      writeFileSync(file, JSON.stringify(manifest));
+      if (manifest.kind !== 'ServiceMonitor') files.push(file);
+    });
+    const k8s = run(join(validateVenv, 'bin/kubernetes-validate'), ['--strict', '--kubernetes-version', K8S_VERSION, ...files]);
+    const monitors = manifests.filter((m) => m.kind === 'ServiceMonitor');
+    let crd = { status: 0 as number | null, stdout: '', stderr: '' };
+    if (monitors.length > 0) {
+      const script = [
+        'import json, sys, yaml, jsonschema',
+        'crd = yaml.safe_load(open(sys.argv[1]))',
+        'version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")',
+        'schema = version["schema"]["openAPIV3Schema"]',
+        'errors = []',
+        'for doc in json.load(sys.stdin):',
+        '    errors += [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(doc)]',
+        'print("\\n".join(errors) or "ServiceMonitor valid")',
+        'sys.exit(1 if errors else 0)',
+      ].join('\n');
+      crd = run(join(validateVenv, 'bin/python'), ['-c', script, join(crds, 'monitoring.coreos.com_servicemonitors.yaml')], {
+        input: JSON.stringify(monitors),
+      });
+    }
+    return { status: k8s.status === 0 && crd.status === 0 ? 0 : 1, output: `${k8s.stdout}${k8s.stderr}${crd.stdout}${crd.stderr}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function expectValid(manifests: Manifest[]): void {
+  const { status, output } = validate(manifests);
+  expect({ status, output }).toEqual({ status: 0, output: expect.not.stringMatching(/error|invalid|fail/i) });
+  // One line per manifest checked (the ServiceMonitor's own line from the CRD check).
+  expect(output.match(/(passed for resource|ServiceMonitor valid)/g)?.length).toBe(manifests.length);
+}
+
+/** The service's own loader over the ConfigMap's config.yaml, with stand-ins for the mounted secret files. */
+function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
+  const dir = mkdtempSync(join(tmpdir(), 'nginx-authz-helm-config-'));
+  try {
+    const text = (one(manifests, 'ConfigMap').data as Record<string, string>)['config.yaml']!.replaceAll('/etc/nginx-authz/secrets', dir);
+    writeFileSync(join(dir, 'client-secret'), 'test-only-client-secret');
+    writeFileSync(join(dir, 'session-secret'), 'test-only-session-secret-of-32-characters-at-least');
+    writeFileSync(join(dir, 'config.yaml'), text);
+    return loadConfig({ AUTHZ_CONFIG: join(dir, 'config.yaml') });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('Helm chart deploy/helm/nginx-authz', () => {
+  it('helm lint --strict passes with the default values and with values-example.yaml', () => {
+    for (const args of [[CHART], [CHART, '-f', EXAMPLE]]) {
+      const result = run(helm, ['lint', '--strict', ...args]);
+      expect({ status: result.status, out: result.stdout }).toEqual({ status: 0, out: expect.stringContaining('0 chart(s) failed') });
+    }
+  });
+
+  it('default values: hardened Deployment, Service, ConfigMap, PDB, NetworkPolicy; no Secret; all valid Kubernetes', () => {
+    const manifests = render([]);
+    expect(kinds(manifests)).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    const deployment = one(manifests, 'Deployment');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    expect(deployment.spec.replicas).toBe(1);
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container.resources.requests).toBeDefined();
+    expect(container.resources.limits.memory).toBeDefined();
+    expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '16Mi' } });
+    expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+    expect(container.env).toEqual([{ name: 'AUTHZ_CONFIG', value: '/etc/nginx-authz/config.yaml' }]);
+    const policy = one(manifests, 'NetworkPolicy');
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress.map((rule: Manifest) => rule.from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name'])).toEqual([
+      'ingress-nginx',
+      'monitoring',
+    ]);
+    expect(one(manifests, 'Service').spec.ports).toEqual([{ name: 'http', port: 4180, targetPort: 'http', protocol: 'TCP' }]);
+    const config = loadRendered(manifests);
+    expect(config.server).toMatchObject({ host: '0.0.0.0', port: 4180 });
+    expectValid(manifests);
+  });
+
+  it('replicaCount=3 without browser login needs nothing shared: three replicas, valid manifests', () => {
+    const manifests = render(['replicaCount=3']);
+    expect(one(manifests, 'Deployment').spec.replicas).toBe(3);
+    expectValid(manifests);
+  });
+
+  it('replicaCount=3 with login: Redis URL and session secret from existing Secrets, never values', () => {
+    const manifests = render(REPLICAS_3);
+    const deployment = one(manifests, 'Deployment');
+    expect(deployment.spec.replicas).toBe(3);
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.env).toContainEqual({
+      name: 'AUTHZ_REDIS_URL',
+      valueFrom: { secretKeyRef: { name: 'nginx-authz-redis', key: 'redis-url' } },
+    });
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'secrets',
+      secret: {
+        secretName: 'nginx-authz',
+        defaultMode: 0o440,
+        items: [
+          { key: 'client-secret', path: 'client-secret' },
+          { key: 'session-secret', path: 'session-secret' },
+        ],
+      },
+    });
+    const config = parse((one(manifests, 'ConfigMap').data as Record<string, string>)['config.yaml']!) as Manifest;
+    expect(config.session).toEqual({ store: 'redis', secretFile: '/etc/nginx-authz/secrets/session-secret' });
+    expect(config.client.secretFile).toBe('/etc/nginx-authz/secrets/client-secret');
+    expect(one(manifests, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+    expect(kinds(manifests)).not.toContain('Secret');
+    expectValid(manifests);
+  });
+
+  it('serviceMonitor.enabled renders a ServiceMonitor valid against the prometheus-operator CRD', () => {
+    const manifests = render(['serviceMonitor.enabled=true']);
+    const monitor = one(manifests, 'ServiceMonitor');
+    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
+    expect(monitor.spec.selector.matchLabels).toEqual(one(manifests, 'Service').spec.selector);
+    expectValid(manifests);
+  });
+
+  it('values-example.yaml (ingress-nginx + Keycloak + MLflow) renders valid manifests and a configuration the service loads', () => {
+    const manifests = render([], [EXAMPLE]);
+    expect(kinds(manifests)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Ingress',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
+    const ingress = one(manifests, 'Ingress');
+    expect(ingress.spec.rules[0].http.paths.map((p: Manifest) => p.path)).toEqual(['/oauth2/']);
+    const example = readFileSync(EXAMPLE, 'utf8');
+    expect(example).toContain('nginx.ingress.kubernetes.io/auth-url: "http://nginx-authz.mlflow.svc.cluster.local:4180/auth"');
+    expect(example).toContain('nginx.ingress.kubernetes.io/auth-signin: "https://mlflow.example.com/oauth2/start"');
+    expectValid(manifests);
+    // Without the Redis store (its option comes with the shared-session work), the rest is what the service accepts.
+    const withoutRedis = render(['replicaCount=1', 'redis.enabled=false'], [EXAMPLE]);
+    const config = loadRendered(withoutRedis);
+    expect(config.login.enabled).toBe(true);
+    expect(config.basic.enabled).toBe(true);
+    expect(config.issuer.url).toBe('https://keycloak.example.com/realms/mlflow');
+  });
+
+  it('refuses secrets as values and several replicas with login but no shared sessions', () => {
+    for (const [sets, message] of [
+      [['config.client.secret=oops'], 'config.client.secret'],
+      [['config.session.secret=oops'], 'config.session.secret'],
+      [['config.redis.url=redis://x'], 'config.redis.url'],
+      [['replicaCount=3', 'config.login.enabled=true'], 'needs redis.enabled'],
+      [['redis.enabled=true'], 'needs redis.existingSecret'],
+      [['redis.enabled=true', 'redis.existingSecret=r'], 'needs secrets.sessionSecretKey'],
+    ] as const) {
+      const { status, stderr } = template([...sets]);
+      expect({ sets, status, stderr }).toEqual({ sets, status: 1, stderr: expect.stringContaining(message) });
+    }
+  });
+
+  it('the validators reject a broken manifest (so a pass means something)', () => {
+    const manifests = render(['serviceMonitor.enabled=true']);
+    const deployment = structuredClone(one(manifests, 'Deployment'));
+    deployment.spec.replicas = 'three';
+    deployment.spec.template.spec.containers[0].readinessProbe.httpGett = { path: '/readyz' };
+    expect(validate([deployment]).status).toBe(1);
+    const monitor = structuredClone(one(manifests, 'ServiceMonitor'));
+    monitor.spec.endpoints = 'http';
+    expect(validate([monitor]).status).toBe(1);
+  });
+});
