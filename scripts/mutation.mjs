@@ -7,6 +7,9 @@
  *   --label <name>   keep this run's results apart: incremental file reports/mutation/<name>.incremental.json
  *                    and report reports/mutation/<name>.json, so several partial runs add up and each one
  *                    resumes from its own incremental file (only changed mutants and tests are run again)
+ *   --each           every file of the security core in turn, focused on its mirrored tests
+ *                    (src/x/y.ts: test/x/y*.test.ts, else test/x/**), labelled x-y: the weekly run; stopped,
+ *                    it starts again where it was (finished files come back from their incremental files)
  *   --min N          fails below N percent (over every reports/mutation/*.json when labelled runs exist)
  * Anything else goes to Stryker, e.g. `--mutate 'src/tokens/**\/*.ts'`, `--concurrency 1`. See docs/mutation.md.
  */
@@ -18,6 +21,7 @@ const take = (name) => {
   const at = args.indexOf(name);
   return at >= 0 ? args.splice(at, 2)[1] : undefined;
 };
+const each = args.includes('--each') ? args.splice(args.indexOf('--each'), 1).length > 0 : false;
 const min = take('--min');
 const tests = take('--tests');
 const label = take('--label');
@@ -26,6 +30,35 @@ if (label !== undefined && !/^[\w.-]+$/.test(label)) {
   process.exit(2);
 }
 const dir = 'reports/mutation';
+const CORE = ['request', 'routes', 'tokens', 'decide', 'login', 'session', 'basic', 'policy', 'auth'];
+
+if (each) {
+  // One focused, labelled run per file (this script again), so each finished file is kept.
+  let failed = 0;
+  for (const folder of CORE) {
+    for (const name of readdirSync(`src/${folder}`)
+      .filter((n) => n.endsWith('.ts'))
+      .sort()) {
+      const stem = name.slice(0, -3);
+      const own = existsSync(`test/${folder}`) && readdirSync(`test/${folder}`).some((t) => t.startsWith(stem) && t.endsWith('.test.ts'));
+      const tests = own ? `test/${folder}/${stem}*.test.ts` : `test/${folder}/**/*.test.ts`;
+      console.log(`\n== ${folder}/${name} (tests: ${tests})`);
+      const run = spawnSync(
+        process.execPath,
+        [process.argv[1], '--label', `${folder}-${stem}`, '--mutate', `src/${folder}/${name}`, '--tests', tests, ...args],
+        { stdio: 'inherit' },
+      );
+      if (run.status !== 0) failed++;
+    }
+  }
+  const all = readdirSync(dir)
+    .filter((n) => n.endsWith('.json') && !n.includes('incremental') && n !== 'mutation.json')
+    .map((n) => `${dir}/${n}`);
+  const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', ...all, ...(min === undefined ? [] : ['--min', min])], {
+    stdio: 'inherit',
+  });
+  process.exit(failed > 0 ? 1 : (report.status ?? 1));
+}
 const strykerArgs = label === undefined ? args : ['--incrementalFile', `${dir}/${label}.incremental.json`, ...args];
 const env = tests === undefined ? process.env : { ...process.env, MUTATION_TESTS: tests };
 const started = Date.now();
