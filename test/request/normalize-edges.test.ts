@@ -107,3 +107,50 @@ describe('normalizeMethod length', () => {
     expect(normalizeMethod(' GET')).toBeUndefined();
   });
 });
+
+// The reason of each refusal is what the log line tells an operator (the caller gets the same 403
+// for all): each rule names its own.
+describe('normalizeUri refusal reasons', () => {
+  const reason = (raw: string, maxLength = 8192): string | undefined => {
+    try {
+      normalizeUri(raw, maxLength);
+    } catch (error) {
+      expect(error).toBeInstanceOf(RejectedUri);
+      return (error as RejectedUri).detail;
+    }
+    throw new Error(`${raw} was accepted`);
+  };
+
+  it.each([
+    ['', 'empty URI'],
+    ['/a b', 'non-ASCII or space in URI'],
+    ['api/x', 'URI is not origin-form'],
+    ['http://mlflow.example?x', 'URI is not origin-form'],
+    ['/a#b', 'fragment in request URI'],
+    ['/a/../b', 'dot segment in path'],
+    ['/a/%zz', 'malformed percent-encoding'],
+    ['/a/%ff', 'percent-encoding is not UTF-8'],
+    ['/a%2Fb', 'encoded slash in path'],
+    ['/a%00', 'control character or backslash in path'],
+    [`/a/%${'25'.repeat(12)}41`, 'path does not settle under repeated percent-decoding'],
+    ['/a%252Fb', 'multiply percent-encoded separator, control character or dot segment'],
+  ])('%j: %s', (raw, detail) => {
+    expect(reason(raw)).toBe(detail);
+  });
+
+  it('names the limit of an overlong URI', () => {
+    expect(reason(`/${'a'.repeat(20)}`, 16)).toBe('URI longer than 16');
+  });
+});
+
+describe('normalizeUri query and absolute form anchoring', () => {
+  it('gives an empty query when there is no ?', () => {
+    expect(normalizeUri('/x/y', 8192)).toEqual({ path: '/x/y', query: '' });
+    expect(normalizeUri('/x/y?', 8192)).toEqual({ path: '/x/y', query: '' });
+  });
+
+  it('takes a scheme only at the very start of the target', () => {
+    rejected('ahttp:///c');
+    rejected('xhttp://mlflow.example/x');
+  });
+});
