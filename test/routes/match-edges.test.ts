@@ -108,3 +108,49 @@ describe('RouteMatcher: walking the table', () => {
     expect(matched(m.match('GET', '/A-z_0.9:@~')).resource).toBe('top:A-z_0.9:@~');
   });
 });
+
+describe('RouteMatcher: falling back and parameter values', () => {
+  const small = new RouteMatcher(
+    combineTables([
+      parseRouteTable(
+        `
+paths:
+  - path: /
+    name: home
+    methods: [{ method: GET, scopes: [read] }]
+  - path: /b/lit
+    name: lit
+    methods: [{ method: GET, scopes: [read] }]
+  - path: /b/{id}/tags
+    name: tags
+    methods: [{ method: POST, scopes: [write] }]
+  - path: /c/lit/x
+    name: c-lit
+    methods: [{ method: GET, scopes: [read] }]
+  - path: /c/*
+    name: c-any
+    methods: [{ method: GET, scopes: [read] }]
+`,
+        'test',
+      ),
+    ]),
+  );
+
+  it('falls back from a literal that leads nowhere to the {param} beside it, then to the wildcard', () => {
+    expect(matched(small.match('POST', '/b/lit/tags'))).toMatchObject({ resource: 'tags', params: { id: 'lit' } });
+    expect(matched(small.match('GET', '/c/lit/other')).resource).toBe('c-any');
+    expect(matched(small.match('GET', '/c/lit/x')).resource).toBe('c-lit');
+  });
+
+  it('matches an entry for the root path itself', () => {
+    expect(matched(small.match('GET', '/'))).toMatchObject({ resource: 'home', rest: [], params: {} });
+  });
+
+  it('restricts parameter values only where they fill a resource name', () => {
+    // /b/{id}/tags names the fixed resource "tags": the id is not placed anywhere, so any text is fine.
+    expect(matched(small.match('POST', '/b/a b/tags')).resource).toBe('tags');
+    // /a/{p}/{q}/end fills "q:{q}": one unsafe value among the path's parameters refuses it.
+    expect(m.match('GET', '/a/x y/2/end').kind).toBe('no_route');
+    expect(m.match('GET', '/a/1/x y/end').kind).toBe('no_route');
+  });
+});
