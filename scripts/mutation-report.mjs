@@ -5,17 +5,23 @@
  * is Killed or Timeout and undetected is Survived or NoCoverage; mutants the compiler rejects
  * (CompileError) or that break the test run (RuntimeError) or are Ignored do not count.
  *
- * Usage: node scripts/mutation-report.mjs [report.json ...] [--survivors] [--min <percent>]
+ * Usage: node scripts/mutation-report.mjs [report.json ... | --labelled] [--survivors] [--min <percent>]
+ *   --labelled   every labelled run's report (reports/mutation/<label>.json, scripts/mutation.mjs --label)
  *   several reports (labelled runs, scripts/mutation.mjs --label) add up; for a file in more than one,
  *   the newest report's mutants count
  *   --survivors  also lists every undetected mutant (file:line, mutator, replacement)
  *   --min N      exits 1 when the overall score is below N
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const named = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--min');
-const reportFiles = named.length > 0 ? named : ['reports/mutation/mutation.json'];
+const LABELLED_DIR = 'reports/mutation';
+const labelled = () =>
+  readdirSync(LABELLED_DIR)
+    .filter((name) => name.endsWith('.json') && !name.endsWith('.incremental.json') && name !== 'mutation.json')
+    .map((name) => `${LABELLED_DIR}/${name}`);
+const reportFiles = args.includes('--labelled') ? labelled() : named.length > 0 ? named : ['reports/mutation/mutation.json'];
 const min = args.includes('--min') ? Number(args[args.indexOf('--min') + 1]) : undefined;
 // Oldest first, so a newer report's result for the same source file replaces an older one.
 const loaded = reportFiles.map((name) => ({ name, mtime: statSync(name).mtimeMs })).sort((a, b) => a.mtime - b.mtime);

@@ -51,10 +51,7 @@ if (each) {
       if (run.status !== 0) failed++;
     }
   }
-  const all = readdirSync(dir)
-    .filter((n) => n.endsWith('.json') && !n.includes('incremental') && n !== 'mutation.json')
-    .map((n) => `${dir}/${n}`);
-  const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', ...all, ...(min === undefined ? [] : ['--min', min])], {
+  const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', '--labelled', ...(min === undefined ? [] : ['--min', min])], {
     stdio: 'inherit',
   });
   process.exit(failed > 0 ? 1 : (report.status ?? 1));
@@ -70,11 +67,11 @@ console.log(`\nmutation run: ${Math.round((Date.now() - started) / 1000)} s`);
 if (stryker.status !== 0) process.exit(stryker.status ?? 1);
 if (label !== undefined) copyFileSync(`${dir}/mutation.json`, `${dir}/${label}.json`);
 // With labelled runs, the figure is over all of them (each file's latest labelled result); else the last run.
-const labelled = existsSync(dir)
-  ? readdirSync(dir).filter((name) => name.endsWith('.json') && !name.includes('incremental') && name !== 'mutation.json')
-  : [];
-const reports = label === undefined ? [] : labelled.map((name) => `${dir}/${name}`);
-const report = spawnSync(process.execPath, ['scripts/mutation-report.mjs', ...reports, ...(min === undefined ? [] : ['--min', min])], {
-  stdio: 'inherit',
-});
+const report = spawnSync(
+  process.execPath,
+  ['scripts/mutation-report.mjs', ...(label === undefined ? [] : ['--labelled']), ...(min === undefined ? [] : ['--min', min])],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(report.status ?? 1);
