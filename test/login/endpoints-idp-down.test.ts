@@ -111,3 +111,27 @@ describe('/oauth2/start return target', () => {
     expect(cookie).toMatch(/; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Secure; Max-Age=\d+$/);
   });
 });
+
+describe('pending-login cookies', () => {
+  it('expires every older pending login when a fifth starts, on the /oauth2/ path', async () => {
+    const names: string[] = [];
+    let cookies = '';
+    for (let i = 0; i < 4; i++) {
+      const start = await viaNginx(`/oauth2/start?rd=%2F${i}`).set('Cookie', cookies);
+      const pending = (start.headers['set-cookie'] as unknown as string[]).at(-1)!.split(';')[0]!;
+      names.push(pending.split('=')[0]!);
+      cookies = cookies === '' ? pending : `${cookies}; ${pending}`;
+    }
+    const fifth = await viaNginx('/oauth2/start?rd=%2F5').set('Cookie', cookies);
+    const set = fifth.headers['set-cookie'] as unknown as string[];
+    expect(set.slice(0, -1).sort()).toEqual(
+      names.map((name) => `${name}=; Path=/oauth2/; HttpOnly; SameSite=Lax; Secure; Max-Age=0`).sort(),
+    );
+  });
+
+  it('answers a callback without a state as an expired login and clears the cookie that state would name', async () => {
+    const res = await viaNginx('/oauth2/callback?code=x');
+    expect(res.status).toBe(400);
+    expect(setCookies(res)).toEqual([`${PendingLoginCookie.nameFor('')}=; Path=/oauth2/; HttpOnly; SameSite=Lax; Secure; Max-Age=0`]);
+  });
+});
