@@ -9,6 +9,8 @@
  */
 const common = {
   testEnvironment: 'node',
+  // Stryker's sandbox (npm run test:mutation) is a copy of the repository: not a second package here.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {

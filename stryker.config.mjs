@@ -33,6 +33,8 @@ export default {
   // promise never settled) is cut after the test's own time x 1.5 + 5 s and counts as detected.
   concurrency: 2,
   timeoutMS: 5_000,
+  // The initial run of the covering tests, on a loaded machine, takes minutes (Stryker's default: 5).
+  dryRunTimeoutMinutes: 30,
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
   reporters: ['clear-text', 'progress', 'json', 'html'],

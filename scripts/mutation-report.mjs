@@ -5,16 +5,28 @@
  * is Killed or Timeout and undetected is Survived or NoCoverage; mutants the compiler rejects
  * (CompileError) or that break the test run (RuntimeError) or are Ignored do not count.
  *
- * Usage: node scripts/mutation-report.mjs [report.json] [--survivors] [--min <percent>]
+ * Usage: node scripts/mutation-report.mjs [report.json ... | --labelled] [--survivors] [--min <percent>]
+ *   --labelled   every labelled run's report (reports/mutation/<label>.json, scripts/mutation.mjs --label)
+ *   several reports (labelled runs, scripts/mutation.mjs --label) add up; for a file in more than one,
+ *   the newest report's mutants count
  *   --survivors  also lists every undetected mutant (file:line, mutator, replacement)
  *   --min N      exits 1 when the overall score is below N
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 
 const args = process.argv.slice(2);
-const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--min') ?? 'reports/mutation/mutation.json';
+const named = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--min');
+const LABELLED_DIR = 'reports/mutation';
+const labelled = () =>
+  readdirSync(LABELLED_DIR)
+    .filter((name) => name.endsWith('.json') && !name.endsWith('.incremental.json') && name !== 'mutation.json')
+    .map((name) => `${LABELLED_DIR}/${name}`);
+const reportFiles = args.includes('--labelled') ? labelled() : named.length > 0 ? named : ['reports/mutation/mutation.json'];
 const min = args.includes('--min') ? Number(args[args.indexOf('--min') + 1]) : undefined;
-const report = JSON.parse(readFileSync(file, 'utf8'));
+// Oldest first, so a newer report's result for the same source file replaces an older one.
+const loaded = reportFiles.map((name) => ({ name, mtime: statSync(name).mtimeMs })).sort((a, b) => a.mtime - b.mtime);
+const report = { files: {} };
+for (const { name } of loaded) Object.assign(report.files, JSON.parse(readFileSync(name, 'utf8')).files);
 
 const _DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);

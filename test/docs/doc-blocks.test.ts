@@ -10,7 +10,7 @@ function blocksOf(markdown: string) {
 }
 
 describe('extractBlocks', () => {
-  it('takes bash, sh, console and nginx blocks with their line, and leaves yaml, python and plain fences', () => {
+  it('takes bash, sh, console, nginx, yaml and python blocks with their line, and leaves plain fences', () => {
     const blocks = blocksOf(
       [
         '# t',
@@ -36,9 +36,48 @@ describe('extractBlocks', () => {
     );
     expect(blocks.map((block) => [block.line, block.lang, block.text])).toEqual([
       [2, 'bash', 'echo a'],
+      [5, 'yaml', 'a: 1'],
       [11, 'bash', 'echo b'],
       [14, 'nginx', 'events {}'],
+      [17, 'python', 'x'],
     ]);
+  });
+
+  it('takes a yaml block as a whole config file, a part merged into a base at a key path, or a route table', () => {
+    const blocks = blocksOf(
+      [
+        '```yaml',
+        'a: 1',
+        '```',
+        '<!-- doc-test: yaml config in examples/idp/keycloak-claims.yaml at issuer -->',
+        '```yaml',
+        'policy: {}',
+        '```',
+        '<!-- doc-test: yaml config in examples/idp/auth0.yaml at . -->',
+        '```yaml',
+        'log: {}',
+        '```',
+        '<!-- doc-test: yaml routes -->',
+        '```yaml',
+        'paths: []',
+        '```',
+      ].join('\n'),
+    );
+    expect(blocks.map((block) => block.yaml)).toEqual([
+      { kind: 'config' },
+      { kind: 'config-part', base: 'examples/idp/keycloak-claims.yaml', at: ['issuer'] },
+      { kind: 'config-part', base: 'examples/idp/auth0.yaml', at: [] },
+      { kind: 'routes' },
+    ]);
+  });
+
+  it('refuses a doc-test comment it does not know instead of ignoring it', () => {
+    expect(() => blocksOf(['<!-- doc-test: yaml cfg -->', '```yaml', 'a: 1', '```'].join('\n'))).toThrow(
+      /unknown doc-test comment "yaml cfg"/,
+    );
+    expect(() => blocksOf(['<!-- doc-test: run twice -->', '```bash', 'echo', '```'].join('\n'))).toThrow(
+      /unknown doc-test comment "run twice"/,
+    );
   });
 
   it('runs only the $ lines of a console block, with their continuations', () => {

@@ -7,26 +7,26 @@
  * - NGINX blocks are written to a temporary prefix beside a copy of nginx/snippets and must pass
  *   `nginx -t`; a complete one (with `events`) is also started on a free port, with its upstream
  *   addresses pointed at the stack's nginx-authz and MLflow, and a request goes through it.
+ * - Python blocks run with the stack's venv Python (`STACK_PYTHON`), after the same sourcing of
+ *   `.stack/env` (which sets the `KC_TOKEN_URL`, `MLFLOW_URL`, ... the docs use), and must exit 0 without a
+ *   traceback; a block defining the `keep_token_fresh` recipe is then also driven: its function, called
+ *   with a 1 s interval, must replace `MLFLOW_TRACKING_TOKEN` twice (the second time with the rotated
+ *   refresh token), and MLflow's own client must be served with the refreshed token.
+ * - YAML blocks are loaded by the service's loaders in the unit test test/config/doc-yaml-blocks.test.ts.
  * A block is left out only when the Markdown marks it `<!-- doc-test: skip (reason) -->`; the skips are
  * counted and printed with their reasons.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extractBlocks, type DocBlock } from './doc-blocks.js';
+import { DOC_FILES, extractBlocks, type DocBlock } from './doc-blocks.js';
 import { ROOT, stack, tokenFor } from './stack.js';
 
-const DOCS = [
-  'README.md',
-  'nginx/README.md',
-  'keycloak/README.md',
-  'scripts/stack/README.md',
-  // The README's former sections (their long-running commands, e.g. docs/resilience.md's, are not here).
-  ...['clients', 'configuration', 'decisions', 'development', 'idp', 'operations', 'security', 'speed'].map((name) => `docs/${name}.md`),
-];
-const blocks = DOCS.flatMap((file) => extractBlocks(ROOT, file));
+// YAML blocks need no stack: test/config/doc-yaml-blocks.test.ts loads them with the unit tests.
+const blocks = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file)).filter((block) => block.lang !== 'yaml');
 const runnable = blocks.filter((block) => block.skip === undefined);
 const where = (block: DocBlock): string => `${block.file}:${block.line}`;
 /** What a shell block must never print even when it exits 0 (curl -s and print() hide failures). */
@@ -203,5 +203,64 @@ describe.each(runnable.filter((block) => block.lang === 'bash').map((block) => [
       },
       BLOCK_MS,
     );
+  },
+);
+
+/**
+ * Drives the `keep_token_fresh` recipe after the block ran as written (its own 120 s thread keeps
+ * running, harmlessly): a second thread of the documented function with a 1 s interval must renew the
+ * token twice, and the MLflow client (which reads MLFLOW_TRACKING_TOKEN at each request) must then be
+ * served through NGINX with the renewed token.
+ */
+const REFRESH_DRIVER = `
+import os, sys, time
+block = open(sys.argv[1]).read()
+scope = {"__name__": "__main__"}
+exec(compile(block, sys.argv[1], "exec"), scope)
+tokens = [os.environ["MLFLOW_TRACKING_TOKEN"]]
+scope["keep_token_fresh"](os.environ["KC_TOKEN_URL"], "mlflow-cli", scope["first"]["refresh_token"], every_s=1)
+until = time.time() + 60
+while len(tokens) < 3 and time.time() < until:
+    time.sleep(0.1)
+    if os.environ["MLFLOW_TRACKING_TOKEN"] != tokens[-1]:
+        tokens.append(os.environ["MLFLOW_TRACKING_TOKEN"])
+assert len(tokens) == 3, f"the token was renewed {len(tokens) - 1} times in 60 s"
+import mlflow
+mlflow.set_tracking_uri(os.environ["MLFLOW_URL"])
+experiments = mlflow.search_experiments(max_results=1)
+print(f"renewed twice; MLflow answered with the renewed token ({len(experiments)} experiment)")
+`;
+
+describe.each(runnable.filter((block) => block.lang === 'python').map((block) => [where(block), block] as const))(
+  'python block %s',
+  (_name, block) => {
+    function runPython(args: string): string {
+      const dir = mkdtempSync(join(tmpdir(), 'doc-python-'));
+      try {
+        writeFileSync(join(dir, 'block.py'), `${block.text}\n`);
+        writeFileSync(join(dir, 'driver.py'), REFRESH_DRIVER);
+        const command = `set -e -o pipefail\nset -a; . .stack/env; set +a\n"$STACK_PYTHON" ${args.replaceAll('DIR', dir)}\n`;
+        const result = spawnSync('bash', ['-c', command], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+        const output = `${result.stdout}${result.stderr}`;
+        if (result.status !== 0 || FAILURE_TEXT.test(output)) {
+          throw new Error(
+            `${where(block)} exited ${result.status} ${result.signal ?? ''}:\n${block.text}\n--- output ---\n${output.slice(-4000)}`,
+          );
+        }
+        return output;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    test("runs as written with the stack's Python", () => {
+      runPython('DIR/block.py');
+    }, 150_000);
+
+    if (/def keep_token_fresh\b/.test(block.text)) {
+      test('keep_token_fresh renews the token, and MLflow accepts the renewed one', () => {
+        expect(runPython('DIR/driver.py DIR/block.py')).toMatch(/renewed twice; MLflow answered with the renewed token/);
+      }, 150_000);
+    }
   },
 );

@@ -69,7 +69,7 @@ export class AuthorizationCodes {
   async exchange(
     form: URLSearchParams,
     authorization: string | undefined,
-    tokens: (code: IssuedCode) => Promise<{ accessToken: string; idToken: string }>,
+    tokens: (code: IssuedCode) => Promise<{ accessToken: string; idToken: string | undefined }>,
   ): Promise<Answer> {
     const refuse = (outcome: CodeTokenCall['outcome'], description: string): Answer => {
       this.calls.push({ form, authorization, outcome });
@@ -101,8 +101,8 @@ export class AuthorizationCodes {
   }
 }
 
-/** The ID token claims for a code: as issued, or changed by a test (e.g. another nonce). */
-export type IdTokenClaims = (code: IssuedCode) => JWTPayload;
+/** The ID token claims for a code: as issued, or changed by a test (e.g. another nonce); undefined: no ID token at all. */
+export type IdTokenClaims = (code: IssuedCode) => JWTPayload | undefined;
 
 function basicUser(authorization: string | undefined): string | undefined {
   const encoded = /^Basic (.+)$/.exec(authorization ?? '')?.[1];

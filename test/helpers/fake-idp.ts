@@ -56,6 +56,8 @@ export class FakeIdp {
   codes = new AuthorizationCodes();
   /** Claims of the ID token for a code; default: the signed-in user and the nonce of the authorization request. */
   idTokenClaims: IdTokenClaims = (code) => ({ sub: 'user-1', nonce: code.nonce });
+  /** When set, the token endpoint answers every authorization-code exchange with this instead (an IdP that is down or slow). */
+  codeExchangeAnswer: UmaAnswer | undefined;
   /** Decides each UMA request; default: allow everything. */
   uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
 
@@ -112,6 +114,11 @@ export class FakeIdp {
   }
 
   /** An ID token for `clientId` (OpenID Connect Core §2). */
+  /** The ID token of a code exchange, or none when the test's claims say so. */
+  private idTokenFor(clientId: string, claims: JWTPayload | undefined): Promise<string | undefined> {
+    return claims === undefined ? Promise.resolve(undefined) : this.idToken(clientId, claims);
+  }
+
   async idToken(clientId: string, claims: JWTPayload): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ iss: this.url, aud: clientId, azp: clientId, iat: now, exp: now + 300, preferred_username: 'alice', ...claims })
@@ -176,9 +183,15 @@ export class FakeIdp {
       const rawBody = await readBody(req);
       const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
       if (request.form.get('grant_type') === 'authorization_code') {
+        const down = this.codeExchangeAnswer;
+        if (down !== undefined) {
+          if (down.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, down.delayMs));
+          if (res.destroyed) return;
+          return json(res, down.status, down.body ?? {});
+        }
         const answer = await this.codes.exchange(request.form, request.authorization, async (code) => ({
           accessToken: await this.token({ sub: 'user-1', azp: code.clientId }),
-          idToken: await this.idToken(code.clientId, this.idTokenClaims(code)),
+          idToken: await this.idTokenFor(code.clientId, this.idTokenClaims(code)),
         }));
         return json(res, answer.status, answer.body);
       }
