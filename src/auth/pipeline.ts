@@ -13,7 +13,7 @@ import type { ServiceName } from '../routes/load.js';
 import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
-import { permissionKey } from '../tokens/rpt.js';
+import { permissionKey } from '../idp/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';

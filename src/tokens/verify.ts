@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../log.js';
 import { MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
 import { readClaim, type ClaimValues } from '../policy/claims.js';
-import { rptPermissions } from './rpt.js';
+import { rptPermissions } from '../idp/rpt.js';
 
 /**
  * Who the caller is, from a verified token: only the fields the service uses, so 100,000
