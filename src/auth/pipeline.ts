@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
 import { AuthzError, BadOriginalRequest, Forbidden, IdpUnavailable, UnknownRouteTable, UnmappedRoute } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
-import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../idp/decider.js';
+import type { Permission, TrustedIssuer } from '../idp/trusted-issuer.js';
 import type { Logger } from '../log.js';
 import type { DecisionSource, Metrics } from '../ops/metrics.js';
 import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
@@ -13,7 +13,6 @@ import type { ServiceName } from '../routes/load.js';
 import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
-import { permissionKey } from '../idp/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';
@@ -27,10 +26,6 @@ export interface AuthDependencies {
   /** Step 3: Bearer header, browser session or exchanged Basic credentials → access token. */
   tokens: TokenSource;
   cache: DecisionCache;
-  /** The IdP call of the decision step, by `decision.mode`. */
-  decider: Decider;
-  /** Set when `uma.challenge` is on: non-RPT tokens get a permission ticket, not a decision. */
-  challenger: UmaChallenger | undefined;
   /** Set when `uma.perObject` is on: requests naming their experiment are decided on its resource. */
   objects: PerObjectResolver | undefined;
   /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
@@ -138,22 +133,32 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   /**
-   * Step 5: decided locally (claims policy, RPT), or sent for an RPT (UMA challenge), or the
-   * cached decision, or one single-flight call to the IdP. Throws (or rejects with) the refusal.
+   * Step 5: the token's issuer says how (src/idp/kinds/): decided by it (a claims policy, an RPT
+   * holding the permission), or sent for an RPT (UMA challenge), or the cached decision, or one
+   * single-flight call to its decision client. Throws (or rejects with) the refusal.
    */
   function decideRoute(token: string, identity: Identity, route: RouteMatch, state: DecisionState): Maybe<void> {
-    if (decideLocally(identity, route, state)) return undefined;
-    if (mustChallenge(deps, identity)) {
+    // A refusal by the issuer's own checks is a local decision too.
+    state.source = 'local';
+    // A route that reaches this step has a scope (only AUTHENTICATED routes have none, and they stop at step 4).
+    const how = issuerOf(identity).authorize(identity, route as Permission);
+    if (how.kind === 'allowed') return undefined;
+    if (how.kind === 'challenge') {
       state.source = 'idp';
       if (route.resource !== route.family) deps.limiter?.take(identity, 'ticket');
-      return deps.challenger!.challenge(route.resource, route.scope!, route.family);
+      return how.challenger.challenge(route.resource, route.scope!, route.family);
     }
     const key = decisionKey(identity, route);
     const cached = deps.cache.peek(key);
-    if (cached === undefined) return askIdp(deps, token, identity, route, key, state);
+    if (cached === undefined) return askIdp(deps, how.decider, token, identity, route, key, state);
     state.source = 'cache';
     if (cached.denial !== undefined) throw cached.denial;
     return undefined;
+  }
+
+  /** The issuer that verified the identity (the primary for one made without). */
+  function issuerOf(identity: Identity): TrustedIssuer {
+    return identity.issuer ?? deps.verifier.primaryIssuer;
   }
 
   /**
@@ -163,8 +168,8 @@ export function createAuthHandler(deps: AuthDependencies) {
    * the service look things up; synchronous when the lookup is cached.
    */
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
-    // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
-    const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
+    // Per-experiment resources are Keycloak's: another issuer's token is decided on the route's own resource#scope.
+    const perObject = deps.objects !== undefined && issuerOf(state.identity!).keycloakResources;
     const narrowed = route.remote
       ? deps.remote!.lookUp(route, state.identity!)
       : perObject
@@ -309,47 +314,15 @@ function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: Keycloa
   return outcome.match;
 }
 
-const NO_CLAIMS: ReadonlyMap<string, readonly string[]> = new Map();
-
-/**
- * Step 4b: decisions made here, with no call and no cache lookup.
- * - A token of a `claims` or `introspection` issuer is decided by that issuer's claims policy
- *   (src/policy/claims.ts) from the claim values kept on its identity: allowed, or refused here.
- * - An RPT that holds the route's `resource#scope` is allowed (its permissions were checked when
- *   it was verified, and live as long as it). An RPT lacking the permission, and any other
- *   token, go on to the decision step.
- */
-function decideLocally(identity: Identity, route: RouteMatch, state: DecisionState): boolean {
-  const policy = identity.issuer?.policy;
-  if (policy !== undefined) {
-    state.source = 'local';
-    const outcome = policy.decide(identity.claims ?? NO_CLAIMS, route.resource, route.family, route.scope!);
-    if (outcome !== 'allowed')
-      throw new Forbidden('access_denied', { detail: `claims policy of issuer ${identity.issuer!.settings.id}: ${outcome}` });
-    return true;
-  }
-  if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
-  state.source = 'local';
-  return true;
-}
-
-/** With `uma.challenge` on, a primary-issuer token that is not an RPT is sent for one (see decide/challenge.ts). */
-function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
-  return (
-    deps.challenger !== undefined &&
-    identity.permissions === undefined &&
-    (identity.issuer === undefined || identity.issuer.settings === deps.config.issuers[0])
-  );
-}
-
 /** The decision cache key: who, which resource, which scope. */
 function decisionKey(identity: Identity, route: RouteMatch): string {
   return `${identity.tokenHash}\u0000${route.resource}\u0000${route.scope!}`;
 }
 
-/** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */
+/** Step 5, on a cache miss: one single-flight call to the issuer's decision client, its answer remembered. */
 async function askIdp(
   deps: AuthDependencies,
+  decider: Decider,
   token: string,
   identity: Identity,
   route: RouteMatch,
@@ -357,8 +330,6 @@ async function askIdp(
   state: DecisionState,
 ): Promise<void> {
   state.source = 'idp';
-  // A keycloak-uma issuer other than the primary has its own UMA decision client.
-  const decider = identity.issuer?.decider ?? deps.decider;
   // A resource the request named (a templated, per-object or Keycloak-resolved one) costs its
   // subject a lookup; refused over the limit, before the IdP is asked (never cached).
   const limited = route.resource !== route.family ? deps.limiter : undefined;
