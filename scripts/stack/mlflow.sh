@@ -23,7 +23,7 @@ start() {
     --artifacts-destination s3://mlflow/artifacts --serve-artifacts \
     --host 127.0.0.1 --port "$MLFLOW_PORT" --workers "${MLFLOW_WORKERS:-2}" \
     --allowed-hosts "$hosts" --cors-allowed-origins "$origins"
-  wait_http "$NAME" "http://127.0.0.1:$MLFLOW_PORT/health" 120 "$LOGF" || { stop_svc "$NAME"; exit 1; }
+  wait_http "$NAME" "http://127.0.0.1:$MLFLOW_PORT/health" "${MLFLOW_START_TIMEOUT:-120}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }
 
 case "${1:-}" in
