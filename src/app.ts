@@ -23,7 +23,8 @@ import type { Decider } from './idp/decider.js';
 import { IdpUnavailable } from './errors.js';
 import { CredentialChecks, credentialChecks } from './idp/credentials.js';
 import { runGrant } from './idp/grants.js';
-import { IssuerRegistry, issuerView } from './idp/issuer-registry.js';
+import { IssuerRegistry } from './idp/issuer-registry.js';
+import type { IssuerKinds } from './idp/kinds/index.js';
 import { PatProvider } from './idp/pat.js';
 import { ProtectionApi } from './idp/protection.js';
 import { IdentityProvider } from './idp/provider.js';
@@ -92,6 +93,8 @@ export interface ServiceOptions {
   logoutReplay?: ReplayGuard;
   /** Process metrics off in tests that build many services. */
   defaultMetrics?: boolean;
+  /** Mode → IdP kind (src/idp/kinds/); the built-in map unless a test adds a kind. */
+  issuerKinds?: IssuerKinds;
 }
 
 /** Wires the service together. Call `start()` to begin discovery and the credentials checks (`issuers.start()` for discovery alone). */
@@ -100,12 +103,28 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const matchers = loadRoutes(config.routes);
   const provider = new IdentityProvider(config, metrics, log);
-  // The primary's decider needs the verifier (ticket mode verifies RPTs), which needs the issuers: bound late.
+  // The primary's decider needs the verifier (ticket mode verifies RPTs), which needs the issuers;
+  // its challenger needs the protection API: both bound late. Other issuers get their own UMA client.
   let primaryDecider: Decider | undefined;
-  const issuers = new IssuerRegistry(config, provider, metrics, log, clock, (settings, own) =>
-    settings === config.issuers[0]
-      ? { decide: (token, resource, scope, family) => primaryDecider!.decide(token, resource, scope, family) }
-      : new UmaDecisionClient(issuerView(config, settings), own, metrics, log),
+  let primaryChallenger: UmaChallenger | undefined;
+  const primary = config.issuers[0];
+  const issuers = new IssuerRegistry(
+    config,
+    provider,
+    metrics,
+    log,
+    clock,
+    {
+      decider: (settings, own) =>
+        settings === primary
+          ? { decide: (token, resource, scope, family) => primaryDecider!.decide(token, resource, scope, family) }
+          : new UmaDecisionClient({ client: settings.client, decision: config.decision }, own, metrics, log),
+      challenger: (settings) =>
+        settings === primary && config.uma.challenge
+          ? { challenge: (resource, scope, family) => primaryChallenger!.challenge(resource, scope, family) }
+          : undefined,
+    },
+    options.issuerKinds,
   );
   const tokens = new TokenVerifier(config, provider, metrics, clock, issuers, log);
   const decisions = new DecisionCache(
@@ -130,7 +149,7 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       ? new TicketDecisionClient(config, provider, protection, tokens, metrics, log)
       : new UmaDecisionClient(config, provider, metrics, log);
   primaryDecider = decider;
-  const challenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
+  primaryChallenger = config.uma.challenge ? new UmaChallenger(provider, protection) : undefined;
   const objects = config.uma.perObject ? new PerObjectResolver(protection, limiter) : undefined;
   const credentials = new CredentialChecks(credentialChecks(config, issuers.all, pat, metrics), log);
   const notReady = (): string[] => [
@@ -233,8 +252,6 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
     verifier: tokens,
     tokens: new TokenSource(sessions, basic, { login: config.login, log }),
     cache: decisions,
-    decider,
-    challenger,
     objects,
     remote,
     limiter,

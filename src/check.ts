@@ -60,7 +60,7 @@ export async function runCheck(args: readonly string[], env: NodeJS.ProcessEnv, 
       );
       const keys = issuer.provider.keyIds;
       ok(`${step} keys`, `${keys.length} signing key(s) from ${endpoints.jwksUri}: ${keys.join(', ')}`);
-      if (issuer.policy !== undefined) ok(`${step} policy`, `${issuer.settings.policy?.size ?? 0} rule(s)`);
+      if (issuer.settings.policy !== undefined) ok(`${step} policy`, `${issuer.settings.policy.size} rule(s)`);
     } catch (error) {
       fail(step, error instanceof StartupFailure ? `${error.step}: ${describe(error.diagnosis)}` : String(error));
     }

@@ -2,38 +2,28 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import {
-  AuthzError,
-  BadOriginalRequest,
-  ConflictingOriginalRequest,
-  Forbidden,
-  IdpUnavailable,
-  UnknownRouteTable,
-  UnmappedRoute,
-} from '../errors.js';
+import { AuthzError, ConflictingOriginalRequest, Forbidden, IdpUnavailable } from '../errors.js';
 import type { DecisionCache } from '../decide/cache.js';
-import type { UmaChallenger } from '../decide/challenge.js';
 import type { SubjectLimiter } from '../decide/limiter.js';
 import type { PerObjectResolver } from '../decide/per-object.js';
 import type { Decider } from '../idp/decider.js';
+import type { Permission, TrustedIssuer } from '../idp/trusted-issuer.js';
 import type { Logger } from '../log.js';
 import { MAX_PLAIN_KEY_LENGTH } from '../ops/metered-lru.js';
-import type { DecisionSource, Metrics } from '../ops/metrics.js';
-import { normalizeMethod, normalizeUri, type NormalizedUri } from '../request/normalize.js';
-import { readOriginal, type ContractSettings, type OriginalRequest } from '../request/original.js';
+import type { Metrics } from '../ops/metrics.js';
 import { TrustedProxies } from '../request/trusted-proxies.js';
+import type { ContractSettings } from '../request/original.js';
 import type { ServiceName } from '../routes/load.js';
-import { copySourceRoute } from '../routes/copy-source.js';
 import type { RouteMatch, RouteMatcher } from '../routes/match.js';
 import type { KeycloakRoutes } from '../routes/remote.js';
-import { permissionKey } from '../tokens/rpt.js';
 import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
+import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from './original-request.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { andThen, type Maybe } from '../util/maybe.js';
 import { isUnsafeMethod } from '../login/origin.js';
 import type { NginxPurger } from './nginx-purge.js';
 import { CACHE_KEY_HEADER } from './nginx-purge.js';
-import { accelExpiresValues, nginxCacheSeconds, type CredentialSource } from './nginx-cache.js';
+import { accelExpiresValues, nginxCacheSeconds } from './nginx-cache.js';
 import { sendAllow, sendRefusal } from './respond.js';
 import type { TokenSource } from './token-source.js';
 
@@ -44,10 +34,6 @@ export interface AuthDependencies {
   /** Step 3: Bearer header, browser session or exchanged Basic credentials → access token. */
   tokens: TokenSource;
   cache: DecisionCache;
-  /** The IdP call of the decision step, by `decision.mode`. */
-  decider: Decider;
-  /** Set when `uma.challenge` is on: non-RPT tokens get a permission ticket, not a decision. */
-  challenger: UmaChallenger | undefined;
   /** Set when `uma.perObject` is on: requests naming their experiment are decided on its resource. */
   objects: PerObjectResolver | undefined;
   /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
@@ -60,31 +46,6 @@ export interface AuthDependencies {
   log: Logger;
   /** The clock the caches use (the NGINX cache time is measured against token and decision expiries); default the system's. */
   clock?: Clock;
-}
-
-/** What is known about one decision so far; each step adds to it. */
-interface DecisionState {
-  startedAt: number;
-  /** The original request as the proxy described it (which contract, the client's address). */
-  original: OriginalRequest | undefined;
-  method: string | undefined;
-  uri: NormalizedUri | undefined;
-  route: RouteMatch | undefined;
-  identity: Identity | undefined;
-  source: DecisionSource;
-  /** The raw `x-amz-copy-source` header, for routes marked `s3-copy-source`. */
-  copySource: string | undefined;
-  /** A second permission the request needs once the first is allowed (the S3 copy source). */
-  next: RouteMatch | undefined;
-  /** The caller's token, kept only to decide `next`; never logged. */
-  token: string | undefined;
-  /** Where the token came from, and whether obtaining it took a refresh or an exchange (NGINX's cache, auth/nginx-cache.ts). */
-  credential: CredentialSource;
-  renewed: boolean;
-  /** When the service's remembered allow ends, when the decision came from its cache. */
-  decidedUntilMs: number | undefined;
-  /** NGINX's cache key of this decision (authz-cache.conf sends it; hashes, no credentials), for purging. */
-  cacheKey: string | string[] | undefined;
 }
 
 /**
@@ -179,24 +140,34 @@ export function createAuthHandler(deps: AuthDependencies) {
   }
 
   /**
-   * Step 5: decided locally (claims policy, RPT), or sent for an RPT (UMA challenge), or the
-   * cached decision, or one single-flight call to the IdP. Throws (or rejects with) the refusal.
+   * Step 5: the token's issuer says how (src/idp/kinds/): decided by it (a claims policy, an RPT
+   * holding the permission), or sent for an RPT (UMA challenge), or the cached decision, or one
+   * single-flight call to its decision client. Throws (or rejects with) the refusal.
    */
   function decideRoute(token: string, identity: Identity, route: RouteMatch, state: DecisionState): Maybe<void> {
-    if (decideLocally(identity, route, state)) return undefined;
-    if (mustChallenge(deps, identity)) {
+    // A refusal by the issuer's own checks is a local decision too.
+    state.source = 'local';
+    // A route that reaches this step has a scope (only AUTHENTICATED routes have none, and they stop at step 4).
+    const how = issuerOf(identity).authorize(identity, route as Permission);
+    if (how.kind === 'allowed') return undefined;
+    if (how.kind === 'challenge') {
       state.source = 'idp';
       if (route.resource !== route.family) deps.limiter?.take(identity, 'ticket');
-      return deps.challenger!.challenge(route.resource, route.scope!, route.family);
+      return how.challenger.challenge(route.resource, route.scope!, route.family);
     }
     const key = decisionKey(identity, route);
     const cached = deps.cache.peekEntry(key);
-    if (cached === undefined) return askIdp(deps, token, identity, route, key, state);
+    if (cached === undefined) return askIdp(deps, how.decider, token, identity, route, key, state);
     state.source = 'cache';
     if (typeof cached !== 'number') throw cached;
     // With a second permission (S3 copies) the answer is never cached by NGINX, so the last expiry is enough.
     state.decidedUntilMs = cached;
     return undefined;
+  }
+
+  /** The issuer that verified the identity (the primary for one made without). */
+  function issuerOf(identity: Identity): TrustedIssuer {
+    return identity.issuer ?? deps.verifier.primaryIssuer;
   }
 
   /**
@@ -206,8 +177,8 @@ export function createAuthHandler(deps: AuthDependencies) {
    * the service look things up; synchronous when the lookup is cached.
    */
   function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
-    // Per-experiment resources are Keycloak's: a claims-policy issuer's token is decided on the route's own resource#scope.
-    const perObject = deps.objects !== undefined && state.identity?.issuer?.policy === undefined;
+    // Per-experiment resources are Keycloak's: another issuer's token is decided on the route's own resource#scope.
+    const perObject = deps.objects !== undefined && issuerOf(state.identity!).keycloakResources;
     const narrowed = route.remote
       ? deps.remote!.lookUp(route, state.identity!)
       : perObject
@@ -312,105 +283,6 @@ export function createAuthHandler(deps: AuthDependencies) {
 }
 
 /**
- * Step 1: the original method and URI from the proxy, normalised once: this project's NGINX
- * snippets or, from a trusted sender, ingress-nginx's `auth-url` headers (request/original.ts).
- */
-function readOriginalRequest(req: IncomingMessage, config: Config, contract: ContractSettings, state: DecisionState): void {
-  // The TCP peer: who sent the subrequest (undefined for a bare request object, which no proxy is trusted for).
-  const peer = (req.socket as IncomingMessage['socket'] | undefined)?.remoteAddress;
-  const original = readOriginal(req.headers, peer, contract);
-  state.original = original;
-  const rawMethod = original.method;
-  state.method = normalizeMethod(rawMethod);
-  // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).
-  if (state.method === undefined)
-    throw /^[A-Z_-]{1,64}$/.test(rawMethod)
-      ? new UnmappedRoute('method_not_mapped', { detail: 'no route maps this method' })
-      : new BadOriginalRequest('bad_original_method', { detail: 'X-Original-Method is not a method token' });
-  state.uri = normalizeUri(original.target, config.request.maxUriLength);
-  const copySource = req.headers['x-amz-copy-source'];
-  state.copySource = typeof copySource === 'string' ? copySource : undefined;
-}
-
-/** The retired table selector: a client could set it on any front that did not overwrite it (issue 10). */
-const RETIRED_SERVICE_HEADER = 'x-authz-service';
-
-/**
- * Step 2a: the route table, chosen by NGINX alone through the decision path it proxies to:
- * `/auth` is MLflow's table, `/auth/<table>` names one (`/auth/minio`, the S3 front). Nothing
- * the client sends can choose it: the path is written in NGINX's config, and a subrequest that
- * still carries `X-Authz-Service` (an old config, or a client's header on a front that does
- * not clear it) is refused rather than read.
- */
-function selectMatcher(req: IncomingMessage, matchers: ReadonlyMap<ServiceName, RouteMatcher>): RouteMatcher {
-  if (req.headers[RETIRED_SERVICE_HEADER] !== undefined) {
-    throw new UnknownRouteTable({
-      detail: 'X-Authz-Service is no longer read: point the decision location at /auth/<table> (nginx/README.md)',
-    });
-  }
-  const url = req.url ?? '';
-  const path = url.split('?', 1)[0]!;
-  const table = path === '/auth' ? 'mlflow' : path.startsWith('/auth/') ? path.slice('/auth/'.length) : '';
-  const matcher = table === '' ? undefined : matchers.get(table as ServiceName);
-  if (matcher === undefined)
-    throw new UnknownRouteTable({ detail: `decision path ${JSON.stringify(path.slice(0, 64))} names no configured route table` });
-  return matcher;
-}
-
-/**
- * Step 2: which resource and scope the request needs; default deny. A path the table does not
- * map may still be a Keycloak resource's (`routes.fromKeycloak`: resolved after verification).
- */
-function matchRoute(matcher: RouteMatcher, state: DecisionState, remote: KeycloakRoutes | undefined): RouteMatch {
-  const outcome = matcher.match(state.method!, state.uri!.path);
-  if (outcome.kind === 'no_route' && remote !== undefined) {
-    state.route = remote.pending(state.method!, state.uri!.path);
-    return state.route;
-  }
-  if (outcome.kind === 'no_route') throw new UnmappedRoute('route_not_mapped');
-  if (outcome.kind === 'no_method')
-    throw new UnmappedRoute('method_not_mapped', { detail: `${state.method} not mapped on ${outcome.pattern}` });
-  state.route = outcome.match;
-  // S3 CopyObject/UploadPartCopy: reading the source is decided too (routes/copy-source.ts).
-  if (outcome.match.copySource === true && !outcome.match.public && state.copySource !== undefined)
-    state.next = copySourceRoute(matcher, state.copySource);
-  return outcome.match;
-}
-
-const NO_CLAIMS: ReadonlyMap<string, readonly string[]> = new Map();
-
-/**
- * Step 4b: decisions made here, with no call and no cache lookup.
- * - A token of a `claims` or `introspection` issuer is decided by that issuer's claims policy
- *   (src/policy/claims.ts) from the claim values kept on its identity: allowed, or refused here.
- * - An RPT that holds the route's `resource#scope` is allowed (its permissions were checked when
- *   it was verified, and live as long as it). An RPT lacking the permission, and any other
- *   token, go on to the decision step.
- */
-function decideLocally(identity: Identity, route: RouteMatch, state: DecisionState): boolean {
-  const policy = identity.issuer?.policy;
-  if (policy !== undefined) {
-    state.source = 'local';
-    const outcome = policy.decide(identity.claims ?? NO_CLAIMS, route.resource, route.family, route.scope!);
-    if (outcome !== 'allowed')
-      throw new Forbidden('access_denied', { detail: `claims policy of issuer ${identity.issuer!.settings.id}: ${outcome}` });
-    return true;
-  }
-  if (identity.permissions?.has(permissionKey(route.resource, route.scope!)) !== true) return false;
-  state.source = 'local';
-  return true;
-}
-
-/** With `uma.challenge` on, a primary-issuer token that is not an RPT is sent for one (see decide/challenge.ts). */
-function mustChallenge(deps: AuthDependencies, identity: Identity): boolean {
-  return (
-    deps.challenger !== undefined &&
-    identity.permissions === undefined &&
-    (identity.issuer === undefined || identity.issuer.settings === deps.config.issuers[0])
-  );
-}
-
-/**
  * The decision cache key: who, which resource, which scope. Short enough that the cache never
  * hashes it whole (a long resource is hashed here, behind the token hash), so that a logout can
  * find a token's decisions by the key's prefix (DecisionCache.forgetTokens).
@@ -420,9 +292,10 @@ function decisionKey(identity: Identity, route: RouteMatch): string {
   return `${identity.tokenHash}\u0000${what.length <= MAX_PLAIN_KEY_LENGTH - 24 ? what : `#${createHash('sha256').update(what).digest('base64url')}`}`;
 }
 
-/** Step 5, on a cache miss: one single-flight UMA call to the IdP, its answer remembered. */
+/** Step 5, on a cache miss: one single-flight call to the issuer's decision client, its answer remembered. */
 async function askIdp(
   deps: AuthDependencies,
+  decider: Decider,
   token: string,
   identity: Identity,
   route: RouteMatch,
@@ -430,8 +303,6 @@ async function askIdp(
   state: DecisionState,
 ): Promise<void> {
   state.source = 'idp';
-  // A keycloak-uma issuer other than the primary has its own UMA decision client.
-  const decider = identity.issuer?.decider ?? deps.decider;
   // A resource the request named (a templated, per-object or Keycloak-resolved one) costs its
   // subject a lookup; refused over the limit, before the IdP is asked (never cached).
   const limited = route.resource !== route.family ? deps.limiter : undefined;

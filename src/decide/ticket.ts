@@ -4,7 +4,7 @@ import type { ProtectionApi } from '../idp/protection.js';
 import type { IdentityProvider } from '../idp/provider.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { permissionKey } from '../tokens/rpt.js';
+import { permissionKey } from '../idp/rpt.js';
 import { hashToken, type TokenVerifier } from '../tokens/verify.js';
 import type { Decider } from '../idp/decider.js';
 import { idpFetch, readJson } from '../idp/http.js';

@@ -15,7 +15,8 @@ export const UMA_GRANT = 'urn:ietf:params:oauth:grant-type:uma-ticket';
  */
 export class UmaDecisionClient implements Decider {
   constructor(
-    private readonly config: Config,
+    /** The resource server's client (the UMA audience) and the decision timeout; a whole `Config` does. */
+    private readonly config: Pick<Config, 'client' | 'decision'>,
     private readonly provider: IdentityProvider,
     private readonly metrics: Metrics,
     private readonly log: Logger,

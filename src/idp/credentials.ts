@@ -51,10 +51,10 @@ export function credentialChecks(config: Config, issuers: readonly TrustedIssuer
     });
   }
   for (const [index, issuer] of issuers.entries()) {
-    const { client, mode } = issuer.settings;
+    const { client } = issuer.settings;
     if (client.secret === undefined) continue;
     const loginClient = index === 0 && config.login.enabled && !needsPat;
-    if (!loginClient && mode !== 'introspection') continue;
+    if (!loginClient && !issuer.introspects) continue;
     checks.push({
       name: `client "${client.id}" of issuer ${issuer.settings.id}`,
       issuer,

@@ -1,36 +1,21 @@
 import { decodeJwt } from 'jose';
 import type { Clock } from '../clock.js';
-import type { Config, IssuerSettings } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { Unauthenticated } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { ClaimsPolicy } from '../policy/claims.js';
-import type { Decider } from './decider.js';
-import { Introspector } from './introspection.js';
+import { ISSUER_KINDS, type IssuerKinds } from './kinds/index.js';
 import { IdentityProvider } from './provider.js';
+import type { KindContext, TrustedIssuer } from './trusted-issuer.js';
 
-/** One configured issuer at run time: its settings, discovery and keys, and how its tokens are decided. */
-export interface TrustedIssuer {
-  settings: IssuerSettings;
-  provider: IdentityProvider;
-  /** Modes `claims` and `introspection`. */
-  policy: ClaimsPolicy | undefined;
-  /** Mode `introspection`. */
-  introspector: Introspector | undefined;
-  /** Mode `keycloak-uma`: the IdP call of the decision step. */
-  decider: Decider | undefined;
-}
+export type { TrustedIssuer } from './trusted-issuer.js';
+
+/** The parts of an issuer that live above idp/ (UMA decisions, challenges), handed to its kind. */
+export type IssuerLinks = Pick<KindContext, 'decider' | 'challenger'>;
 
 /**
- * The whole configuration seen as one issuer's: the per-issuer modules (provider, PAT, UMA
- * decisions) read `config.issuer` and `config.client`, so each gets a view with its own.
- */
-export function issuerView(config: Config, settings: IssuerSettings): Config {
-  return { ...config, issuer: settings.issuer, client: settings.client };
-}
-
-/**
- * Every configured issuer, the primary first, and which of them a token belongs to.
+ * Every configured issuer, the primary first, and which of them a token belongs to. Each is
+ * built from its own settings by its kind (src/idp/kinds/, chosen by `mode`).
  *
  * A JWT names its issuer in `iss`, read here WITHOUT trusting it (decodeJwt does not verify):
  * it only picks whose keys, audiences and algorithms the token is then fully verified with, so
@@ -44,7 +29,9 @@ export class IssuerRegistry {
 
   /**
    * @param primaryProvider the primary issuer's provider (created by the caller, which hands it out as `service.provider`)
-   * @param deciderFor the UMA decision client of a keycloak-uma issuer
+   * @param links the UMA decision client and challenger of the issuers whose kinds use them
+   * @param kinds mode → kind; {@link ISSUER_KINDS} unless a test adds one
+   * @throws {Error} for an issuer whose mode has no kind (config validation prevents it)
    */
   constructor(
     config: Config,
@@ -52,21 +39,18 @@ export class IssuerRegistry {
     metrics: Metrics,
     log: Logger,
     clock: Clock,
-    deciderFor?: (settings: IssuerSettings, provider: IdentityProvider) => Decider,
+    links: IssuerLinks = {},
+    kinds: IssuerKinds = ISSUER_KINDS,
   ) {
     this.all = config.issuers.map((settings, index) => {
-      const provider = index === 0 ? primaryProvider : new IdentityProvider(issuerView(config, settings), metrics, log);
-      const policy = settings.policy === undefined ? undefined : new ClaimsPolicy(settings.policy);
-      return {
-        settings,
-        provider,
-        policy,
-        introspector: settings.mode === 'introspection' ? new Introspector(settings, provider, metrics, log, clock) : undefined,
-        decider: settings.mode === 'keycloak-uma' ? deciderFor?.(settings, provider) : undefined,
-      };
+      const kind = kinds[settings.mode];
+      if (kind === undefined) throw new Error(`issuer ${settings.id}: no kind for mode ${JSON.stringify(settings.mode)}`);
+      // Each provider reads its own issuer's settings (`issuer`, `client`), nothing else of the configuration.
+      const provider = index === 0 ? primaryProvider : new IdentityProvider(settings, metrics, log);
+      return kind({ settings, provider, metrics, log, clock, ...links });
     });
     for (const issuer of this.all) this.byUrl.set(issuer.settings.issuer.url, issuer);
-    this.opaque = this.all.find((issuer) => issuer.settings.mode === 'introspection' && issuer.settings.introspection.opaqueTokens);
+    this.opaque = this.all.find((issuer) => issuer.takesOpaqueTokens);
   }
 
   get primary(): TrustedIssuer {
@@ -101,7 +85,7 @@ export class IssuerRegistry {
     }
     if (this.opaque !== undefined) return this.opaque;
     // Not a JWT with an `iss`: the primary's verification refuses it with the precise reason (malformed, no iss).
-    if (this.primary.settings.mode !== 'introspection') return this.primary;
+    if (!this.primary.introspects) return this.primary;
     throw new Unauthenticated('invalid_token', { detail: 'not a JWT, and no introspection issuer takes opaque tokens' });
   }
 }

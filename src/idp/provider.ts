@@ -39,7 +39,8 @@ export class IdentityProvider {
   private lastJwksStatus: number | undefined;
 
   constructor(
-    private readonly config: Config,
+    /** The issuer's own options and client: a whole `Config` (the primary's) or one issuer's `IssuerSettings`. */
+    private readonly config: Pick<Config, 'issuer' | 'client'>,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}

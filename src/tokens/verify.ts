@@ -1,41 +1,17 @@
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { AuthzError, IdpUnavailable, Unauthenticated } from '../errors.js';
-import { IssuerRegistry, type TrustedIssuer } from '../idp/issuer-registry.js';
+import { IssuerRegistry } from '../idp/issuer-registry.js';
 import type { IdentityProvider } from '../idp/provider.js';
+import type { Identity, TrustedIssuer } from '../idp/trusted-issuer.js';
 import { createLogger, type Logger } from '../log.js';
 import { MeteredLru, stringBytes } from '../ops/metered-lru.js';
 import type { Metrics } from '../ops/metrics.js';
-import { readClaim, type ClaimValues } from '../policy/claims.js';
 import type { RevocableToken, Revocations } from '../logout/revocations.js';
-import { rptPermissions } from './rpt.js';
+import { Unauthenticated } from '../errors.js';
 
-/**
- * Who the caller is, from a verified token: only the fields the service uses, so 100,000
- * cached identities stay small (the claims object itself is not kept).
- */
-export interface Identity {
-  subject: string;
-  username: string | undefined;
-  email: string | undefined;
-  groups: readonly string[];
-  /** Token expiry, ms since the epoch: no cached answer for this token may outlive it. */
-  expiresAtMs: number;
-  /** Fingerprint of the token ({@link hashToken}): the cache key, and safe to log in short form. */
-  tokenHash: string;
-  /** For an RPT, the `resource#scope` keys it grants ({@link rptPermissions}); undefined for any other token. */
-  permissions: ReadonlySet<string> | undefined;
-  /** The issuer that vouched for the token (its mode decides how); undefined means the primary. */
-  issuer?: TrustedIssuer | undefined;
-  /** Claims and introspection modes: the values of the claims the issuer's policy reads, and only those. */
-  claims?: ClaimValues | undefined;
-  /** The token's `iss`, `sid` and `iat` (ms): what a back-channel logout is checked against (src/logout/revocations.ts). */
-  iss?: string | undefined;
-  sid?: string | undefined;
-  issuedAtMs?: number | undefined;
-}
+/** Defined beside the issuers that vouch for it (src/idp/trusted-issuer.ts); exported here too, where callers have always found it. */
+export type { Identity } from '../idp/trusted-issuer.js';
 
 /**
  * A short, non-reversible token fingerprint for cache keys and log correlation: SHA-256
@@ -48,9 +24,8 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Verifies bearer JWTs locally: signature against the issuer's JWKS, allowed asymmetric
- * algorithms only, `iss`, `aud`, `exp`/`nbf` with a small skew, and that it is an access
- * token. Verified identities are cached by token hash until the token expires.
+ * Verifies bearer tokens by their issuer (src/idp/kinds/: a JWT against the issuer's keys, or
+ * RFC 7662 introspection) and caches the verified identities by token hash until they expire.
  */
 export class TokenVerifier {
   private readonly cache: MeteredLru<Identity>;
@@ -116,15 +91,18 @@ export class TokenVerifier {
     return this.cached(tokenHash) ?? this.verifyFresh(token, tokenHash);
   }
 
+  /** The primary issuer: the one an identity without an issuer belongs to. */
+  get primaryIssuer(): TrustedIssuer {
+    return this.issuers.primary;
+  }
+
   /**
-   * After a {@link cached} miss: the token's issuer ({@link IssuerRegistry.select}), then full
-   * verification (a JWT against that issuer's keys) or introspection (RFC 7662), then caching
-   * until expiry (for introspection: until min(exp, `introspection.cacheMaxSeconds`)).
+   * After a {@link cached} miss: the token's issuer ({@link IssuerRegistry.select}) verifies it
+   * (a JWT against its keys, or introspection), then the identity is cached until it expires
+   * (for introspection: until min(exp, `introspection.cacheMaxSeconds`)).
    */
   async verifyFresh(token: string, tokenHash: string): Promise<Identity> {
-    const issuer = this.issuers.select(token);
-    const identity =
-      issuer.introspector !== undefined ? await this.introspect(issuer, token, tokenHash) : await this.verifyJwt(issuer, token, tokenHash);
+    const identity = await this.issuers.select(token).verify(token, tokenHash);
     // A token issued before a logout of its subject or session: refused without asking anyone.
     if (this.revocations?.refuses(revocable(identity)) === true) {
       throw new Unauthenticated('invalid_token', { detail: 'token issued before a logout of its session or subject' });
@@ -132,40 +110,6 @@ export class TokenVerifier {
     // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
     if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
     return identity;
-  }
-
-  private async verifyJwt(trusted: TrustedIssuer, token: string, tokenHash: string): Promise<Identity> {
-    const { provider } = trusted;
-    const keys = provider.keys;
-    const endpoints = provider.endpoints;
-    if (keys === undefined || endpoints === undefined) throw new IdpUnavailable({ detail: 'issuer not discovered yet' });
-    const { issuer } = trusted.settings;
-
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, keys, {
-        issuer: endpoints.issuer,
-        audience: [...issuer.audiences],
-        algorithms: [...issuer.algorithms],
-        clockTolerance: issuer.clockToleranceSeconds,
-        currentDate: new Date(this.clock()),
-        requiredClaims: ['exp', 'sub'],
-      }));
-    } catch (error) {
-      throw translateJoseError(error);
-    }
-    // Keycloak marks ID and refresh tokens with `typ`; only access tokens authorize requests.
-    if (payload.typ !== undefined && String(payload.typ).toLowerCase() !== 'bearer') {
-      throw new Unauthenticated('invalid_token', { detail: `token typ ${String(payload.typ)} is not an access token` });
-    }
-    // RPT permissions are Keycloak's UMA; a claims-mode issuer is decided by its policy alone.
-    const permissions = trusted.settings.mode === 'keycloak-uma' ? rptPermissions(payload) : undefined;
-    return toIdentity(trusted, payload, payload.sub!, payload.exp! * 1000, tokenHash, permissions);
-  }
-
-  private async introspect(trusted: TrustedIssuer, token: string, tokenHash: string): Promise<Identity> {
-    const result = await trusted.introspector!.introspect(token, tokenHash);
-    return toIdentity(trusted, result.claims, result.subject, result.reuseUntilMs, tokenHash, undefined);
   }
 }
 
@@ -192,49 +136,6 @@ export function identityBytes(identity: Identity): number {
     }
   }
   return bytes;
-}
-
-/** jose's errors become ours here, and only here. */
-function translateJoseError(error: unknown): AuthzError {
-  if (error instanceof AuthzError) return error; // from idpFetch inside the JWKS fetch
-  // The key set could not be had (timeout, non-200, not a JWKS): the IdP's fault, not the token's.
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error?.constructor === joseErrors.JOSEError) {
-    return new IdpUnavailable({ detail: `JWKS unavailable: ${(error as Error).message}`, cause: error });
-  }
-  if (error instanceof joseErrors.JOSEError) {
-    return new Unauthenticated('invalid_token', { detail: `${error.code}: ${error.message}` });
-  }
-  if (error instanceof TypeError || error instanceof SyntaxError) {
-    return new Unauthenticated('invalid_token', { detail: `malformed token: ${error.message}` });
-  }
-  return new IdpUnavailable({ detail: `token verification failed: ${(error as Error).message}`, cause: error });
-}
-
-/** The identity headers' values from the issuer's claim paths, and the policy's claim values; never the claims object. */
-function toIdentity(
-  trusted: TrustedIssuer,
-  claims: Readonly<Record<string, unknown>>,
-  subject: string,
-  expiresAtMs: number,
-  tokenHash: string,
-  permissions: ReadonlySet<string> | undefined,
-): Identity {
-  const paths = trusted.settings.claims;
-  const first = (values: string[]): string | undefined => values.find((value) => value !== '');
-  return {
-    subject,
-    username: first(readClaim(claims, paths.username)),
-    email: first(readClaim(claims, paths.email)),
-    groups: readClaim(claims, paths.groups),
-    expiresAtMs,
-    tokenHash,
-    permissions,
-    issuer: trusted,
-    claims: trusted.policy?.extract(claims),
-    iss: typeof claims.iss === 'string' ? claims.iss : undefined,
-    sid: typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : undefined,
-    issuedAtMs: typeof claims.iat === 'number' ? claims.iat * 1000 : undefined,
-  };
 }
 
 /** The fields of an identity a logout is checked against. */

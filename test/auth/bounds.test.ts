@@ -5,8 +5,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { fakeIdp, type TestService, testService } from '../helpers/test-service.js';
 
 const TEMPLATED = {
   AUTHZ_ROUTES_PRESET: 'none',
@@ -15,22 +15,17 @@ const TEMPLATED = {
 
 let idp: FakeIdp;
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-});
-afterAll(async () => {
-  await idp.stop();
+  idp = await fakeIdp();
 });
 
-type TestService = Awaited<ReturnType<typeof startService>>;
 const auth = (service: TestService, uri: string, token: string) =>
   request(service.handler).get('/auth').set('X-Original-Method', 'GET').set('X-Original-URI', uri).set('Authorization', `Bearer ${token}`);
 
 describe('request-named resources', () => {
   let service: TestService;
   beforeAll(async () => {
-    service = await startService(idp, { env: { ...TEMPLATED, AUTHZ_CONFIG: '' } });
+    ({ service } = await testService({ idp, env: { ...TEMPLATED, AUTHZ_CONFIG: '' } }));
   });
-  afterAll(() => service.provider.stop());
   beforeEach(() => {
     idp.umaCalls = [];
     // Keycloak knows none of the invented names.
@@ -64,9 +59,8 @@ describe('per-subject lookup limit', () => {
   let now: number;
   beforeAll(async () => {
     now = Date.now();
-    service = await startService(idp, { env: { AUTHZ_UMA_PER_OBJECT: 'true' }, clock: () => now });
+    ({ service } = await testService({ idp, env: { AUTHZ_UMA_PER_OBJECT: 'true' }, clock: () => now }));
   });
-  afterAll(() => service.provider.stop());
   beforeEach(() => {
     idp.umaCalls = [];
     idp.protectionCalls = [];

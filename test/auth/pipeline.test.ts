@@ -3,18 +3,14 @@ import request from 'supertest';
 import { createService } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
-import { LogCapture, SMALL_ROUTES, startService, testConfig } from '../helpers/service.js';
+import { LogCapture, SMALL_ROUTES, testConfig } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } }));
 });
 beforeEach(() => {
   idp.umaCalls = [];

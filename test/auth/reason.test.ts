@@ -11,8 +11,8 @@ import {
   Unauthenticated,
   UnmappedRoute,
 } from '../../src/errors.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 /** What NGINX does with the reason: paste it, unescaped, into a JSON string literal. */
 const nginxBody = (reason: string): unknown => JSON.parse(`{"error_code":"PERMISSION_DENIED","message":"${reason}"}\n`);
@@ -144,14 +144,9 @@ describe('authenticationWays', () => {
 
 describe('/auth sends the reason in X-Authz-Reason on refusals only', () => {
   let idp: FakeIdp;
-  let service: Awaited<ReturnType<typeof startService>>;
+  let service: TestService;
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
-    service = await startService(idp, { env: { AUTHZ_DECISION_TIMEOUT_MS: '300' } });
-  });
-  afterAll(async () => {
-    service.provider.stop();
-    await idp.stop();
+    ({ idp, service } = await testService({ env: { AUTHZ_DECISION_TIMEOUT_MS: '300' } }));
   });
 
   const auth = (method: string, uri: string, token?: string) => {

@@ -1,18 +1,13 @@
 import type { MemorySessionStore } from '../../src/session/store.js';
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } });
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } }));
 });
 beforeEach(() => {
   idp.umaCalls = [];
@@ -115,28 +110,27 @@ describe('CSRF check of state-changing requests authenticated by the session coo
   });
 
   it('compares with login.publicUrl when it is set, whatever the forwarded host', async () => {
-    const pinned = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_PUBLIC_URL: 'https://ml.example.org' } });
-    try {
-      const token = await idp.token({ sub: 'pinned' });
-      const session = (pinned.sessions!.store as MemorySessionStore).create({
-        accessToken: token,
-        accessExpiresAtMs: Date.now() + 300_000,
-        refreshToken: 'rt',
-        idToken: undefined,
-      });
-      const cookie = `nginx_authz_session=${await pinned.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
-      const post = (origin: string) =>
-        request(pinned.handler)
-          .get('/auth')
-          .set('X-Original-Method', 'POST')
-          .set('X-Original-URI', DELETE_RUN)
-          .set('X-Forwarded-Host', 'mlflow.example.com')
-          .set('Cookie', cookie)
-          .set('Origin', origin);
-      expect((await post('https://mlflow.example.com')).status).toBe(403);
-      expect((await post('https://ml.example.org')).status).toBe(200);
-    } finally {
-      pinned.provider.stop();
-    }
+    const { service: pinned } = await testService({
+      idp,
+      env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_PUBLIC_URL: 'https://ml.example.org' },
+    });
+    const token = await idp.token({ sub: 'pinned' });
+    const session = (pinned.sessions!.store as MemorySessionStore).create({
+      accessToken: token,
+      accessExpiresAtMs: Date.now() + 300_000,
+      refreshToken: 'rt',
+      idToken: undefined,
+    });
+    const cookie = `nginx_authz_session=${await pinned.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    const post = (origin: string) =>
+      request(pinned.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'POST')
+        .set('X-Original-URI', DELETE_RUN)
+        .set('X-Forwarded-Host', 'mlflow.example.com')
+        .set('Cookie', cookie)
+        .set('Origin', origin);
+    expect((await post('https://mlflow.example.com')).status).toBe(403);
+    expect((await post('https://ml.example.org')).status).toBe(200);
   });
 });

@@ -1,22 +1,17 @@
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let now: number;
 
 const A = '/api/2.0/mlflow-artifacts/artifacts/1/0a1b/artifacts/model/MLmodel';
 const NO_RESOURCE = '/api/2.0/mlflow-artifacts/artifacts/2/0a1b/artifacts/model/MLmodel';
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
   now = Date.now();
-  service = await startService(idp, { env: { AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_DECISION_TIMEOUT_MS: '1500' }, clock: () => now });
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { AUTHZ_UMA_PER_OBJECT: 'true', AUTHZ_DECISION_TIMEOUT_MS: '1500' }, clock: () => now }));
 });
 beforeEach(() => {
   idp.umaCalls = [];

@@ -1,20 +1,16 @@
 import { Forbidden, IdpUnavailable, Unauthenticated } from '../../src/errors.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
 import { UmaDecisionClient } from '../../src/decide/uma.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let uma: UmaDecisionClient;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
+  ({ idp, service } = await testService({ env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } }));
   uma = new UmaDecisionClient(service.config, service.provider, service.metrics, (await import('../../src/log.js')).createLogger('silent'));
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
 });
 beforeEach(() => {
   idp.umaCalls = [];

@@ -4,6 +4,7 @@ import { createService, type Service } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { IssuerKinds } from '../../src/idp/kinds/index.js';
 import { createLogger } from '../../src/log.js';
 import type { FakeIdp } from './fake-idp.js';
 
@@ -42,13 +43,14 @@ export function testConfig(idp: FakeIdp, env: Record<string, string> = {}): Conf
 /** A service against the fake IdP (and any other issuers its config lists), discovery done, logs captured. */
 export async function startService(
   idp: FakeIdp,
-  options: { env?: Record<string, string>; clock?: Clock } = {},
+  options: { env?: Record<string, string>; clock?: Clock; issuerKinds?: IssuerKinds } = {},
 ): Promise<Service & { logs: LogCapture; config: Config }> {
   const config = testConfig(idp, options.env);
   const logs = new LogCapture();
   const service = createService(config, createLogger('debug', logs), {
     defaultMetrics: false,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.issuerKinds ? { issuerKinds: options.issuerKinds } : {}),
   });
   await service.issuers.start();
   return { ...service, logs, config };

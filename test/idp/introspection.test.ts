@@ -2,13 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { FakeIdp, type UmaRequest } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp, UmaRequest } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { fakeIdp, type TestService, testService } from '../helpers/test-service.js';
 
 // The primary is a Keycloak (UMA); a second issuer answers RFC 7662 introspection for opaque tokens.
 let primary: FakeIdp;
 let as: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let now = Date.now();
 const clock = () => now;
 const nowSec = () => Math.floor(now / 1000);
@@ -17,7 +18,7 @@ const nowSec = () => Math.floor(now / 1000);
 let active: Map<string, Record<string, unknown>>;
 
 beforeAll(async () => {
-  [primary, as] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
+  [primary, as] = await Promise.all([fakeIdp(), fakeIdp()]);
   const file = join(mkdtempSync(join(tmpdir(), 'authz-introspect-')), 'c.yaml');
   writeFileSync(
     file,
@@ -34,11 +35,7 @@ issuers:
         "runs#delete": { anyOf: [{ claim: groups, values: [admins] }] }
 `,
   );
-  service = await startService(primary, { clock, env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
-});
-afterAll(async () => {
-  service.issuers.stop();
-  await Promise.all([primary.stop(), as.stop()]);
+  ({ service } = await testService({ idp: primary, clock, env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } }));
 });
 beforeEach(() => {
   now += 3_600_000; // past every cache of the previous test

@@ -2,18 +2,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { fakeIdp, type TestService, testService } from '../helpers/test-service.js';
 
 // Three issuers: the primary (Keycloak UMA, the fake's token endpoint decides), a claims-mode
 // "second" one, and a third the service is not configured for.
 let primary: FakeIdp;
 let second: FakeIdp;
 let third: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 
 beforeAll(async () => {
-  [primary, second, third] = await Promise.all([new FakeIdp().start(), new FakeIdp().start(), new FakeIdp().start()]);
+  [primary, second, third] = await Promise.all([fakeIdp(), fakeIdp(), fakeIdp()]);
   const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'c.yaml');
   writeFileSync(
     file,
@@ -30,11 +31,7 @@ issuers:
         "runs#delete": { allOf: [{ claim: realm_access.roles, values: [editor] }, { claim: ["https://example.com/mfa"], values: ["true"] }] }
 `,
   );
-  service = await startService(primary, { env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
-});
-afterAll(async () => {
-  service.issuers.stop();
-  await Promise.all([primary.stop(), second.stop(), third.stop()]);
+  ({ service } = await testService({ idp: primary, env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } }));
 });
 beforeEach(() => {
   primary.umaCalls = [];
@@ -131,16 +128,12 @@ describe('several issuers', () => {
 describe('two keycloak-uma issuers', () => {
   let kcA: FakeIdp;
   let kcB: FakeIdp;
-  let both: Awaited<ReturnType<typeof startService>>;
+  let both: TestService;
   beforeAll(async () => {
-    [kcA, kcB] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
+    [kcA, kcB] = await Promise.all([fakeIdp(), fakeIdp()]);
     const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'uma.yaml');
     writeFileSync(file, `issuers:\n  - { id: realm-b, url: "${kcB.url}", client: { id: rs-b } }\n`);
-    both = await startService(kcA, { env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } });
-  });
-  afterAll(async () => {
-    both.issuers.stop();
-    await Promise.all([kcA.stop(), kcB.stop()]);
+    ({ service: both } = await testService({ idp: kcA, env: { AUTHZ_CONFIG: file, ...SMALL_ROUTES } }));
   });
 
   it("asks each token's own Keycloak, with that issuer's client as the audience", async () => {
@@ -161,19 +154,15 @@ describe('two keycloak-uma issuers', () => {
 describe('uma.perObject beside a claims issuer', () => {
   let kc: FakeIdp;
   let op: FakeIdp;
-  let svc: Awaited<ReturnType<typeof startService>>;
+  let svc: TestService;
   beforeAll(async () => {
-    [kc, op] = await Promise.all([new FakeIdp().start(), new FakeIdp().start()]);
+    [kc, op] = await Promise.all([fakeIdp(), fakeIdp()]);
     const file = join(mkdtempSync(join(tmpdir(), 'authz-issuers-')), 'po.yaml');
     writeFileSync(
       file,
       `issuers:\n  - id: op\n    url: "${op.url}"\n    mode: claims\n    audiences: [nginx-authz]\n    policy: { rules: { "experiments#read": { anyOf: [{ claim: groups, values: [mlflow-viewers] }] } } }\n`,
     );
-    svc = await startService(kc, { env: { AUTHZ_CONFIG: file, AUTHZ_UMA_PER_OBJECT: 'true' } }); // the MLflow table: experiments/get names its experiment
-  });
-  afterAll(async () => {
-    svc.issuers.stop();
-    await Promise.all([kc.stop(), op.stop()]);
+    ({ service: svc } = await testService({ idp: kc, env: { AUTHZ_CONFIG: file, AUTHZ_UMA_PER_OBJECT: 'true' } })); // the MLflow table: experiments/get names its experiment
   });
 
   it("decides a claims token on the route's resource, with no per-experiment lookup in Keycloak", async () => {

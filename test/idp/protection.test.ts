@@ -3,21 +3,17 @@ import { PatProvider } from '../../src/idp/pat.js';
 import { ProtectionApi } from '../../src/idp/protection.js';
 import { UmaMetadata } from '../../src/idp/uma-metadata.js';
 import { createLogger } from '../../src/log.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let now: number;
 let api: ProtectionApi;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } });
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { ...SMALL_ROUTES, AUTHZ_DECISION_TIMEOUT_MS: '1500' } }));
 });
 beforeEach(() => {
   idp.patCalls = [];

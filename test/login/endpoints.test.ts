@@ -1,22 +1,16 @@
 import type { MemorySessionStore } from '../../src/session/store.js';
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
 import { PendingLoginCookie } from '../../src/login/pending.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
-let off: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
+let off: TestService;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } });
-  off = await startService(idp);
-});
-afterAll(async () => {
-  service.provider.stop();
-  off.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } }));
+  ({ service: off } = await testService({ idp }));
 });
 
 const viaNginx = (path: string) =>

@@ -2,8 +2,9 @@ import request from 'supertest';
 import { copySourcePath, copySourceRoute } from '../../src/routes/copy-source.js';
 import { RouteMatcher } from '../../src/routes/match.js';
 import { parseRouteTable, readPreset } from '../../src/routes/table.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 describe('copySourcePath (x-amz-copy-source as MinIO reads it)', () => {
   it.each([
@@ -65,14 +66,9 @@ describe('copySourceRoute with the MinIO preset', () => {
 
 describe('/auth decides the copy source of an S3 copy as well as its destination', () => {
   let idp: FakeIdp;
-  let service: Awaited<ReturnType<typeof startService>>;
+  let service: TestService;
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
-    service = await startService(idp, { env: SMALL_ROUTES });
-  });
-  afterAll(async () => {
-    service.provider.stop();
-    await idp.stop();
+    ({ idp, service } = await testService({ env: SMALL_ROUTES }));
   });
   beforeEach(() => {
     idp.umaCalls = [];

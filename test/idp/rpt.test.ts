@@ -1,4 +1,4 @@
-import { rptPermissions } from '../../src/tokens/rpt.js';
+import { rptPermissions } from '../../src/idp/rpt.js';
 
 describe('rptPermissions', () => {
   it('lists resource#scope for each permission of an RPT', () => {
