@@ -93,7 +93,8 @@ async function measure(store, dir) {
   await runWrk({ url: loadFront, script, seconds: 3, connections: 32 }); // a fresh process: JIT warm-up, not measured
   const result = await runWrk({ url: loadFront, script, seconds: Number(opt.seconds), connections: 32 });
   rmSync(script);
-  if (result.non2xx > 0 || result.socketErrors > 0) throw new Error(`${store}: ${result.non2xx} non-2xx, ${result.socketErrors} socket errors`);
+  if (result.non2xx > 0 || result.socketErrors > 0)
+    throw new Error(`${store}: ${result.non2xx} non-2xx, ${result.socketErrors} socket errors`);
   return result;
 }
 
