@@ -177,6 +177,7 @@ describe('back-channel logout across two replicas (Redis bus, no stickiness)', (
     const headers = await adminHeaders();
     const [user] = (await (await fetch(`${realm}/users?username=${USER}&exact=true`, { headers })).json()) as { id: string }[];
     const logoutsBefore = await metricOf(0, 'authz_backchannel_logouts_total', 'result="ok"');
+    const replica2Before = await metricOf(1, 'authz_backchannel_logouts_total', 'result="ok"');
 
     // Four probes polled concurrently from the moment of the admin call, each until its first 401 (10 s at most).
     const started = performance.now();
@@ -210,6 +211,7 @@ describe('back-channel logout across two replicas (Redis bus, no stickiness)', (
     expect(recorder.tokens.length).toBeGreaterThan(0);
     expect(recorder.tokens.every((each) => each.status === 200)).toBe(true);
     expect(await metricOf(0, 'authz_backchannel_logouts_total', 'result="ok"')).toBe(logoutsBefore + recorder.tokens.length);
+    expect(await metricOf(1, 'authz_backchannel_logouts_total', 'result="ok"')).toBe(replica2Before); // none posted to replica 2
     for (const time of times) {
       expect(time).toBeDefined();
       expect(time! - answered).toBeLessThan(1_000);
