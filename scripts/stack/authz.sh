@@ -34,7 +34,8 @@ shared_env() {
   load_ports; [[ -n "${REDIS_PORT:-}" ]] || die "REDIS_PORT unknown: start Redis first (scripts/stack/redis.sh start)"
   local secretf="$STACK_DIR/session.secret"
   [[ -s "$secretf" ]] || { (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secretf"); }
-  export AUTHZ_SESSION_STORE=redis AUTHZ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" AUTHZ_SESSION_SECRET
+  # AUTHZ_SESSION_STORE=memory from the caller: one replica on the memory store (scripts/bench/session-store.mjs compares the two).
+  export AUTHZ_SESSION_STORE="${AUTHZ_SESSION_STORE:-redis}" AUTHZ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" AUTHZ_SESSION_SECRET
   AUTHZ_REDIS_PASSWORD="$("$STACK_SCRIPTS_DIR/redis.sh" password)"; export AUTHZ_REDIS_PASSWORD
   AUTHZ_SESSION_SECRET="$(cat "$secretf")"
 }

@@ -1,19 +1,17 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import type { ClusterBus, ClusterEvent } from '../cluster/bus.js';
 import { originId } from '../cluster/bus.js';
 import type { RedisConnection } from '../cluster/redis.js';
 import type { Logger } from '../log.js';
-import { AtRestSealer } from './at-rest.js';
 import { randomId } from './crypto.js';
+import { hashId, px, SessionKeys, type SessionRecord, SessionRecords } from './redis-records.js';
 import { RefreshLock } from './refresh-lock.js';
 import {
   claimsOf,
   matches,
   sessionBytes,
   subjectKey,
-  canonicalIssuer,
   subjectOf,
   type Session,
   type SessionLimits,
@@ -21,16 +19,6 @@ import {
   type SessionStore,
   type SessionTokens,
 } from './store.js';
-
-/** What a session's Redis value holds (encrypted as a whole). */
-export interface SessionRecord {
-  c: number;
-  a: number;
-  t: SessionTokens;
-  s?: string | undefined;
-  i?: string | undefined;
-  d?: string | undefined;
-}
 
 export interface RedisStoreOptions extends SessionLimits {
   /** `session.secret`: the key of the records at rest. */
@@ -41,7 +29,7 @@ export interface RedisStoreOptions extends SessionLimits {
 
 /**
  * Sessions shared by every replica through Redis. Each session is one key, `s:` + a hash of its id
- * (the id itself never reaches Redis), holding the encrypted record (src/session/at-rest.ts) and
+ * (the id itself never reaches Redis), holding the encrypted record (layout: src/session/redis-records.ts) and
  * expiring with the session: min(idle timeout, absolute time left), pushed back by activity at most
  * every idle/10 and asynchronously, never on every request. Sorted sets per subject (`u:`) and per
  * IdP session (`i:`) find a user's sessions for the per-subject cap and {@link endSessions}.
@@ -57,7 +45,8 @@ export class RedisSessionStore implements SessionStore {
   private readonly byHash = new Map<string, string>();
   private readonly touchedAt = new WeakMap<Session, number>();
   private readonly loading = new Map<string, Promise<Session | undefined>>();
-  private readonly sealer: AtRestSealer;
+  private readonly records: SessionRecords;
+  private readonly keys: SessionKeys;
   private readonly origin = originId();
   private readonly lock: RefreshLock;
   private readonly unsubscribe: () => void;
@@ -71,7 +60,8 @@ export class RedisSessionStore implements SessionStore {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
-    this.sealer = new AtRestSealer(options.secret);
+    this.records = new SessionRecords(options.secret);
+    this.keys = new SessionKeys(redis);
     this.local = new LRUCache<string, Session>({
       max: options.maxEntries,
       maxSize: options.maxBytes ?? options.maxEntries * 8_192,
@@ -105,9 +95,9 @@ export class RedisSessionStore implements SessionStore {
       sid,
     };
     const h = hashId(session.id);
-    const multi = this.redis.client.multi().set(this.sessionKey(h), this.seal(session, h), px(this.ttl(session, now)));
+    const multi = this.redis.client.multi().set(this.keys.session(h), this.seal(session, h), px(this.ttl(session, now)));
     const indexMs = this.options.absoluteTimeoutMs;
-    for (const index of this.indexes(session)) {
+    for (const index of this.keys.indexes(session)) {
       multi
         .zAdd(index, { score: now, value: h })
         .zRemRangeByScore(index, '-inf', now - indexMs)
@@ -153,7 +143,7 @@ export class RedisSessionStore implements SessionStore {
     const session = this.local.get(id);
     this.local.delete(id);
     const h = hashId(id);
-    await this.remove(h, session === undefined ? [] : this.indexes(session));
+    await this.remove(h, session === undefined ? [] : this.keys.indexes(session));
     return session;
   }
 
@@ -163,7 +153,7 @@ export class RedisSessionStore implements SessionStore {
       session.tokens = tokens;
       const now = this.clock();
       // XX: never brings back a session ended meanwhile.
-      await this.redis.client.set(this.sessionKey(h), this.seal(session, h), { ...px(this.ttl(session, now)), condition: 'XX' });
+      await this.redis.client.set(this.keys.session(h), this.seal(session, h), { ...px(this.ttl(session, now)), condition: 'XX' });
       this.touchedAt.set(session, now);
     });
   }
@@ -171,11 +161,11 @@ export class RedisSessionStore implements SessionStore {
   async endSessions(match: SessionMatch): Promise<number> {
     const subject = match.sub === undefined ? undefined : subjectKey(match.issuer, match.sub);
     const index =
-      match.sid !== undefined ? this.sidIndex(match.issuer, match.sid) : subject !== undefined ? this.redis.key(`u:${subject}`) : undefined;
+      match.sid !== undefined ? this.keys.sid(match.issuer, match.sid) : subject !== undefined ? this.keys.subject(subject) : undefined;
     for (const [id, session] of this.local.entries()) if (matches(session, match, subject)) this.local.delete(id);
     if (index === undefined) return 0;
     // With a sid, also the subject's sessions that carry none (they cannot be told apart): see matches().
-    const drained = match.sid !== undefined && subject !== undefined ? [index, this.redis.key(`n:${subject}`)] : [index];
+    const drained = match.sid !== undefined && subject !== undefined ? [index, this.keys.withoutSid(subject)] : [index];
     let ended = 0;
     for (const key of drained) {
       let hashes: string[];
@@ -198,7 +188,7 @@ export class RedisSessionStore implements SessionStore {
   private async remove(h: string, indexes: string[] = []): Promise<number> {
     let removed: number;
     try {
-      const multi = this.redis.client.multi().del(this.sessionKey(h));
+      const multi = this.redis.client.multi().del(this.keys.session(h));
       for (const index of indexes) multi.zRem(index, h);
       const replies = await multi.exec();
       removed = Number(replies[0] ?? 0);
@@ -211,7 +201,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Ends the subject's oldest sessions beyond `maxPerSubject` (their index entries scored by creation time). */
   private async capSubject(subject: string): Promise<void> {
-    const index = this.redis.key(`u:${subject}`);
+    const index = this.keys.subject(subject);
     const count = await this.redis.client.zCard(index);
     const excess = count - (this.options.maxPerSubject ?? 20);
     if (excess <= 0) return;
@@ -229,17 +219,7 @@ export class RedisSessionStore implements SessionStore {
     if (record === undefined) return undefined;
     const now = this.clock();
     if (now >= record.a) return undefined;
-    const session: Session = {
-      id,
-      createdAtMs: record.c,
-      absoluteExpiresAtMs: record.a,
-      lastSeenMs: now,
-      tokens: record.t,
-      renewing: undefined,
-      subject: record.s,
-      issuer: record.i,
-      sid: record.d,
-    };
+    const session = SessionRecords.toSession(id, record, now);
     // A request on this replica is activity: push the expiry back now (asynchronously).
     this.touch(session, now, true);
     if (generation === this.generation) this.keep(session, now);
@@ -248,7 +228,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** The decrypted record under a hashed key; undefined when absent or unreadable (another secret, tampered). */
   private async read(h: string): Promise<SessionRecord | undefined> {
-    const key = this.sessionKey(h);
+    const key = this.keys.session(h);
     let value: string | null;
     try {
       value = await this.redis.client.get(key);
@@ -256,15 +236,15 @@ export class RedisSessionStore implements SessionStore {
       throw this.redis.failure('session_read', error);
     }
     if (value === null) return undefined;
-    const plaintext = this.sealer.open(value, key);
-    if (plaintext === undefined) {
+    const record = this.records.open(value, key);
+    if (record === undefined) {
       this.log.warn(
         { session: h.slice(0, 12) },
         'redis session store: a record did not decrypt (another session.secret?); treated as absent',
       );
       return undefined;
     }
-    return JSON.parse(plaintext) as SessionRecord;
+    return record;
   }
 
   private keep(session: Session, now: number): void {
@@ -278,7 +258,7 @@ export class RedisSessionStore implements SessionStore {
     if (!force && now - (this.touchedAt.get(session) ?? 0) < this.options.idleTimeoutMs / 10) return;
     this.touchedAt.set(session, now);
     this.redis.client
-      .pExpire(this.sessionKey(hashId(session.id)), this.ttl(session, now))
+      .pExpire(this.keys.session(hashId(session.id)), this.ttl(session, now))
       .then((set) => {
         if (set === 0 && this.local.get(session.id) === session) this.local.delete(session.id);
       })
@@ -300,49 +280,10 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private seal(session: Session, h: string): string {
-    const record: SessionRecord = {
-      c: session.createdAtMs,
-      a: session.absoluteExpiresAtMs,
-      t: session.tokens,
-      s: session.subject,
-      i: session.issuer,
-      d: session.sid,
-    };
-    return this.sealer.seal(JSON.stringify(record), this.sessionKey(h));
+    return this.records.seal(session, this.keys.session(h));
   }
 
   private ttl(session: Session, now: number): number {
     return Math.max(1, Math.min(this.options.idleTimeoutMs, session.absoluteExpiresAtMs - now));
   }
-
-  private indexes(session: Session): string[] {
-    const keys: string[] = [];
-    if (session.subject !== undefined) keys.push(this.redis.key(`u:${session.subject}`));
-    if (session.sid !== undefined) keys.push(this.sidIndex(session.issuer, session.sid));
-    // Sessions whose tokens name no IdP session: a logout of one of the subject's IdP sessions ends them too.
-    else if (session.subject !== undefined) keys.push(this.redis.key(`n:${session.subject}`));
-    return keys;
-  }
-
-  private sidIndex(issuer: string | undefined, sid: string): string {
-    return this.redis.key(
-      `i:${createHash('sha256')
-        .update(JSON.stringify([canonicalIssuer(issuer), sid]))
-        .digest('base64url')
-        .slice(0, 22)}`,
-    );
-  }
-
-  private sessionKey(h: string): string {
-    return this.redis.key(`s:${h}`);
-  }
-}
-
-/** The Redis name of a session: a hash of its id, so Redis (and its dumps) never hold a usable id. */
-export function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url').slice(0, 32);
-}
-
-function px(ms: number): { expiration: { type: 'PX'; value: number } } {
-  return { expiration: { type: 'PX', value: Math.max(1, Math.ceil(ms)) } };
 }

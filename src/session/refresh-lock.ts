@@ -2,7 +2,7 @@ import type { ClusterBus } from '../cluster/bus.js';
 import type { RedisConnection } from '../cluster/redis.js';
 import { IdpUnavailable, Unauthenticated } from '../errors.js';
 import { randomId } from './crypto.js';
-import type { SessionRecord } from './redis-store.js';
+import type { SessionRecord } from './redis-records.js';
 import type { Session, SessionTokens } from './store.js';
 
 /** How often a replica waiting for another's refresh looks at Redis (besides being woken by its event). */
