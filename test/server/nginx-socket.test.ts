@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { SMALL_ROUTES } from '../helpers/service.js';
@@ -105,7 +105,8 @@ http {
       let toService = 0;
       for (let attempt = 0; attempt < 20 && toService === 0; attempt++) {
         const stats = spawnSync('ss', ['-x', '-p'], { encoding: 'utf8' }).stdout;
-        toService = stats.split('\n').filter((line) => line.includes(sock)).length;
+        // The service may bind through a shorter relative path (sun_path is 108 bytes): match the socket's last two parts.
+        toService = stats.split('\n').filter((line) => line.includes(`${basename(dir)}/authz.sock`)).length;
         if (toService === 0) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(toService).toBeGreaterThan(0);
