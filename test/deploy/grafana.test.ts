@@ -13,6 +13,7 @@ import { ROOT } from './tools.js';
 /** Every series name the service's registry can export (histograms as _bucket, _sum, _count). */
 async function exportedNames(): Promise<Set<string>> {
   const metrics = new Metrics({ defaultMetrics: false });
+  metrics.usesRedis(); // exported only with the Redis store (session.store: redis)
   const names = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
