@@ -117,7 +117,8 @@ function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
     const env: Record<string, string> = {};
     for (const entry of one(manifests, 'Deployment').spec.template.spec.containers[0].env ?? []) {
       if (typeof entry.value === 'string') env[entry.name] = entry.value;
-      else if (entry.valueFrom?.secretKeyRef) env[entry.name] = entry.name === 'AUTHZ_REDIS_URL' ? 'redis://redis.test-only:6379' : 'test-only';
+      else if (entry.valueFrom?.secretKeyRef)
+        env[entry.name] = entry.name === 'AUTHZ_REDIS_URL' ? 'redis://redis.test-only:6379' : 'test-only';
     }
     return loadConfig({ ...env, AUTHZ_CONFIG: join(dir, 'config.yaml') });
   } finally {
