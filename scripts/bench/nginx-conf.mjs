@@ -17,8 +17,12 @@
  * @param {boolean} o.setMisc    hash the credentials with set-misc's set_sha1 (Debian libnginx-mod-http-set-misc)
  * @param {string} [o.authzB]   a second nginx-authz (variant B of an A/B comparison), same snippets, own front
  * @param {number} [o.authzBKeepalive]
+ * @param {string} o.cacheDir    the decision cache's directory (tmpfs, as nginx/README.md advises)
+ * @param {string} [o.cachedBExtra] NGINX directives added to a second cached front's /auth (front "cachedB"): an A/B of
+ *   a tuning of the decision location in one interleaved run
  */
 export function renderBenchConf(o) {
+  // As documented: NDK + set-misc hash the credentials in the key (authz-cache.conf); without them, the plain variant.
   const modules = o.setMisc
     ? 'load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_set_misc_module.so;\n'
     : '';
@@ -97,42 +101,10 @@ ${
         }
     }
 
-    # 3. auth_request to nginx-authz behind an NGINX decision cache
-    # ---- BEGIN decision cache (bench-local; after merge: replace this block by the repo's snippet,
-    # ---- \`include ${o.snippets}/authz-cache.conf;\`, and its proxy_cache_path) ----------------------------------
-    proxy_cache_path ${o.prefix}/authz-cache levels=1:2 keys_zone=authz_decisions:10m max_size=64m inactive=60s use_temp_path=off;
-    server {
-        listen 127.0.0.1:${o.ports.cached};
-        location = /auth {
-            internal;
-            # NGINX writes the key in clear into each cache file: never the credentials themselves, only a hash.
-            ${o.setMisc ? 'set_sha1 $authz_credentials_sha1 "$http_authorization|$http_cookie";' : 'set $authz_credentials_sha1 "$http_authorization|$http_cookie"; # no set-misc: bench only, cache dir is private to the run'}
-            proxy_cache authz_decisions;
-            proxy_cache_key "$authz_credentials_sha1|$request_method|$request_uri";
-            proxy_cache_valid 200 5s;            # allows only; a 401/403 is never kept
-            proxy_cache_lock on;
-            proxy_ignore_headers Cache-Control Expires;   # X-Accel-Expires (the service's per-answer bound) still applies
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            client_max_body_size 0;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Original-Remote-Addr $remote_addr;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Authz-Service "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://nginx_authz/auth;
-        }
-        location / {
-            auth_request /auth;
-            proxy_pass http://bench_app; proxy_http_version 1.1; proxy_set_header Connection "";
-        }
-    }
-    # ---- END decision cache ------------------------------------------------------------------------------------
-
+    # 3. auth_request to nginx-authz behind the NGINX decision cache, exactly as nginx/README.md ("Decision cache")
+    # tells adopters: the zone in the http block (here on tmpfs, like /run there), the shipped snippet in /auth.
+    proxy_cache_path ${o.cacheDir} levels=1:2 keys_zone=authz_decisions:2m max_size=32m inactive=10s use_temp_path=off;
+${cachedFront(o, o.ports.cached, '')}${o.cachedBExtra === undefined ? '' : cachedFront(o, o.ports.cachedB, o.cachedBExtra)}
     # 4. auth_request to oauth2-proxy (JWT bearer mode)
     server {
         listen 127.0.0.1:${o.ports.oauth2proxy};
@@ -152,5 +124,21 @@ ${
         }
     }
 }
+`;
+}
+
+/** One front whose /auth is the shipped decision-cache snippet (plus `extra` directives, for an A/B of a tuning). */
+function cachedFront(o, port, extra) {
+  return `    server {
+        listen 127.0.0.1:${port};
+        location = /auth {
+            include snippets/${o.setMisc ? 'authz-cache.conf' : 'authz-cache-plain.conf'};
+${extra ? `            ${extra}\n` : ''}            proxy_pass http://nginx_authz/auth;
+        }
+        location / {
+            auth_request /auth;
+            proxy_pass http://bench_app; proxy_http_version 1.1; proxy_set_header Connection "";
+        }
+    }
 `;
 }

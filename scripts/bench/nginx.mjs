@@ -17,9 +17,11 @@
  * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
  *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
  *   --b-workers N
+ * A/B of an NGINX tuning of the decision-cache location (front "cachedB", the shipped snippet plus these directives):
+ *   --cached-b="open_file_cache max=1000 inactive=20s;"
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,6 +53,7 @@ const { values: opt } = parseArgs({
     'b-node-args': { type: 'string' },
     'b-keepalive': { type: 'string' },
     'b-workers': { type: 'string' },
+    'cached-b': { type: 'string' },
   },
 });
 const rounds = opt.short ? 1 : Number(opt.rounds);
@@ -58,7 +61,7 @@ const seconds = opt.short ? 3 : Number(opt.seconds);
 const latencySeconds = opt.short ? 3 : Number(opt['latency-seconds']);
 const rate = Number(opt.rate);
 const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers'].some((name) => opt[name] !== undefined);
-const fronts = [...opt.only.split(','), ...(abTest ? ['authzB'] : [])];
+const fronts = [...opt.only.split(','), ...(abTest ? ['authzB'] : []), ...(opt['cached-b'] !== undefined ? ['cachedB'] : [])];
 const STACK_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
 const CACHE = process.env.NGINX_AUTHZ_CACHE ?? join(process.env.HOME ?? '/root', '.cache/nginx-authz');
 const O2P_VERSION = process.env.OAUTH2_PROXY_VERSION ?? 'v7.15.6';
@@ -69,6 +72,9 @@ const log = (line) => process.stderr.write(`[bench:nginx ${new Date().toISOStrin
 let startedKeycloak = false;
 const run = mkdtempSync(join(tmpdir(), 'abn-')); // short: unix socket paths are limited to ~100 characters
 let failed = false;
+// The decision cache on tmpfs, as nginx/README.md advises (/run there; /dev/shm is writable without root). Always
+// removed at the end, even with --keep (without set-misc its files would hold the token).
+const shm = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/abn-cache-') : undefined;
 
 async function main() {
   if (!existsSync(join(ROOT, 'dist/main.js'))) sh('npm', ['run', 'build']);
@@ -127,10 +133,12 @@ async function main() {
     cached: await freePort(),
     oauth2proxy: await freePort(),
     authzB: await freePort(),
+    cachedB: await freePort(),
   };
   cpSync(join(ROOT, 'nginx/snippets'), join(run, 'conf/snippets'), { recursive: true });
   const setMisc = existsSync('/usr/lib/nginx/modules/ngx_http_set_misc_module.so');
   const conf = join(run, 'conf/nginx.conf');
+  const cacheDir = join(shm ?? run, 'authz-cache');
   writeFileSync(
     conf,
     renderBenchConf({
@@ -144,6 +152,8 @@ async function main() {
       setMisc,
       authzB: b?.addr,
       authzBKeepalive: opt['b-keepalive'] ? Number(opt['b-keepalive']) : undefined,
+      cacheDir,
+      cachedBExtra: opt['cached-b'],
     }),
     { mode: 0o600 },
   );
@@ -161,6 +171,7 @@ async function main() {
     writeWrkScript(wrkScript, headers);
     await preflight(urls, headers);
     for (const name of fronts) await runWrk({ url: urls[name], script: wrkScript, seconds: 2 }); // warm: caches, JIT, keepalive pools
+    if (fronts.includes('cached')) checkDecisionCache(cacheDir, token);
     for (const name of shuffle(fronts)) {
       const r = await runWrk({ url: urls[name], script: wrkScript, seconds });
       if (r.non2xx > 0 || r.socketErrors > 0 || !(r.requests > 0))
@@ -205,6 +216,7 @@ async function main() {
           }
         : undefined,
       nginxDecisionCacheKey: setMisc ? 'sha1 (set-misc)' : 'plain (no set-misc)',
+      cachedBExtra: opt['cached-b'],
     },
     rssAfterBenchMb,
     rss,
@@ -258,6 +270,19 @@ async function kcToken(kcPort) {
   const res = await fetch(`http://127.0.0.1:${kcPort}/realms/mlflow/protocol/openid-connect/token`, { method: 'POST', body });
   if (!res.ok) throw new Error(`Keycloak token request: ${res.status}`);
   return (await res.json()).access_token;
+}
+
+/**
+ * The cached fronts really cache (the service granted a positive X-Accel-Expires, so NGINX wrote entries) and the
+ * entries hold no credentials: the token is nowhere in the cache files (with set-misc the key holds SHA-1 digests).
+ */
+function checkDecisionCache(dir, token) {
+  const files = existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()) : [];
+  if (files.length === 0) fail(`the NGINX decision cache (${dir}) holds no entry after the warm-up: nothing was cached`);
+  const withToken = files.filter((e) => readFileSync(join(e.parentPath, e.name)).includes(token));
+  if (withToken.length > 0 && existsSync('/usr/lib/nginx/modules/ngx_http_set_misc_module.so'))
+    fail(`${withToken.length} NGINX decision cache file(s) hold the bearer token in plain text`);
+  log(`NGINX decision cache: ${files.length} entr${files.length === 1 ? 'y' : 'ies'}, ${withToken.length} holding the token`);
 }
 
 /** Every front answers the token with the upstream's 200; every auth front refuses a request without it or with a forged one. */
@@ -341,6 +366,7 @@ function fail(message) {
 async function cleanup() {
   await stopAll();
   if (startedKeycloak) spawnSync('bash', [join(ROOT, 'scripts/stack/keycloak.sh'), 'stop'], { stdio: 'inherit' });
+  if (shm) rmSync(shm, { recursive: true, force: true });
   if (opt.keep || failed) log(`run dir kept: ${run}`);
   else rmSync(run, { recursive: true, force: true });
 }

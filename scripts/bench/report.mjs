@@ -5,6 +5,7 @@ const LABELS = {
   authz: 'nginx-authz',
   authzB: 'nginx-authz, variant B',
   cached: 'nginx-authz + NGINX decision cache',
+  cachedB: 'NGINX decision cache, variant B',
   oauth2proxy: 'oauth2-proxy (JWT bearer)',
 };
 

@@ -49,6 +49,7 @@ export function connectRedis(config: Config, metrics: Metrics, log: Logger): Red
       ...(tls ? { tls: true as const, ...(redis.tlsCaFile === undefined ? {} : { ca: readFileSync(redis.tlsCaFile) }) } : {}),
     },
   });
+  metrics.usesRedis();
   metrics.redisUp.set(0);
   watch(client, 'redis', where, metrics, log);
   client.connect().catch((error: unknown) => log.error({ redis: where, err: message(error) }, 'redis: connection failed'));

@@ -150,10 +150,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Exported only once Redis is in use ({@link Metrics.usesRedis}): a gauge without labels is otherwise exported as 0,
+   * and a service on the memory store would look like one whose Redis is down (and page "Redis unreachable").
+   */
   readonly redisUp = new Gauge({
     name: 'authz_redis_up',
     help: 'Whether the connection to Redis (session.store: redis) is ready: 1 yes, 0 no (sessions not held here, logins, refreshes and Basic answer 503)',
-    registers: [this.registry],
+    registers: [],
   });
 
   readonly redisErrors = new Counter({
@@ -183,6 +187,11 @@ export class Metrics {
    */
   routeMisconfigured(family: string, scope: string, error: string): void {
     this.misconfiguredRoutes.labels(boundedLabel(family), boundedLabel(scope), /^[a-z_]{1,40}$/.test(error) ? error : 'other').inc();
+  }
+
+  /** Starts exporting `authz_redis_up` (the service connects to Redis); calling it again changes nothing. */
+  usesRedis(): void {
+    if (this.registry.getSingleMetric('authz_redis_up') === undefined) this.registry.registerMetric(this.redisUp);
   }
 
   /** Records one finished decision: the counter and the latency histogram. */

@@ -13,6 +13,7 @@ import { ROOT } from './tools.js';
 /** Every series name the service's registry can export (histograms as _bucket, _sum, _count). */
 async function exportedNames(): Promise<Set<string>> {
   const metrics = new Metrics({ defaultMetrics: false });
+  metrics.usesRedis(); // exported only with the Redis store (session.store: redis)
   const names = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
@@ -34,7 +35,7 @@ describe('deploy/grafana/nginx-authz.json', () => {
     expect(new Set(exprs).size).toBe(exprs.length);
   });
 
-  it('covers decisions by result, resource, scope and source, cache hit ratio, IdP latency and errors, sessions, lockouts, p50/p99', () => {
+  it('covers decisions by result, resource, scope and source, cache hit ratio, IdP latency and errors, sessions, lockouts, p50/p99, Redis, back-channel logouts', () => {
     const all = dashboardQueries()
       .map((q) => q.expr)
       .join('\n');
@@ -49,6 +50,10 @@ describe('deploy/grafana/nginx-authz.json', () => {
       'authz_basic_throttled_total',
       'histogram_quantile(0.5, sum by (le) (rate(authz_decision_duration_seconds_bucket',
       'histogram_quantile(0.99, sum by (le) (rate(authz_decision_duration_seconds_bucket',
+      'min by (instance) (authz_redis_up{job=~"$job"})',
+      'sum by (op) (rate(authz_redis_errors_total',
+      'sum by (result) (increase(authz_backchannel_logouts_total',
+      'sum by (kind) (increase(authz_logout_purged_total',
     ])
       expect(all).toContain(needle);
   });

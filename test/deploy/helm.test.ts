@@ -103,7 +103,10 @@ function expectValid(manifests: Manifest[]): void {
   expect(output.match(/(passed for resource|ServiceMonitor valid)/g)?.length).toBe(manifests.length);
 }
 
-/** The service's own loader over the ConfigMap's config.yaml, with stand-ins for the mounted secret files. */
+/**
+ * The service's own loader over the ConfigMap's config.yaml and the Deployment's environment, with stand-ins for the
+ * mounted secret files and for the variables read from Secrets (a Redis URL for AUTHZ_REDIS_URL).
+ */
 function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
   const dir = mkdtempSync(join(tmpdir(), 'nginx-authz-helm-config-'));
   try {
@@ -111,7 +114,13 @@ function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
     writeFileSync(join(dir, 'client-secret'), 'test-only-client-secret');
     writeFileSync(join(dir, 'session-secret'), 'test-only-session-secret-of-32-characters-at-least');
     writeFileSync(join(dir, 'config.yaml'), text);
-    return loadConfig({ AUTHZ_CONFIG: join(dir, 'config.yaml') });
+    const env: Record<string, string> = {};
+    for (const entry of one(manifests, 'Deployment').spec.template.spec.containers[0].env ?? []) {
+      if (typeof entry.value === 'string') env[entry.name] = entry.value;
+      else if (entry.valueFrom?.secretKeyRef)
+        env[entry.name] = entry.name === 'AUTHZ_REDIS_URL' ? 'redis://redis.test-only:6379' : 'test-only';
+    }
+    return loadConfig({ ...env, AUTHZ_CONFIG: join(dir, 'config.yaml') });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -190,6 +199,11 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
     expect(one(manifests, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
     expect(kinds(manifests)).not.toContain('Secret');
     expectValid(manifests);
+    // What the service makes of it: three replicas on the Redis store, the URL from the Secret's variable.
+    const loaded = loadRendered(manifests);
+    expect(loaded.session.store).toBe('redis');
+    expect(loaded.redis.url).toBe('redis://redis.test-only:6379');
+    expect(loaded.login.enabled).toBe(true);
   });
 
   it('serviceMonitor.enabled renders a ServiceMonitor valid against the prometheus-operator CRD', () => {
@@ -219,12 +233,16 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
     expect(example).toContain('nginx.ingress.kubernetes.io/auth-url: "http://nginx-authz.mlflow.svc.cluster.local:4180/auth"');
     expect(example).toContain('nginx.ingress.kubernetes.io/auth-signin: "https://mlflow.example.com/oauth2/start"');
     expectValid(manifests);
-    // Without the Redis store (its option comes with the shared-session work), the rest is what the service accepts.
-    const withoutRedis = render(['replicaCount=1', 'redis.enabled=false'], [EXAMPLE]);
-    const config = loadRendered(withoutRedis);
+    // As rendered (several replicas on Redis) and with one replica on the memory store: what the service accepts.
+    const config = loadRendered(manifests);
+    expect(config.session.store).toBe('redis');
+    expect(config.redis.url).toBe('redis://redis.test-only:6379');
     expect(config.login.enabled).toBe(true);
     expect(config.basic.enabled).toBe(true);
     expect(config.issuer.url).toBe('https://keycloak.example.com/realms/mlflow');
+    const withoutRedis = loadRendered(render(['replicaCount=1', 'redis.enabled=false'], [EXAMPLE]));
+    expect(withoutRedis.session.store).toBe('memory');
+    expect(withoutRedis.login.enabled).toBe(true);
   });
 
   it('refuses secrets as values and several replicas with login but no shared sessions', () => {

@@ -31,16 +31,18 @@ describe('deploy/prometheus', () => {
 
   it('promtool check rules accepts alerts.yml, and the issue’s alerts are all there', () => {
     const result = run(promtool, ['check', 'rules', 'alerts.yml'], { cwd: DIR });
-    expect(result.stdout).toMatch(/SUCCESS: 8 rules found/);
+    expect(result.stdout).toMatch(/SUCCESS: 10 rules found/);
     expect(result.status).toBe(0);
     expect(alerts().sort()).toEqual(
       [
+        'NginxAuthzBackchannelLogoutsFailing',
         'NginxAuthzBasicLockouts',
         'NginxAuthzCacheHitRatioFalling',
         'NginxAuthzDenialRateJump',
         'NginxAuthzDown',
         'NginxAuthzIdpUnreachable',
         'NginxAuthzPatRenewalFailing',
+        'NginxAuthzRedisUnreachable',
         'NginxAuthzSlowDecisions',
         'NginxAuthzUnavailableDecisions',
       ].sort(),

@@ -114,3 +114,10 @@ export async function logoutUser(username: string): Promise<void> {
   const response = await fetch(`${stack.KC_URL}/admin/realms/mlflow/users/${user!.id}/logout`, { method: 'POST', headers });
   if (response.status !== 204) throw new Error(`logout ${username}: ${response.status}`);
 }
+
+/** Ends one Keycloak session (`sid`) as an admin would; Keycloak then posts its clients' back-channel logout tokens. */
+export async function endSession(sid: string): Promise<void> {
+  const headers = await adminHeaders();
+  const response = await fetch(`${stack.KC_URL}/admin/realms/mlflow/sessions/${encodeURIComponent(sid)}`, { method: 'DELETE', headers });
+  if (response.status !== 204) throw new Error(`end session: ${response.status}`);
+}

@@ -2,7 +2,11 @@
  * A real Prometheus (built from the Prometheus module by scripts/stack/install.sh) scrapes the
  * stack's nginx-authz every second while this file sends real traffic through NGINX: Keycloak
  * tokens of the demo users (allowed and denied), no token, a browser session, and wrong Basic
- * credentials up to a lockout. Then:
+ * credentials up to a lockout, a back-channel logout Keycloak posts when one of dave's sessions is
+ * ended, and a forged logout token. The stack runs two replicas on Redis for this file (switched with
+ * `AUTHZ_REPLICAS=2 scripts/stack/up.sh` when it ran one, and back at the end), and Prometheus
+ * scrapes both, so that the Redis and logout panels show what a several-replica deployment shows.
+ * Then:
  * - `promtool check metrics` accepts the service's real /metrics;
  * - label values stay bounded: a second burst with new paths, experiment ids and user names
  *   adds no series, and none of those names appears in a label;
@@ -13,16 +17,18 @@
  * Prometheus listens on 127.0.0.1 on a free port, keeps its data in a temporary directory, and is
  * stopped after the tests (and by `timeout` after 15 minutes whatever happens).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { dashboardQueries } from '../deploy/dashboard.js';
 import { run, toolPath } from '../deploy/tools.js';
+import { endSession } from './keycloak-admin.js';
 import { sessionCookieFor } from './login-http.js';
 import { freePort } from './own-service.js';
-import { ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
+import { claimsOf, password, ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
 
 const JOB = 'nginx-authz';
 const TRAFFIC_MS = 30_000;
@@ -34,6 +40,53 @@ let dir = '';
 let trafficStart = 0;
 let trafficEnd = 0;
 const counts = new Map<number, number>();
+let switched = false;
+let targets: string[] = [];
+
+/** The stack's current .stack/env (the switch to two replicas rewrites it). */
+function stackEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`${process.env.STACK_DIR ?? `${ROOT}/.stack`}/env`, 'utf8').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (match) out[match[1]!] = match[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return out;
+}
+
+async function upWithReplicas(replicas: '1' | '2'): Promise<void> {
+  await promisify(execFile)('bash', [`${ROOT}/scripts/stack/up.sh`], {
+    cwd: ROOT,
+    env: { ...process.env, STACK_INSTALL: '0', STACK_BUILD: '0', AUTHZ_REPLICAS: replicas },
+    timeout: 600_000,
+  });
+}
+
+/**
+ * A real back-channel logout: a session of dave's of its own (a password grant), used through NGINX
+ * until both replicas remember its token, then ended through Keycloak's admin API; Keycloak posts
+ * the logout token to the service through NGINX before it answers. Then a forged one (refused).
+ */
+async function backchannelLogouts(): Promise<{ ended: string; forged: number }> {
+  const response = await fetch(stack.KC_TOKEN_URL!, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
+      username: 'dave',
+      password: password('dave'),
+      scope: 'openid',
+    }),
+  });
+  const token = ((await response.json()) as { access_token: string }).access_token;
+  for (let i = 0; i < 4; i++) await send('GET', SEARCH, { token });
+  await endSession(String(claimsOf(token).sid));
+  const forged = await fetch(`${stack.MLFLOW_URL}/oauth2/backchannel-logout`, {
+    method: 'POST',
+    body: new URLSearchParams({ logout_token: 'not.a-logout.token' }),
+  });
+  await forged.arrayBuffer();
+  return { ended: 'dave', forged: forged.status };
+}
 
 async function promQuery(
   path: string,
@@ -96,6 +149,9 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
 }
 
 const authzMetrics = async (): Promise<string> => (await fetch(`${stack.NGINX_AUTHZ_URL}/metrics`)).text();
+/** Both replicas' /metrics, one after the other: NGINX spreads the requests over them round robin. */
+const allReplicasMetrics = async (): Promise<string> =>
+  (await Promise.all(targets.map(async (target) => (await fetch(`http://${target}/metrics`)).text()))).join('\n');
 
 /** The authz_* series of a /metrics text, as `name{labels}` keys. */
 const seriesOf = (text: string): Set<string> =>
@@ -107,17 +163,22 @@ const seriesOf = (text: string): Set<string> =>
   );
 
 beforeAll(async () => {
+  if (stackEnv().AUTHZ_REPLICAS !== '2') {
+    switched = true;
+    await upWithReplicas('2');
+  }
+  const now = stackEnv();
+  targets = [now.AUTHZ_PORT!, now.AUTHZ2_PORT!].map((port) => `127.0.0.1:${port}`);
   const binary = toolPath('PROMETHEUS_BIN');
   dir = mkdtempSync(join(tmpdir(), 'nginx-authz-prometheus-'));
   copyFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), join(dir, 'alerts.yml'));
-  const target = new URL(stack.NGINX_AUTHZ_URL!).host;
   writeFileSync(
     join(dir, 'prometheus.yml'),
     [
       'global: { scrape_interval: 1s, evaluation_interval: 1s }',
       'rule_files: [alerts.yml]',
       'scrape_configs:',
-      `  - { job_name: ${JOB}, metrics_path: /metrics, static_configs: [{ targets: ['${target}'] }] }`,
+      `  - { job_name: ${JOB}, metrics_path: /metrics, static_configs: [{ targets: [${targets.map((t) => `'${t}'`).join(', ')}] }] }`,
       '',
     ].join('\n'),
   );
@@ -152,6 +213,7 @@ beforeAll(async () => {
   for (let i = 0; i < 7; i++) basic.push(await basicFrom('127.0.0.9', stranger, `wrong-${i}`));
   expect(basic.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
   expect(basic.slice(5)).toEqual([429, 429]);
+  expect(await backchannelLogouts()).toEqual({ ended: 'dave', forged: 400 });
   // Four clients for TRAFFIC_MS, each round with fresh made-up ids.
   await Promise.all(
     Array.from({ length: 4 }, async () => {
@@ -161,7 +223,7 @@ beforeAll(async () => {
   trafficEnd = Date.now();
   // Three more scrapes, so that the last requests are in Prometheus.
   await new Promise((r) => setTimeout(r, 3_000));
-}, 300_000);
+}, 900_000);
 
 afterAll(async () => {
   if (prometheus?.pid !== undefined && prometheus.exitCode === null) {
@@ -170,7 +232,8 @@ afterAll(async () => {
     await exited;
   }
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
-});
+  if (switched) await upWithReplicas('1');
+}, 900_000);
 
 describe('a real Prometheus scraping nginx-authz during real traffic', () => {
   it('the traffic had allows and refusals, and Prometheus scraped the service', async () => {
@@ -178,7 +241,7 @@ describe('a real Prometheus scraping nginx-authz during real traffic', () => {
     expect(counts.get(403) ?? 0).toBeGreaterThan(50);
     expect(counts.get(401) ?? 0).toBeGreaterThan(20);
     const up = await promQuery('/api/v1/query', { query: `up{job="${JOB}"}` });
-    expect(up.data.result).toEqual([expect.objectContaining({ value: [expect.any(Number), '1'] })]);
+    expect(up.data.result).toEqual(targets.map(() => expect.objectContaining({ value: [expect.any(Number), '1'] })));
   });
 
   it('promtool check metrics accepts the service’s real /metrics', async () => {
@@ -199,13 +262,13 @@ describe('a real Prometheus scraping nginx-authz during real traffic', () => {
     };
     // One burst makes every series this kind of request can produce; ten more, each with new names, must add none.
     await burst(uniqueName('bounded'));
-    const before = seriesOf(await authzMetrics());
+    const before = seriesOf(await allReplicasMetrics());
     const markers: string[] = [];
     for (let i = 0; i < 10; i++) {
       markers.push(uniqueName('bounded'));
       await burst(markers[i]!);
     }
-    const text = await authzMetrics();
+    const text = await allReplicasMetrics();
     const after = seriesOf(text);
     expect([...after].filter((series) => !before.has(series))).toEqual([]);
     for (const needle of [...markers, 'alice', 'bob', 'carol', 'dave', 'e2e-prom-nobody', '127.0.0.9']) expect(text).not.toContain(needle);
@@ -231,7 +294,7 @@ describe('a real Prometheus scraping nginx-authz during real traffic', () => {
       data: { groups: { rules: { name: string; health: string; lastError?: string; lastEvaluation: string }[] }[] };
     };
     const loaded = rules.data.groups.flatMap((g) => g.rules);
-    expect(loaded).toHaveLength(8);
+    expect(loaded).toHaveLength(10);
     for (const rule of loaded) {
       expect({ rule: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({ rule: rule.name, health: 'ok', error: '' });
       expect(Date.parse(rule.lastEvaluation)).toBeGreaterThanOrEqual(trafficStart);

@@ -24,10 +24,25 @@ function exercised(): Metrics {
   metrics.sessionRefreshes.labels('ok').inc();
   metrics.passwordGrants.labels('password', 'ok').inc();
   metrics.basicThrottled.labels('user').inc();
+  metrics.backchannelLogouts.labels('ok').inc();
+  metrics.logoutPurged.labels('token').inc();
+  metrics.usesRedis();
+  metrics.redisUp.set(1);
+  metrics.redisErrors.labels('session_read').inc();
   return metrics;
 }
 
 describe('Metrics', () => {
+  it('exports authz_redis_up only once Redis is in use: a service on the memory store does not look like a Redis outage', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    expect(await metrics.registry.metrics()).not.toContain('authz_redis_up');
+    metrics.usesRedis();
+    metrics.usesRedis(); // a second connection (the bus) registers nothing twice
+    expect(await metrics.registry.metrics()).toContain('\nauthz_redis_up 0\n');
+    metrics.redisUp.set(1);
+    expect(await metrics.registry.metrics()).toContain('\nauthz_redis_up 1\n');
+  });
+
   it('promtool check metrics finds nothing to complain about in what the service exports', async () => {
     const text = await exercised().registry.metrics();
     expect(text).toContain('authz_basic_throttled_total{by="user"} 1');
