@@ -56,6 +56,8 @@ export class FakeIdp {
   codes = new AuthorizationCodes();
   /** Claims of the ID token for a code; default: the signed-in user and the nonce of the authorization request. */
   idTokenClaims: IdTokenClaims = (code) => ({ sub: 'user-1', nonce: code.nonce });
+  /** When set, the JWKS endpoint answers this instead of the published keys (an IdP whose key set is broken). */
+  jwksAnswer: UmaAnswer | undefined;
   /** When set, the token endpoint answers every authorization-code exchange with this instead (an IdP that is down or slow). */
   codeExchangeAnswer: UmaAnswer | undefined;
   /** Decides each UMA request; default: allow everything. */
@@ -169,6 +171,7 @@ export class FakeIdp {
     }
     if (path === `${base}/protocol/openid-connect/certs`) {
       this.jwksFetches++;
+      if (this.jwksAnswer !== undefined) return json(res, this.jwksAnswer.status, this.jwksAnswer.body ?? {});
       return json(res, 200, { keys: this.published.map((key) => key.publicJwk) });
     }
     if (path === `${base}/protocol/openid-connect/token/introspect` && req.method === 'POST') {
