@@ -65,7 +65,7 @@ q() { printf '%q' "$1"; }
   echo "MLFLOW_CLI_CLIENT_ID=mlflow-cli"
   if [[ "$STACK_AUTHZ" == service ]]; then echo "AUTHZ_PORT=$AUTHZ_PORT"; echo "NGINX_AUTHZ_URL=http://127.0.0.1:$AUTHZ_PORT";
   else echo "STUB_AUTHZ_PORT=$STUB_AUTHZ_PORT"; fi
-  echo "AUTHZ_REPLICAS=$REPLICAS"
+  echo "STACK_REPLICAS=$REPLICAS"   # not AUTHZ_*: the service refuses AUTHZ_* variables it does not know (README step 1 sources this file)
   if [[ "$REPLICAS" == 2 ]]; then
     echo "AUTHZ2_PORT=$AUTHZ2_PORT"; echo "NGINX_AUTHZ2_URL=http://127.0.0.1:$AUTHZ2_PORT"
     echo "REDIS_PORT=$REDIS_PORT"; echo "REDIS_PASSWORD=$(q "$("$STACK_SCRIPTS_DIR/redis.sh" password)")"

@@ -163,7 +163,7 @@ const seriesOf = (text: string): Set<string> =>
   );
 
 beforeAll(async () => {
-  if (stackEnv().AUTHZ_REPLICAS !== '2') {
+  if (stackEnv().STACK_REPLICAS !== '2') {
     switched = true;
     await upWithReplicas('2');
   }

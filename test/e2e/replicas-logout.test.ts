@@ -148,7 +148,7 @@ describe('back-channel logout across two replicas (Redis bus, no stickiness)', (
   }
 
   beforeAll(async () => {
-    if (env().AUTHZ_REPLICAS !== '2') {
+    if (env().STACK_REPLICAS !== '2') {
       switched = true;
       await upWith('2');
     }

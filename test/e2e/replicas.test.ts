@@ -66,7 +66,7 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
   }
 
   beforeAll(async () => {
-    if (env().AUTHZ_REPLICAS !== '2') {
+    if (env().STACK_REPLICAS !== '2') {
       switched = true;
       await stackScript('up.sh', [], { AUTHZ_REPLICAS: '2' });
     }
