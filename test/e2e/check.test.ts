@@ -97,7 +97,10 @@ describe('a service with a wrong client secret', () => {
         body = (await res.json()) as typeof body;
       }
       expect(body.reason).toMatch(/^client "nginx-authz" \(PAT\): .*HTTP 401 unauthorized_client.*AUTHZ_CLIENT_SECRET/);
-      expect(out).toContain('credentials check failed: client \\"nginx-authz\\" (PAT)');
+      // Log lines are written in batches (every 100 ms, src/log.ts): wait for the line rather than read at once.
+      const line = 'credentials check failed: client \\"nginx-authz\\" (PAT)';
+      for (let i = 0; i < 30 && !out.includes(line); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(out).toContain(line);
       expect(out).not.toContain(WRONG);
     } finally {
       child.kill('SIGTERM');

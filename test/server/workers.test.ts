@@ -117,7 +117,8 @@ describe('dist/main.js on a unix socket', () => {
     const sock = join(dir, 'two.sock');
     const { child, output } = run(env(sock, { AUTHZ_WORKERS: '2', AUTHZ_SOCKET_MODE: '0660' }));
     try {
-      await waitFor(() => (output().match(/"msg":"listening"/g) ?? []).length === 2);
+      // Log lines are written in batches (every 100 ms, src/log.ts): the primary's line may follow the workers'.
+      await waitFor(() => (output().match(/"msg":"listening"/g) ?? []).length === 2 && output().includes('"msg":"workers listening"'));
       expect(output()).toContain('"msg":"workers listening"');
       const workers = pidsOf(child.pid!);
       expect(workers).toHaveLength(2);
