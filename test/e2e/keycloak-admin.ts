@@ -4,7 +4,8 @@
  */
 import { stack } from './stack.js';
 
-async function adminHeaders(): Promise<Record<string, string>> {
+/** Headers for Keycloak's admin REST API: a fresh token of the stack's dev-only admin. */
+export async function adminHeaders(): Promise<Record<string, string>> {
   const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',
     body: new URLSearchParams({

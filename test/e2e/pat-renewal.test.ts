@@ -6,23 +6,10 @@
  * Runnable alone: `npm run build && npm run test:e2e -- --testPathPattern e2e/pat-renewal`.
  */
 import { startFrontedService, viaFront } from './front.js';
+import { adminHeaders } from './keycloak-admin.js';
 import { stack, tokenFor } from './stack.js';
 
 const LIFESPAN_S = 30;
-
-async function adminHeaders(): Promise<Record<string, string>> {
-  const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: 'admin-cli',
-      username: stack.KC_ADMIN_USERNAME!,
-      password: stack.KC_ADMIN_PASSWORD!,
-    }),
-  });
-  const { access_token } = (await response.json()) as { access_token: string };
-  return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
-}
 
 it(`renews the PAT (lifespan ${LIFESPAN_S} s) with no failed decision over 75 s`, async () => {
   const api = `${stack.KC_URL}/admin/realms/mlflow/clients`;

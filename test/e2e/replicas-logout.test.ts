@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { setClientAttribute } from './keycloak-admin.js';
+import { adminHeaders, setClientAttribute } from './keycloak-admin.js';
 import { sessionCookieFor } from './login-http.js';
 import { password, ROOT, stack, viaNginx, type DemoUser } from './stack.js';
 
@@ -40,20 +40,6 @@ async function upWith(replicas: '1' | '2'): Promise<void> {
     env: { ...process.env, STACK_INSTALL: '0', STACK_BUILD: '0', AUTHZ_REPLICAS: replicas },
     timeout: 900_000,
   });
-}
-
-async function adminHeaders(): Promise<Record<string, string>> {
-  const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: 'admin-cli',
-      username: stack.KC_ADMIN_USERNAME!,
-      password: stack.KC_ADMIN_PASSWORD!,
-    }),
-  });
-  const { access_token } = (await response.json()) as { access_token: string };
-  return { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' };
 }
 
 /** A fresh access token of `user` (password grant on mlflow-cli; never a shared cache: the logout revokes it). */
