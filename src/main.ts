@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { createService } from './app.js';
 import { runCheck } from './check.js';
@@ -9,6 +10,9 @@ import { createLogger, type Logger } from './log.js';
 import { RouteTableError } from './routes/table.js';
 import { describeTarget, finishSocket, ListenError, listenTarget, prepareSocket } from './server/listen.js';
 import { runPrimary } from './server/workers.js';
+
+/** How long a worker waits for its issuers' discovery before it listens anyway (see below). */
+const WORKER_DISCOVERY_WAIT_MS = 30_000;
 
 async function start(): Promise<void> {
   let config: Config;
@@ -61,6 +65,12 @@ async function start(): Promise<void> {
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   server.headersTimeout = config.server.keepAliveTimeoutMs + 1_000;
   const address = target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port };
+  void service.start();
+  // node:cluster hands a worker its share of connections as soon as it listens. A worker still discovering its
+  // issuers would answer that share 503 while its siblings could decide it (at start, and for a worker that
+  // replaces one that died): a worker joins once discovery is done. The wait is bounded so that with the IdP
+  // down at start the worker still listens, fails closed like a single process, and /readyz says why.
+  if (cluster.isWorker) await Promise.race([service.issuers.start(), delay(WORKER_DISCOVERY_WAIT_MS, undefined, { ref: false })]);
   server.listen(address, () => {
     if (cluster.isPrimary) finishSocket(target);
     log.info(
@@ -72,7 +82,6 @@ async function start(): Promise<void> {
       'listening',
     );
   });
-  void service.start();
   warnIfCachesMayNotFit(config, log);
 
   let stopping = false;

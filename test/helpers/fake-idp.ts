@@ -29,6 +29,8 @@ export class FakeIdp {
   umaCalls: UmaRequest[] = [];
   jwksFetches = 0;
   discoveryFetches = 0;
+  /** While set, discovery answers wait for it (a slow or starting IdP). */
+  discoveryGate: Promise<void> | undefined;
   patCalls: UmaRequest[] = [];
   protectionCalls: { method: string; path: string; authorization: string | undefined; body: string }[] = [];
   patLifetimeSec = 300;
@@ -133,6 +135,7 @@ export class FakeIdp {
     const base = new URL(this.url).pathname;
     if (path === `${base}/.well-known/openid-configuration`) {
       this.discoveryFetches++;
+      await this.discoveryGate;
       return json(res, 200, {
         issuer: this.url,
         authorization_endpoint: `${this.url}/protocol/openid-connect/auth`,

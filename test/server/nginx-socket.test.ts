@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -54,9 +54,9 @@ describe('NGINX → nginx-authz over a unix socket', () => {
           AUTHZ_CLIENT_SECRET: 'x',
           AUTHZ_LISTEN: `unix:${sock}`,
           AUTHZ_WORKERS: '2',
-          AUTHZ_LOG_LEVEL: 'warn',
+          AUTHZ_LOG_LEVEL: 'info',
         },
-        stdio: 'ignore',
+        stdio: ['ignore', openSync(join(dir, 'service.log'), 'w'), 'inherit'],
       });
       children.push(service);
       await waitFor(async () => existsSync(sock));
@@ -97,6 +97,7 @@ http {
       const token = await idp.token();
       for (let i = 0; i < 20; i++) {
         const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        if (res.status !== 200) console.log(readFileSync(join(dir, 'service.log'), 'utf8'), readFileSync(join(dir, 'error.log'), 'utf8'));
         expect(res.status).toBe(200);
         expect(await res.text()).toBe('app\n');
       }

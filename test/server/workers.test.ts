@@ -26,7 +26,7 @@ function run(env: Record<string, string>): { child: ChildProcess; output: () => 
 
 function get(socketPath: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; user?: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, headers }, (res) => {
+    const req = request({ socketPath, path, headers, agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, user: res.headers['x-auth-request-user'] as string | undefined }));
     });
@@ -124,10 +124,22 @@ describe('dist/main.js on a unix socket', () => {
       expect(workers).toHaveLength(2);
       expect(statSync(sock).mode & 0o777).toBe(0o660);
       for (let i = 0; i < 6; i++) expect(await decide(sock)).toEqual({ status: 200, user: 'alice' });
-      // A worker that dies is replaced.
+      // A worker that dies is replaced. The new one takes no connection before its discovery is done: with the
+      // IdP's discovery held, every request is decided by the surviving worker (none answered 503).
+      let release = (): void => {};
+      idp.discoveryGate = new Promise((resolve) => (release = resolve));
+      const fetchesBefore = idp.discoveryFetches;
       process.kill(workers[0]!, 'SIGKILL');
+      try {
+        await waitFor(() => idp.discoveryFetches > fetchesBefore);
+        for (let i = 0; i < 6; i++) expect(await decide(sock)).toEqual({ status: 200, user: 'alice' });
+      } finally {
+        idp.discoveryGate = undefined;
+        release();
+      }
       await waitFor(() => pidsOf(child.pid!).length === 2 && !pidsOf(child.pid!).includes(workers[0]!));
-      expect(await decide(sock)).toEqual({ status: 200, user: 'alice' });
+      await waitFor(() => (output().match(/"msg":"listening"/g) ?? []).length === 3);
+      for (let i = 0; i < 6; i++) expect(await decide(sock)).toEqual({ status: 200, user: 'alice' });
       const current = pidsOf(child.pid!);
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
