@@ -60,6 +60,9 @@ export const ENV_OVERRIDES: Record<string, [string, EnvKind]> = {
   AUTHZ_REDIS_USERNAME: ['redis.username', 'string'],
   AUTHZ_REDIS_PASSWORD: ['redis.password', 'string'],
   AUTHZ_REDIS_TLS_CA_FILE: ['redis.tlsCaFile', 'string'],
+  AUTHZ_REDIS_TLS_CERT_FILE: ['redis.tlsCertFile', 'string'],
+  AUTHZ_REDIS_TLS_KEY_FILE: ['redis.tlsKeyFile', 'string'],
+  AUTHZ_REDIS_TLS_SERVERNAME: ['redis.tlsServername', 'string'],
   AUTHZ_REDIS_KEY_PREFIX: ['redis.keyPrefix', 'string'],
   AUTHZ_LOGIN_ENABLED: ['login.enabled', 'boolean'],
   AUTHZ_LOGIN_PUBLIC_URL: ['login.publicUrl', 'string'],
@@ -222,6 +225,7 @@ function finish(parsed: ParsedConfig, problems: string[]): Config {
     // Every replica must open every other's cookies and the tokens they stored: one shared secret.
     if (session.secret === undefined) problems.push('session.secret: required when session.store is "redis" (shared by every replica)');
   }
+  checkRedisTls(parsed.redis, problems);
   const { issuer: _issuer, client: _client, issuers: _issuers, ...rest } = parsed;
   return { ...rest, issuer: primary.issuer, client: primary.client, issuers, session };
 }
@@ -270,4 +274,16 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/**
+ * TLS settings only mean something with a `rediss://` URL: with `redis://` they would be ignored and the password
+ * would cross the network in clear, so that is refused. A client certificate needs its key and the other way round.
+ */
+function checkRedisTls(redis: ParsedConfig['redis'], problems: string[]): void {
+  const set = (['tlsCaFile', 'tlsCertFile', 'tlsKeyFile', 'tlsServername'] as const).filter((name) => redis[name] !== undefined);
+  if (set.length > 0 && redis.url !== undefined && !redis.url.startsWith('rediss://'))
+    problems.push(`redis.url: must be rediss:// (TLS) when ${set.map((name) => `redis.${name}`).join(', ')} is set; got a redis:// URL`);
+  if ((redis.tlsCertFile === undefined) !== (redis.tlsKeyFile === undefined))
+    problems.push('redis.tlsCertFile and redis.tlsKeyFile: set both (a client certificate and its key) or neither');
 }

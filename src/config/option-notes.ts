@@ -83,6 +83,10 @@ export const OPTION_NOTES: Record<string, string> = {
   'redis.username': "ACL user name, overriding the URL's; `AUTHZ_REDIS_USERNAME`.",
   'redis.password': "Password, overriding the URL's; prefer `AUTHZ_REDIS_PASSWORD` to writing it in the file.",
   'redis.tlsCaFile': "PEM file of the CA of the Redis server's certificate (`rediss://`); unset: the system CAs.",
+  'redis.tlsCertFile':
+    'PEM client certificate for a Redis that demands one (`tls-auth-clients yes`); needs `tlsKeyFile`; `rediss://` only.',
+  'redis.tlsKeyFile': 'PEM private key of `tlsCertFile`; `AUTHZ_REDIS_TLS_KEY_FILE`.',
+  'redis.tlsServername': "Name the server certificate must carry (and SNI) when it is not the URL's host.",
   'redis.keyPrefix': 'Prefix of every Redis key and pub/sub channel this deployment uses.',
   'redis.commandTimeoutMs': 'A Redis command slower than this counts as Redis down (503 where Redis is needed).',
   'login.enabled': 'Browser login at `/oauth2/*` (authorization code + PKCE; needs `client.secret`).',

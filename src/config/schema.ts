@@ -181,6 +181,14 @@ export const configSchema = z.strictObject({
       password: z.string().min(1).optional(),
       /** A PEM file of the CA that signed the Redis server's certificate (rediss:// only); unset: the system's CAs. */
       tlsCaFile: z.string().min(1).optional(),
+      /**
+       * A PEM client certificate (and `tlsKeyFile`, its key) presented to Redis (rediss:// only), for a server
+       * that demands one (`tls-auth-clients yes`, Redis's default once TLS is on).
+       */
+      tlsCertFile: z.string().min(1).optional(),
+      tlsKeyFile: z.string().min(1).optional(),
+      /** The name the server's certificate must carry (and SNI) when it differs from the URL's host (e.g. a URL by IP address). */
+      tlsServername: z.string().min(1).optional(),
       /** Prefix of every key and channel, so several deployments can share one Redis. */
       keyPrefix: z
         .string()
