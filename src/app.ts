@@ -157,11 +157,14 @@ export function createService(config: Config, log: Logger, options: ServiceOptio
       .filter((issuer) => !issuer.provider.ready)
       .map((issuer) => `issuer ${issuer.settings.id}: ${issuer.provider.problem ?? 'discovery under way'}`),
     ...credentials.problems,
+    ...(cluster.bus.problem?.() === undefined ? [] : [`redis bus: ${cluster.bus.problem?.()}`]),
   ];
   const remote = config.routes.fromKeycloak ? new KeycloakRoutes(config.routes.keycloakScopes, protection, limiter) : undefined;
   // Several replicas (session.store: redis): sessions, Basic lockouts and invalidations go through Redis.
   const redis = config.session.store === 'redis' ? connectRedis(config, metrics, log) : undefined;
   const cluster: Cluster = redis === undefined ? new MemoryCluster() : new RedisCluster(redis, log);
+  // Redis's ACL refuses the replicas' channel: a logout elsewhere could not purge this replica's cached allows.
+  if (redis !== undefined) decisions.untrusted = () => cluster.bus.problem?.() !== undefined;
   const sessionStore =
     redis === undefined || !config.login.enabled
       ? undefined

@@ -22,6 +22,12 @@ export interface ClusterBus {
   publish(event: ClusterEvent): Promise<void>;
   /** Calls `listener` for every event; returns the function that stops it. */
   subscribe(listener: (event: ClusterEvent) => void): () => void;
+  /**
+   * Why events may not reach or leave this replica although its store answers (Redis's ACL refuses this user the
+   * channel, PUBLISH or SUBSCRIBE); undefined when the bus works (always, in process). Local copies that only
+   * events keep correct must not be trusted meanwhile.
+   */
+  problem?(): string | undefined;
   close(): Promise<void>;
 }
 

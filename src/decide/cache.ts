@@ -38,6 +38,11 @@ function entryBytes(entry: Entry): number {
 export class DecisionCache {
   private readonly entries: MeteredLru<Entry>;
   private readonly flights = new SingleFlight<string, AuthzError | undefined>();
+  /**
+   * While this says so, cached answers are not used (every decision asks the IdP): set by the service when the
+   * replicas' bus is refused (src/cluster/redis-bus.ts), since a logout on another replica could not purge them.
+   */
+  untrusted: (() => boolean) | undefined;
 
   /** @param maxBytes estimated heap the entries may take (`cache.maxBytes`); default 400 bytes an entry */
   constructor(
@@ -78,6 +83,7 @@ export class DecisionCache {
 
   /** The cached answer, synchronously; undefined (and counted as a miss) when there is none. */
   peek(key: string): CheckResult | undefined {
+    if (this.untrusted?.() === true) return undefined;
     const now = this.clock();
     const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
     if (hit === undefined) return undefined;
@@ -99,6 +105,7 @@ export class DecisionCache {
    * decision cache must not outlive), the refusing error, or undefined on a miss. No allocation.
    */
   peekEntry(key: string): number | AuthzError | undefined {
+    if (this.untrusted?.() === true) return undefined;
     const now = this.clock();
     const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
     if (hit === undefined) return undefined;

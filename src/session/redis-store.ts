@@ -115,6 +115,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   get(id: string): Session | undefined | Promise<Session | undefined> {
+    // Invalidations cannot reach or leave this replica (bus.problem): a copy may be stale, so Redis decides each time.
+    if (this.bus.problem?.() !== undefined) this.local.delete(id);
     const session = this.local.get(id);
     const now = this.clock();
     if (session !== undefined) {
