@@ -8,7 +8,8 @@
 #   oauth2proxy: go install github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION; not in the default set,
 #               only `npm run bench:nginx` (the side-by-side comparison) needs it and installs it on first use
 #   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
-#   debs      : Debian packages redis-server (shared state of several replicas), wrk (NGINX-level benchmark),
+#   debs      : Debian packages redis-server (shared state of several replicas; built with TLS), openssl (the Redis
+#               TLS tests make a throwaway CA with it), wrk (NGINX-level benchmark),
 #               libnginx-mod-http-set-misc and libnginx-mod-http-cache-purge (the optional NGINX decision cache)
 #   prometheus: prometheus + promtool, go install github.com/prometheus/prometheus/cmd/...@$PROMETHEUS_MODULE_VERSION
 #               (-tags remove_all_sd: static targets only, no cloud SDKs to compile; no web UI assets)
@@ -53,7 +54,7 @@ install_chromium() {
 }
 
 install_debs() {
-  local want=(redis-server wrk libnginx-mod-http-set-misc libnginx-mod-http-cache-purge) missing=() p
+  local want=(redis-server openssl wrk libnginx-mod-http-set-misc libnginx-mod-http-cache-purge) missing=() p
   for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then log "debs present: ${want[*]}"; return; fi
   local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"

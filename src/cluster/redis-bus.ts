@@ -56,7 +56,8 @@ export class RedisClusterBus implements ClusterBus {
   private async listen(): Promise<void> {
     try {
       await this.subscriber.subscribe(this.channel, (message) => this.receive(message));
-      if (this.subscribeRefused !== undefined) this.log.info({ channel: this.channel }, 'redis bus: subscribed; invalidations from the other replicas arrive again');
+      if (this.subscribeRefused !== undefined)
+        this.log.info({ channel: this.channel }, 'redis bus: subscribed; invalidations from the other replicas arrive again');
       this.subscribeRefused = undefined;
     } catch (error) {
       const text = (error as Error).message;

@@ -197,7 +197,11 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
         out.push({ step: 'sign-out on A', want: 200, got: statusOf(error) });
       }
       if (signedOutOk)
-        out.push({ step: 'signed-out cookie on B', want: 401, got: await settle(async () => (await auth(b, { cookie: session.cookie })).status, 401) });
+        out.push({
+          step: 'signed-out cookie on B',
+          want: 401,
+          got: await settle(async () => (await auth(b, { cookie: session.cookie })).status, 401),
+        });
     }
 
     // Basic: the limiter's scripts; failures on both replicas share one budget.
@@ -209,21 +213,35 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     }
     const locked = await auth(b, basic('right-password'));
     // Locked out: 401 with the retry header, even with the right password (a 401 without it would be a plain refusal).
-    out.push({ step: 'Basic locked out on B', want: 401, got: locked.status === 401 && locked.headers['x-authz-retry-after'] === undefined ? 0 : locked.status });
+    out.push({
+      step: 'Basic locked out on B',
+      want: 401,
+      got: locked.status === 401 && locked.headers['x-authz-retry-after'] === undefined ? 0 : locked.status,
+    });
 
     // Back-channel logout posted to A: B refuses the user's bearer token it had allowed (and cached).
     const bearer = await idp.token({ sub, sid: `sid-${tag}`, azp: 'mlflow-cli' });
     out.push({ step: 'bearer on B', want: 200, got: (await auth(b, { authorization: `Bearer ${bearer}` })).status });
     signedOut.add(bearer);
-    const posted = await request(a.handler).post('/oauth2/backchannel-logout').type('form').send({ logout_token: await logoutToken(sub, `sid-${tag}`) });
+    const posted = await request(a.handler)
+      .post('/oauth2/backchannel-logout')
+      .type('form')
+      .send({ logout_token: await logoutToken(sub, `sid-${tag}`) });
     out.push({ step: 'back-channel logout on A', want: 200, got: posted.status });
     // Accepted (200): B must refuse the token at once. Refused (500: a store failed), the IdP's log shows the logout
     // did not go through, and B's cached allow lives out the allow TTL, as with Redis down.
     if (posted.status === 200)
-      out.push({ step: 'bearer on B after logout', want: 401, got: await settle(async () => (await auth(b, { authorization: `Bearer ${bearer}` })).status, 401) });
+      out.push({
+        step: 'bearer on B after logout',
+        want: 401,
+        got: await settle(async () => (await auth(b, { authorization: `Bearer ${bearer}` })).status, 401),
+      });
 
     // What /readyz answers, less the client-credentials check this test's services do not run.
-    for (const [name, service] of [['A', a], ['B', b]] as const) {
+    for (const [name, service] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
       const reasons = service.notReady().filter((reason) => reason.startsWith('redis'));
       out.push({ step: `ready ${name}: ${reasons.join('; ')}`, want: 200, got: reasons.length === 0 ? 200 : 503 });
     }
@@ -251,21 +269,25 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     }
   }, 30_000);
 
-  it.each(PERMISSIONS.map((permission, i) => [permission, i]))('without %s: fails closed and says so', async (permission, i) => {
-    const user = `nginx-authz-minus-${i}`;
-    const [a, b] = await replicas(
-      user,
-      PERMISSIONS.filter((each) => each !== permission),
-    );
-    const outcomes = await exercise(a, b);
-    // Fails: some step does not get its answer (503 where Redis is needed), or a replica says it is not ready.
-    expect(outcomes.filter((o) => o.got !== o.want).length).toBeGreaterThan(0);
-    // Closed: nothing that must be refused is allowed.
-    expect(outcomes.filter((o) => o.want === 401 && o.got === 200)).toEqual([]);
-    // Visibly: Redis refused it, and a replica's log says so.
-    expect((await refused(user)).filter((what) => what !== 'command:client|setinfo').length).toBeGreaterThan(0);
-    const logs = [...a.logs.lines, ...b.logs.lines].join('\n');
-    expect(logs).toMatch(/redis unavailable: answering 503|redis bus: (PUBLISH|SUBSCRIBE) refused/);
-    expect(logs).not.toContain(PASSWORD);
-  }, 30_000);
+  it.each(PERMISSIONS.map((permission, i) => [permission, i]))(
+    'without %s: fails closed and says so',
+    async (permission, i) => {
+      const user = `nginx-authz-minus-${i}`;
+      const [a, b] = await replicas(
+        user,
+        PERMISSIONS.filter((each) => each !== permission),
+      );
+      const outcomes = await exercise(a, b);
+      // Fails: some step does not get its answer (503 where Redis is needed), or a replica says it is not ready.
+      expect(outcomes.filter((o) => o.got !== o.want).length).toBeGreaterThan(0);
+      // Closed: nothing that must be refused is allowed.
+      expect(outcomes.filter((o) => o.want === 401 && o.got === 200)).toEqual([]);
+      // Visibly: Redis refused it, and a replica's log says so.
+      expect((await refused(user)).filter((what) => what !== 'command:client|setinfo').length).toBeGreaterThan(0);
+      const logs = [...a.logs.lines, ...b.logs.lines].join('\n');
+      expect(logs).toMatch(/redis unavailable: answering 503|redis bus: (PUBLISH|SUBSCRIBE) refused/);
+      expect(logs).not.toContain(PASSWORD);
+    },
+    30_000,
+  );
 });
