@@ -5,7 +5,7 @@ import type { RedisClient, RedisConnection } from './redis.js';
 
 /** Published on every (re)connection to check the ACL allows PUBLISH on the channel; receivers drop it silently. */
 const PROBE = '{"kind":"probe"}';
-/** How often a refused subscription is tried again (an ACL fixed while the service runs is picked up). */
+/** How often a refused SUBSCRIBE or PUBLISH is tried again (an ACL fixed while the service runs is picked up). */
 const SUBSCRIBE_RETRY_MS = 2_000;
 
 /**
@@ -16,7 +16,7 @@ const SUBSCRIBE_RETRY_MS = 2_000;
  *
  * An ACL user without the channel (`&<prefix>*`), `+publish` or `+subscribe` connects and stores fine, but its
  * invalidations would be lost: a session signed out on one replica would still be served from another's copy. So
- * the bus checks both on every connection (a probe PUBLISH; the SUBSCRIBE itself, retried every 2 s while refused)
+ * the bus checks both on every connection (a probe PUBLISH and the SUBSCRIBE itself, each retried every 2 s while refused)
  * and reports it through {@link problem}: the session store then reads Redis on every request instead of trusting
  * its copies, and /readyz answers 503 with the reason.
  */
@@ -28,6 +28,7 @@ export class RedisClusterBus implements ClusterBus {
   private subscribeRefused: string | undefined;
   private publishRefused: string | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private reprobe: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -91,6 +92,8 @@ export class RedisClusterBus implements ClusterBus {
           'redis bus: PUBLISH refused (the ACL user needs +publish and the channel pattern &<keyPrefix>*, docs/redis.md): the other replicas would not hear of a sign-out; sessions are read from Redis on every request and /readyz answers 503 until it works',
         );
       this.publishRefused = text;
+      clearTimeout(this.reprobe);
+      if (!this.closed) this.reprobe = setTimeout(() => void this.probePublish(), SUBSCRIBE_RETRY_MS).unref();
     }
   }
 
@@ -118,6 +121,7 @@ export class RedisClusterBus implements ClusterBus {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.reprobe);
     this.listeners.clear();
     if (this.subscriber.isOpen) await this.subscriber.close().catch(() => undefined);
   }

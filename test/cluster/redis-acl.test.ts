@@ -269,6 +269,23 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     }
   }, 30_000);
 
+  it('a channel the ACL refused and then grants: both replicas recover without a restart', async () => {
+    const user = 'nginx-authz-late-channel';
+    const [a, b] = await replicas(
+      user,
+      PERMISSIONS.filter((each) => !each.startsWith('&')),
+    );
+    const busProblems = () => [a, b].flatMap((service) => service.notReady().filter((reason) => reason.startsWith('redis bus')));
+    expect(busProblems().length).toBe(2);
+    await admin.sendCommand(['ACL', 'SETUSER', user, ...PERMISSIONS.filter((each) => each.startsWith('&'))]);
+    const deadline = Date.now() + 6_000;
+    while (busProblems().length > 0 && Date.now() < deadline) await sleep(50);
+    expect(busProblems()).toEqual([]);
+    expect(a.logs.lines.join('\n')).toMatch(/redis bus: subscribed; invalidations from the other replicas arrive again/);
+    expect(a.logs.lines.join('\n')).toMatch(/redis bus: PUBLISH allowed again/);
+    expect((await exercise(a, b)).filter((o) => o.got !== o.want)).toEqual([]);
+  }, 30_000);
+
   it.each(PERMISSIONS.map((permission, i) => [permission, i]))(
     'without %s: fails closed and says so',
     async (permission, i) => {
