@@ -1,52 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { systemClock, type Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
-import { AuthzError, ConflictingOriginalRequest, Forbidden, IdpUnavailable } from '../errors.js';
-import type { DecisionCache } from '../decide/cache.js';
-import type { SubjectLimiter } from '../decide/limiter.js';
-import type { PerObjectResolver } from '../decide/per-object.js';
-import type { Decider } from '../idp/decider.js';
-import type { Permission, TrustedIssuer } from '../idp/trusted-issuer.js';
-import type { Logger } from '../log.js';
-import { MAX_PLAIN_KEY_LENGTH } from '../ops/metered-lru.js';
-import type { Metrics } from '../ops/metrics.js';
+import { systemClock } from '../clock.js';
+import { AuthzError, Forbidden, IdpUnavailable } from '../errors.js';
 import { TrustedProxies } from '../request/trusted-proxies.js';
 import type { ContractSettings } from '../request/original.js';
-import type { ServiceName } from '../routes/load.js';
-import type { RouteMatch, RouteMatcher } from '../routes/match.js';
-import type { KeycloakRoutes } from '../routes/remote.js';
-import { hashToken, type Identity, type TokenVerifier } from '../tokens/verify.js';
-import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from './original-request.js';
-import { authenticationWays, refusalReason } from './reason.js';
-import { andThen, type Maybe } from '../util/maybe.js';
+import type { RouteMatch } from '../routes/match.js';
+import { andThen } from '../util/maybe.js';
 import { isUnsafeMethod } from '../login/origin.js';
-import type { NginxPurger } from './nginx-purge.js';
+import { decideRoute } from './decide.js';
+import type { AuthDependencies } from './dependencies.js';
+import { identify, narrowRoute } from './identify.js';
 import { CACHE_KEY_HEADER } from './nginx-purge.js';
 import { accelExpiresValues, nginxCacheSeconds } from './nginx-cache.js';
+import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from './original-request.js';
+import { authenticationWays, refusalReason } from './reason.js';
+import { decisionRecorder } from './record.js';
 import { sendAllow, sendRefusal } from './respond.js';
-import type { TokenSource } from './token-source.js';
 
-export interface AuthDependencies {
-  config: Config;
-  matchers: ReadonlyMap<ServiceName, RouteMatcher>;
-  verifier: TokenVerifier;
-  /** Step 3: Bearer header, browser session or exchanged Basic credentials → access token. */
-  tokens: TokenSource;
-  cache: DecisionCache;
-  /** Set when `uma.perObject` is on: requests naming their experiment are decided on its resource. */
-  objects: PerObjectResolver | undefined;
-  /** Set when `routes.fromKeycloak` is on: MLflow paths the table does not map are looked up in Keycloak. */
-  remote: KeycloakRoutes | undefined;
-  /** Set with `nginx.purgeUrl`: remembers whose entries NGINX's decision cache holds, to purge them on sign-out. */
-  purger?: NginxPurger | undefined;
-  /** IdP lookups for request-named resources, per subject (decide/limiter.ts); undefined: unlimited (tests). */
-  limiter?: SubjectLimiter | undefined;
-  metrics: Metrics;
-  log: Logger;
-  /** The clock the caches use (the NGINX cache time is measured against token and decision expiries); default the system's. */
-  clock?: Clock;
-}
+// The order of the steps and what happens between them; each step lives in its own module
+// (original-request.ts, token-source.ts, identify.ts, decide.ts, respond.ts, record.ts).
+
+// Moved to dependencies.ts; re-exported so that `auth/pipeline.js` keeps naming it.
+export type { AuthDependencies } from './dependencies.js';
 
 /**
  * The /auth handler: read original request → match route → credentials to token (bearer,
@@ -57,7 +31,7 @@ export interface AuthDependencies {
  */
 export function createAuthHandler(deps: AuthDependencies) {
   const { config, log, metrics } = deps;
-  const audit = config.log.audit ? log.child({ audit: true }) : undefined;
+  const finish = decisionRecorder(config, log, metrics);
   // The 401 message's list of accepted credentials depends on the configuration only.
   const ways = authenticationWays(config);
   const contract: ContractSettings = { enabled: config.ingress.enabled, proxies: new TrustedProxies(config.ingress.trustedProxies) };
@@ -117,13 +91,15 @@ export function createAuthHandler(deps: AuthDependencies) {
   function decideWithToken(res: ServerResponse, state: DecisionState, matched: RouteMatch, token: string): void {
     try {
       state.token = token;
-      const decided = andThen(identify(token), (identity) => {
+      const decided = andThen(identify(deps.verifier, token), (identity) => {
         state.identity = identity;
         if (matched.authenticated) {
           state.source = 'local'; // AUTHENTICATED route: the verified identity is all it needs
           return matched;
         }
-        return andThen(narrowRoute(state, matched), (route) => andThen(decideRoute(token, identity, route, state), () => route));
+        return andThen(narrowRoute(deps, state, matched), (route) =>
+          andThen(decideRoute(deps, token, identity, route, state), () => route),
+        );
       });
       if (decided instanceof Promise)
         decided.then((route) => allow(res, state, route)).catch((thrown: unknown) => refuse(res, state, thrown));
@@ -133,67 +109,7 @@ export function createAuthHandler(deps: AuthDependencies) {
     }
   }
 
-  /** Step 4: the token's identity, from the cache by token hash, else verified by its issuer. */
-  function identify(token: string): Maybe<Identity> {
-    const tokenHash = hashToken(token);
-    return deps.verifier.cached(tokenHash) ?? deps.verifier.verifyFresh(token, tokenHash);
-  }
-
-  /**
-   * Step 5: the token's issuer says how (src/idp/kinds/): decided by it (a claims policy, an RPT
-   * holding the permission), or sent for an RPT (UMA challenge), or the cached decision, or one
-   * single-flight call to its decision client. Throws (or rejects with) the refusal.
-   */
-  function decideRoute(token: string, identity: Identity, route: RouteMatch, state: DecisionState): Maybe<void> {
-    // A refusal by the issuer's own checks is a local decision too.
-    state.source = 'local';
-    // A route that reaches this step has a scope (only AUTHENTICATED routes have none, and they stop at step 4).
-    const how = issuerOf(identity).authorize(identity, route as Permission);
-    if (how.kind === 'allowed') return undefined;
-    if (how.kind === 'challenge') {
-      state.source = 'idp';
-      if (route.resource !== route.family) deps.limiter?.take(identity, 'ticket');
-      return how.challenger.challenge(route.resource, route.scope!, route.family);
-    }
-    const key = decisionKey(identity, route);
-    const cached = deps.cache.peekEntry(key);
-    if (cached === undefined) return askIdp(deps, how.decider, token, identity, route, key, state);
-    state.source = 'cache';
-    if (typeof cached !== 'number') throw cached;
-    // With a second permission (S3 copies) the answer is never cached by NGINX, so the last expiry is enough.
-    state.decidedUntilMs = cached;
-    return undefined;
-  }
-
-  /** The issuer that verified the identity (the primary for one made without). */
-  function issuerOf(identity: Identity): TrustedIssuer {
-    return identity.issuer ?? deps.verifier.primaryIssuer;
-  }
-
-  /**
-   * Step 4a: a path the table does not map resolved to its Keycloak resource by URI
-   * (`routes.fromKeycloak`); or (`uma.perObject`) the route's resource narrowed to the experiment
-   * the URI names, when Keycloak has a resource for it. After verification, so anonymous callers cannot make
-   * the service look things up; synchronous when the lookup is cached.
-   */
-  function narrowRoute(state: DecisionState, route: RouteMatch): RouteMatch | Promise<RouteMatch> {
-    // Per-experiment resources are Keycloak's: another issuer's token is decided on the route's own resource#scope.
-    const perObject = deps.objects !== undefined && issuerOf(state.identity!).keycloakResources;
-    const narrowed = route.remote
-      ? deps.remote!.lookUp(route, state.identity!)
-      : perObject
-        ? deps.objects!.narrow(state.method!, state.uri!, route, state.identity!)
-        : route;
-    if (narrowed instanceof Promise) {
-      return narrowed.then((found) => {
-        state.route = found;
-        return found;
-      });
-    }
-    state.route = narrowed;
-    return narrowed;
-  }
-
+  /** Step 6, allowed: the second permission if the request needs one, else 200 with the identity headers. */
   function allow(res: ServerResponse, state: DecisionState, route: RouteMatch): void {
     const next = state.next;
     if (next !== undefined) {
@@ -230,6 +146,7 @@ export function createAuthHandler(deps: AuthDependencies) {
     );
   }
 
+  /** Step 6, refused: any throw becomes its status (anything unexpected a 503, never an allow), with the reason why. */
   function refuse(res: ServerResponse, state: DecisionState, thrown: unknown): void {
     const error =
       thrown instanceof AuthzError ? thrown : new IdpUnavailable({ detail: `unexpected: ${(thrown as Error).message}`, cause: thrown });
@@ -253,64 +170,4 @@ export function createAuthHandler(deps: AuthDependencies) {
     sendRefusal(res, error, config.issuer.challengeRealm, reason);
     finish(state, error.status === 503 ? 'error' : 'deny', error.code, error);
   }
-
-  function finish(state: DecisionState, decision: 'allow' | 'deny' | 'error', reason: string, error?: AuthzError): void {
-    const seconds = (performance.now() - state.startedAt) / 1000;
-    const route = state.route;
-    metrics.recordDecision(decision, reason, route?.family ?? 'none', route?.scope ?? 'none', state.source, seconds);
-    // Deployment errors (400, an unknown route table) and IdP failures are logged even without the audit log.
-    // A subrequest describing two different requests is a client probing the proxy contract: logged too.
-    const misconfigured = error?.status === 400 || error?.code === 'unknown_service' || error instanceof ConflictingOriginalRequest;
-    if (audit === undefined && !misconfigured && error?.status !== 503) return;
-    const line = {
-      user: state.identity === undefined ? undefined : (state.identity.username ?? state.identity.subject),
-      // A fingerprint for correlation, never the token. Not named `token`: the logger redacts that name.
-      token_fp: state.identity?.tokenHash.slice(0, 12),
-      method: state.method,
-      path: state.uri?.path,
-      resource: route?.resource,
-      scope: route?.scope,
-      decision,
-      reason,
-      source: state.source,
-      cache_hit: state.source === 'cache',
-      latency_ms: Math.round(seconds * 1e6) / 1e3,
-      detail: error?.detail,
-    };
-    if (error?.status === 503 || misconfigured) log.warn(line, 'decision failed');
-    else audit!.info(line, 'decision');
-  }
-}
-
-/**
- * The decision cache key: who, which resource, which scope. Short enough that the cache never
- * hashes it whole (a long resource is hashed here, behind the token hash), so that a logout can
- * find a token's decisions by the key's prefix (DecisionCache.forgetTokens).
- */
-function decisionKey(identity: Identity, route: RouteMatch): string {
-  const what = `${route.resource}\u0000${route.scope!}`;
-  return `${identity.tokenHash}\u0000${what.length <= MAX_PLAIN_KEY_LENGTH - 24 ? what : `#${createHash('sha256').update(what).digest('base64url')}`}`;
-}
-
-/** Step 5, on a cache miss: one single-flight call to the issuer's decision client, its answer remembered. */
-async function askIdp(
-  deps: AuthDependencies,
-  decider: Decider,
-  token: string,
-  identity: Identity,
-  route: RouteMatch,
-  key: string,
-  state: DecisionState,
-): Promise<void> {
-  state.source = 'idp';
-  // A resource the request named (a templated, per-object or Keycloak-resolved one) costs its
-  // subject a lookup; refused over the limit, before the IdP is asked (never cached).
-  const limited = route.resource !== route.family ? deps.limiter : undefined;
-  const decideRemotely = () => {
-    limited?.take(identity, 'decision');
-    return decider.decide(token, route.resource, route.scope!, route.family);
-  };
-  const { source, denial } = await deps.cache.fill(key, identity.expiresAtMs, decideRemotely);
-  state.source = source;
-  if (denial !== undefined) throw denial;
 }

@@ -2,6 +2,7 @@ import type { MemorySessionStore } from '../../src/session/store.js';
 import request from 'supertest';
 import type { FakeIdp } from '../helpers/fake-idp.js';
 import { type TestService, testService } from '../helpers/test-service.js';
+import { sessionCookieFor } from '../helpers/session-cookie.js';
 
 let idp: FakeIdp;
 let service: TestService;
@@ -15,13 +16,7 @@ beforeEach(() => {
 
 async function sessionCookie(sub: string): Promise<string> {
   const token = await idp.token({ sub, preferred_username: 'bob' });
-  const session = (service.sessions!.store as MemorySessionStore).create({
-    accessToken: token,
-    accessExpiresAtMs: Date.now() + 300_000,
-    refreshToken: 'rt',
-    idToken: undefined,
-  });
-  return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+  return sessionCookieFor(service, token);
 }
 
 /** The /auth subrequest as NGINX sends it for https://mlflow.example.com (X-Forwarded-* from the snippet, the client's own headers passed through). */

@@ -1,28 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configFiles, configProblems as problems, MINIMAL_ENV as minimal } from '../helpers/config.js';
 
-const minimal = {
-  AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow',
-  AUTHZ_CLIENT_ID: 'nginx-authz',
-  AUTHZ_CLIENT_SECRET: 's3cret-value',
-};
-const dir = mkdtempSync(join(tmpdir(), 'authz-config-'));
-const file = (name: string, text: string): string => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-};
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
+const file = configFiles();
+const { dir } = file;
 
 describe('loadConfig', () => {
   it('starts from the three required variables, with documented defaults', () => {

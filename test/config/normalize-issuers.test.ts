@@ -1,25 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configFiles, problemsOf } from '../helpers/config.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'authz-issuers-'));
+const file = configFiles('authz-issuers-');
 let n = 0;
-const yamlFile = (text: string): string => {
-  const path = join(dir, `c${n++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-};
+const yamlFile = (text: string): string => file(`c${n++}.yaml`, text);
 const load = (text: string, env: Record<string, string> = {}) => loadConfig({ AUTHZ_CONFIG: yamlFile(text), ...env });
-const problems = (text: string, env: Record<string, string> = {}): string[] => {
-  try {
-    load(text, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
+const problems = (text: string, env: Record<string, string> = {}): string[] => problemsOf(() => load(text, env));
 
 const DEX = `
   - id: dex

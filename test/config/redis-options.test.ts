@@ -1,19 +1,5 @@
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-
-const minimal = {
-  AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow',
-  AUTHZ_CLIENT_ID: 'nginx-authz',
-  AUTHZ_CLIENT_SECRET: 's3cret-value',
-};
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
+import { loadConfig } from '../../src/config/load.js';
+import { configProblems as problems, MINIMAL_ENV as minimal } from '../helpers/config.js';
 
 describe('session.store and redis.* options', () => {
   it('defaults to the memory store and the nginx-authz: prefix', () => {

@@ -1,20 +1,6 @@
 /** server.listen / server.socketMode / server.workers: parsing, and the refusal of several workers with per-process state. */
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-
-const minimal = {
-  AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow',
-  AUTHZ_CLIENT_ID: 'nginx-authz',
-  AUTHZ_CLIENT_SECRET: 's3cret-value',
-};
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-};
+import { loadConfig } from '../../src/config/load.js';
+import { configProblems as problems, MINIMAL_ENV as minimal } from '../helpers/config.js';
 
 describe('server listener options', () => {
   it('defaults: TCP, one worker, owner-only socket mode', () => {

@@ -1,18 +1,10 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configFiles, configProblems as problems } from '../helpers/config.js';
 
 const BASE = { AUTHZ_ISSUER_URL: 'http://127.0.0.1:8080/realms/mlflow', AUTHZ_CLIENT_ID: 'nginx-authz' };
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (error) {
-    return (error as ConfigError).problems;
-  }
-}
 
 describe('session, login and basic options', () => {
   it('are off by default', () => {
@@ -69,7 +61,5 @@ describe('session, login and basic options', () => {
 });
 
 function writeConfig(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'authz-')), 'config.yaml');
-  writeFileSync(path, text);
-  return path;
+  return configFiles('authz-')('config.yaml', text);
 }

@@ -3,6 +3,7 @@ import request from 'supertest';
 import type { FakeIdp } from '../helpers/fake-idp.js';
 import { PendingLoginCookie } from '../../src/login/pending.js';
 import { type TestService, testService } from '../helpers/test-service.js';
+import { sessionCookieFor } from '../helpers/session-cookie.js';
 
 let idp: FakeIdp;
 let service: TestService;
@@ -379,15 +380,7 @@ describe('sessions in /auth', () => {
 
   it('without Sec-Fetch-Site, signs out only when Origin, else Referer, names this site; anything else asks for confirmation', async () => {
     const token = await idp.token({ sub: 'u-9', preferred_username: 'carol' });
-    const newCookie = async () => {
-      const session = (service.sessions!.store as MemorySessionStore).create({
-        accessToken: token,
-        accessExpiresAtMs: Date.now() + 300_000,
-        refreshToken: 'rt',
-        idToken: undefined,
-      });
-      return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
-    };
+    const newCookie = () => sessionCookieFor(service, token);
     const auth = (cookie: string) =>
       request(service.handler)
         .get('/auth')

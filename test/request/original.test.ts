@@ -6,7 +6,7 @@ import { readOriginal, type ContractSettings } from '../../src/request/original.
 import { TrustedProxies } from '../../src/request/trusted-proxies.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { startService } from '../helpers/service.js';
-import type { MemorySessionStore } from '../../src/session/store.js';
+import { sessionCookieFor } from '../helpers/session-cookie.js';
 
 const CONTROLLER = '10.244.1.7';
 const enabled: ContractSettings = { enabled: true, proxies: new TrustedProxies(['10.244.0.0/16']) };
@@ -260,13 +260,7 @@ describe('CSRF check of session-cookie writes under the ingress-nginx contract',
 
   async function sessionCookie(sub: string): Promise<string> {
     const token = await idp.token({ sub, preferred_username: 'bob' });
-    const session = (service.sessions!.store as MemorySessionStore).create({
-      accessToken: token,
-      accessExpiresAtMs: Date.now() + 300_000,
-      refreshToken: 'rt',
-      idToken: undefined,
-    });
-    return `nginx_authz_session=${await service.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    return sessionCookieFor(service, token);
   }
 
   /** A POST as the controller describes it: no X-Forwarded-Host (it does not set one), the client's Origin passed on. */
