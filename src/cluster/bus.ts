@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { growingLruBounds } from '../util/growing-lru.js';
 
 /**
  * What one replica tells the others. A discriminated union on `kind`, open for more kinds:
@@ -76,7 +77,7 @@ export class MemoryCluster implements Cluster {
   private readonly claims: LRUCache<string, true>;
 
   constructor(maxClaims = 100_000) {
-    this.claims = new LRUCache<string, true>({ max: maxClaims, ttlAutopurge: false });
+    this.claims = new LRUCache<string, true>({ ...growingLruBounds(maxClaims), ttlAutopurge: false });
   }
 
   claimOnce(key: string, ttlMs: number): Promise<boolean> {

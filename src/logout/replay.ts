@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import { growingLruBounds } from '../util/growing-lru.js';
 
 /**
  * Remembers keys (logout tokens' `jti`) so that each is accepted once. The seam for several
@@ -26,7 +27,7 @@ export class MemoryReplayGuard implements ReplayGuard {
     maxEntries: number,
     private readonly clock: Clock,
   ) {
-    this.claimed = new LRUCache<string, number>({ max: maxEntries });
+    this.claimed = new LRUCache<string, number>(growingLruBounds(maxEntries));
   }
 
   get size(): number {

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import { growingLruBounds } from '../util/growing-lru.js';
 
 /** What a logout names: the issuer, and the subject and/or the IdP session. */
 export interface LogoutTarget {
@@ -46,7 +47,7 @@ export class Revocations {
     maxEntries: number,
     private readonly clock: Clock,
   ) {
-    this.records = new LRUCache<string, Record>({ max: maxEntries });
+    this.records = new LRUCache<string, Record>(growingLruBounds(maxEntries));
   }
 
   get size(): number {

@@ -7,10 +7,10 @@ import { positiveSeconds } from './units.js';
 /** The `cache:` section: bounds and TTLs of the decision and verified-token caches. */
 export const cacheSchema = z
   .strictObject({
-    maxEntries: z.number().int().positive().default(100_000), // ≈ 25 MB of heap when full
+    maxEntries: z.number().int().positive().default(100_000), // ≈ 15 MB of heap when full
     allowTtlSeconds: positiveSeconds.default(60),
     denyTtlSeconds: positiveSeconds.default(5),
-    tokenMaxEntries: z.number().int().positive().default(20_000), // verified tokens, ≈ 12 MB when full
+    tokenMaxEntries: z.number().int().positive().default(20_000), // verified tokens, ≈ 13 MB when full
     /** Estimated heap the decision cache may take, whatever its entries weigh (request-named resources can be long). */
     maxBytes: z
       .number()

@@ -78,8 +78,18 @@ export function toIdentity(
     permissions,
     issuer,
     claims: policy?.extract(claims),
-    iss: typeof claims.iss === 'string' ? claims.iss : undefined,
+    iss: sharedIss(issuer, claims.iss),
     sid: typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : undefined,
     issuedAtMs: typeof claims.iat === 'number' ? claims.iat * 1000 : undefined,
   };
+}
+
+/**
+ * The token's `iss`, as the issuer's own discovered string when they are equal (a verified JWT's
+ * always is): one string for all of the issuer's cached identities, not a copy per token.
+ */
+function sharedIss(issuer: TrustedIssuer, iss: unknown): string | undefined {
+  if (typeof iss !== 'string') return undefined;
+  const own = issuer.provider.endpoints?.issuer;
+  return own === iss ? own : iss;
 }
