@@ -1,7 +1,8 @@
 /**
  * The NGINX configuration of `npm run bench:nginx`: one trivial upstream (`return 200` in its own server, on a unix
- * socket) behind four front servers that differ only in their auth: none, auth_request to nginx-authz, the same
- * behind an NGINX decision cache, and auth_request to oauth2-proxy's /oauth2/auth. The nginx-authz decision
+ * socket) behind front servers that differ only in their auth: none, auth_request to nginx-authz, the same
+ * behind an NGINX decision cache, auth_request to oauth2-proxy's /oauth2/auth, and "floor": an auth_request whose
+ * subrequest NGINX answers itself (`return 204`), what any auth_request design costs at the least. The nginx-authz decision
  * locations use the repo's own snippets (nginx/snippets/authz-subrequest.conf), so the bench measures what users run.
  */
 
@@ -12,14 +13,15 @@
  * @param {string} o.authz       upstream address of nginx-authz: `unix:/path` or `127.0.0.1:port`
  * @param {number} o.authzKeepalive  idle keepalive connections NGINX keeps to nginx-authz
  * @param {string} o.oauth2proxy `127.0.0.1:port`
- * @param {{none:number, authz:number, cached:number, oauth2proxy:number}} o.ports
+ * @param {{none:number, floor:number, authz:number, cached:number, oauth2proxy:number}} o.ports
  * @param {string} o.user        `user root;` when running as root (workers keep the current user), else empty
- * @param {boolean} o.setMisc    hash the credentials with set-misc's set_sha1 (Debian libnginx-mod-http-set-misc)
+ * @param {boolean} o.setMisc    hash the credentials with set-misc's set_md5 (Debian libnginx-mod-http-set-misc)
  * @param {string} [o.authzB]   a second nginx-authz (variant B of an A/B comparison), same snippets, own front
  * @param {number} [o.authzBKeepalive]
  * @param {string} o.cacheDir    the decision cache's directory (tmpfs, as nginx/README.md advises)
  * @param {string} [o.cachedBExtra] NGINX directives added to a second cached front's /auth (front "cachedB"): an A/B of
  *   a tuning of the decision location in one interleaved run
+ * @param {string} [o.cachedBSnippet] a snippet (in o.snippets) the "cachedB" front includes instead of the shipped one
  */
 export function renderBenchConf(o) {
   // As documented: NDK + set-misc hash the credentials in the key (authz-cache.conf); without them, the plain variant.
@@ -91,6 +93,16 @@ ${
         location / { proxy_pass http://bench_app; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
 
+    # 1b. the floor of any auth_request design: a subrequest NGINX answers itself (no proxying, no cache, no service)
+    server {
+        listen 127.0.0.1:${o.ports.floor};
+        location = /auth { internal; return 204; }
+        location / {
+            auth_request /auth;
+            proxy_pass http://bench_app; proxy_http_version 1.1; proxy_set_header Connection "";
+        }
+    }
+
     # 2. auth_request to nginx-authz (the repo's snippets, as in production)
     server {
         listen 127.0.0.1:${o.ports.authz};
@@ -104,7 +116,7 @@ ${
     # 3. auth_request to nginx-authz behind the NGINX decision cache, exactly as nginx/README.md ("Decision cache")
     # tells adopters: the zone in the http block (here on tmpfs, like /run there), the shipped snippet in /auth.
     proxy_cache_path ${o.cacheDir} levels=1:2 keys_zone=authz_decisions:2m max_size=32m inactive=10s use_temp_path=off;
-${cachedFront(o, o.ports.cached, '')}${o.cachedBExtra === undefined ? '' : cachedFront(o, o.ports.cachedB, o.cachedBExtra)}
+${cachedFront(o, o.ports.cached, '')}${o.cachedBExtra === undefined ? '' : cachedFront(o, o.ports.cachedB, o.cachedBExtra, o.cachedBSnippet)}
     # 4. auth_request to oauth2-proxy (JWT bearer mode)
     server {
         listen 127.0.0.1:${o.ports.oauth2proxy};
@@ -128,11 +140,11 @@ ${cachedFront(o, o.ports.cached, '')}${o.cachedBExtra === undefined ? '' : cache
 }
 
 /** One front whose /auth is the shipped decision-cache snippet (plus `extra` directives, for an A/B of a tuning). */
-function cachedFront(o, port, extra) {
+function cachedFront(o, port, extra, snippet) {
   return `    server {
         listen 127.0.0.1:${port};
         location = /auth {
-            include snippets/${o.setMisc ? 'authz-cache.conf' : 'authz-cache-plain.conf'};
+            include snippets/${snippet ?? (o.setMisc ? 'authz-cache.conf' : 'authz-cache-plain.conf')};
 ${extra ? `            ${extra}\n` : ''}            proxy_pass http://nginx_authz/auth;
         }
         location / {

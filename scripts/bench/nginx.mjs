@@ -13,12 +13,14 @@
  * Options: --rounds N (3) --seconds S (10, wrk) --latency-seconds S (10) --rate R (1000) --short (1 round of 3 s)
  *   --listen unix|tcp (unix: nginx-authz on a unix socket) --workers N (1) --keepalive N (32, NGINX upstream idle
  *   connections) --cpu-prof DIR (profile nginx-authz) --json FILE --no-rss (skip the 100k-decision RSS run)
- *   --only none,authz,cached,oauth2proxy --keep (keep the run dir)
+ *   --only none,floor,authz,cached,oauth2proxy --keep (keep the run dir); "floor" is an auth_request answered by
+ *   NGINX itself (`return 204`), the least any auth_request design costs
  * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
  *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
  *   --b-workers N
  * A/B of an NGINX tuning of the decision-cache location (front "cachedB", the shipped snippet plus these directives):
- *   --cached-b="open_file_cache max=1000 inactive=20s;"
+ *   --cached-b="open_file_cache max=1000 inactive=20s;"; or another decision-cache snippet in its place (the others
+ *   stay the shipped ones, so it may include them): --cached-b-snippet=/tmp/my-authz-cache.conf
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFixedRate } from './fixed-rate.mjs';
 import { renderBenchConf } from './nginx-conf.mjs';
-import { cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
+import { childrenCpuSeconds, cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
 import { report } from './report.mjs';
 import { runWrk, writeWrkScript } from './wrk.mjs';
 
@@ -46,7 +48,7 @@ const { values: opt } = parseArgs({
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     'no-rss': { type: 'boolean', default: false },
-    only: { type: 'string', default: 'none,authz,cached,oauth2proxy' },
+    only: { type: 'string', default: 'none,floor,authz,cached,oauth2proxy' },
     keep: { type: 'boolean', default: false },
     'b-main': { type: 'string' },
     'b-listen': { type: 'string' },
@@ -54,6 +56,7 @@ const { values: opt } = parseArgs({
     'b-keepalive': { type: 'string' },
     'b-workers': { type: 'string' },
     'cached-b': { type: 'string' },
+    'cached-b-snippet': { type: 'string' },
   },
 });
 const rounds = opt.short ? 1 : Number(opt.rounds);
@@ -61,7 +64,11 @@ const seconds = opt.short ? 3 : Number(opt.seconds);
 const latencySeconds = opt.short ? 3 : Number(opt['latency-seconds']);
 const rate = Number(opt.rate);
 const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers'].some((name) => opt[name] !== undefined);
-const fronts = [...opt.only.split(','), ...(abTest ? ['authzB'] : []), ...(opt['cached-b'] !== undefined ? ['cachedB'] : [])];
+const fronts = [
+  ...opt.only.split(','),
+  ...(abTest ? ['authzB'] : []),
+  ...(opt['cached-b'] !== undefined || opt['cached-b-snippet'] ? ['cachedB'] : []),
+];
 const STACK_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
 const CACHE = process.env.NGINX_AUTHZ_CACHE ?? join(process.env.HOME ?? '/root', '.cache/nginx-authz');
 const O2P_VERSION = process.env.OAUTH2_PROXY_VERSION ?? 'v7.15.6';
@@ -129,6 +136,7 @@ async function main() {
   // NGINX with the four fronts.
   const ports = {
     none: await freePort(),
+    floor: await freePort(),
     authz: await freePort(),
     cached: await freePort(),
     oauth2proxy: await freePort(),
@@ -136,6 +144,7 @@ async function main() {
     cachedB: await freePort(),
   };
   cpSync(join(ROOT, 'nginx/snippets'), join(run, 'conf/snippets'), { recursive: true });
+  if (opt['cached-b-snippet']) cpSync(resolve(opt['cached-b-snippet']), join(run, 'conf/snippets/cached-b.conf'));
   const setMisc = existsSync('/usr/lib/nginx/modules/ngx_http_set_misc_module.so');
   const conf = join(run, 'conf/nginx.conf');
   const cacheDir = join(shm ?? run, 'authz-cache');
@@ -153,7 +162,8 @@ async function main() {
       authzB: b?.addr,
       authzBKeepalive: opt['b-keepalive'] ? Number(opt['b-keepalive']) : undefined,
       cacheDir,
-      cachedBExtra: opt['cached-b'],
+      cachedBExtra: opt['cached-b'] ?? (opt['cached-b-snippet'] ? '' : undefined),
+      cachedBSnippet: opt['cached-b-snippet'] ? 'cached-b.conf' : undefined,
     }),
     { mode: 0o600 },
   );
@@ -173,18 +183,27 @@ async function main() {
     for (const name of fronts) await runWrk({ url: urls[name], script: wrkScript, seconds: 2 }); // warm: caches, JIT, keepalive pools
     if (fronts.includes('cached')) checkDecisionCache(cacheDir, token);
     for (const name of shuffle(fronts)) {
+      const cpuBefore = childrenCpuSeconds(nginx.pid);
       const r = await runWrk({ url: urls[name], script: wrkScript, seconds });
+      // NGINX's own CPU per request (its workers only, this bench's NGINX alone serves these fronts): on a shared
+      // machine req/s swing with the neighbours' load, the work NGINX does per request much less.
+      r.nginxCpuUsPerReq = r.requests > 0 ? Math.round(((childrenCpuSeconds(nginx.pid) - cpuBefore) * 1e6) / r.requests) : Number.NaN;
       if (r.non2xx > 0 || r.socketErrors > 0 || !(r.requests > 0))
         fail(`round ${round} ${name}: wrk saw ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
       delete r.raw;
       results[name].wrk.push(r);
-      log(`round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs`);
+      log(
+        `round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs, NGINX ${r.nginxCpuUsPerReq} µs CPU/req (load ${loadavg()})`,
+      );
     }
     for (const name of shuffle(fronts)) {
-      const r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds });
+      const r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds) });
+      r.load = loadavg();
       if (r.errors > 0) fail(`round ${round} ${name}: fixed-rate load saw ${r.errors} errors ${JSON.stringify(r.statuses)}`);
       results[name].fixed.push(r);
-      log(`round ${round}/${rounds} ${rate}/s ${name}: p50 ${r.p50Us} µs p99 ${r.p99Us} µs (client lag p99 ${r.lagP99Us} µs)`);
+      log(
+        `round ${round}/${rounds} ${rate}/s ${name}: p50 ${r.p50Us} µs p99 ${r.p99Us} µs; from send p50 ${r.p50SentUs} µs p99 ${r.p99SentUs} µs (client lag p99 ${r.lagP99Us} µs, load ${r.load})`,
+      );
     }
   }
   const rssAfterBenchMb = Math.round(treeRssMb(authz.pid));
@@ -215,8 +234,9 @@ async function main() {
             keepalive: opt['b-keepalive'],
           }
         : undefined,
-      nginxDecisionCacheKey: setMisc ? 'sha1 (set-misc)' : 'plain (no set-misc)',
+      nginxDecisionCacheKey: setMisc ? 'md5 (set-misc)' : 'plain (no set-misc)',
       cachedBExtra: opt['cached-b'],
+      cachedBSnippet: opt['cached-b-snippet'],
     },
     rssAfterBenchMb,
     rss,
@@ -274,7 +294,7 @@ async function kcToken(kcPort) {
 
 /**
  * The cached fronts really cache (the service granted a positive X-Accel-Expires, so NGINX wrote entries) and the
- * entries hold no credentials: the token is nowhere in the cache files (with set-misc the key holds SHA-1 digests).
+ * entries hold no credentials: the token is nowhere in the cache files (with set-misc the key holds MD5 digests).
  */
 function checkDecisionCache(dir, token) {
   const files = existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()) : [];
@@ -298,7 +318,7 @@ async function preflight(urls, headers) {
       await sleep(1_000);
     }
     if (withToken.status !== 200 || text !== 'bench upstream\n') fail(`${name}: expected the upstream's 200, got ${withToken.status}`);
-    if (name === 'none') continue;
+    if (name === 'none' || name === 'floor') continue; // no credentials checked there
     const without = await fetch(url);
     if (without.status !== 401) fail(`${name}: a request without credentials got ${without.status}, expected 401`);
     // A token with a bad signature: every auth front must verify, not just look for a header.
@@ -340,6 +360,11 @@ function get(addr, path) {
 function sh(cmd, args, env = {}) {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+/** The 1-minute load average of the machine, noted with every measurement (it is shared). */
+function loadavg() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 }
 
 function readLines(path) {

@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const started = [];
@@ -94,4 +94,28 @@ export function treeRssMb(pid) {
     }
   }
   return rows.filter(([p]) => pids.has(p)).reduce((sum, [, , rss]) => sum + rss, 0) / 1024;
+}
+
+/** CPU seconds (user + system) used so far by the children of `pid` (NGINX's workers), from /proc/<pid>/stat. */
+export function childrenCpuSeconds(pid) {
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const out = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout;
+  let total = 0;
+  for (const child of out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
+    try {
+      total += statCpuTicks(readFileSync(`/proc/${child}/stat`, 'utf8'));
+    } catch {
+      // a worker that exited between ps and the read: its time is gone either way
+    }
+  }
+  return total / ticks;
+}
+
+/** utime + stime (fields 14 and 15) of a /proc/<pid>/stat line; the command name in parentheses may hold spaces. */
+export function statCpuTicks(stat) {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }

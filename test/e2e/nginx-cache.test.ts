@@ -6,6 +6,7 @@
  * it, so every answer shows whose identity headers came with the decision. The cache status of the decision
  * subrequest ($upstream_cache_status) comes back in `X-Authz-Cache`.
  */
+import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -303,8 +304,11 @@ describe('NGINX decision cache (hashed key, set-misc)', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
     const cookieValue = cookie.slice(cookie.indexOf('=') + 1);
     const signature = token.split('.')[2]!;
+    // The token's entry is keyed on the MD5 of the whole Authorization header (and of the absent Cookie header).
+    const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+    expect(files.some((file) => file.text.includes(`\nKEY: ${md5(`Bearer ${token}`)} ${md5('')} 127.0.0.1:`))).toBe(true);
     for (const file of files) {
-      expect(file.text).toMatch(/\nKEY: [0-9a-f]{40} [0-9a-f]{40} 127\.0\.0\.1:\d+ /);
+      expect(file.text).toMatch(/\nKEY: [0-9a-f]{32} [0-9a-f]{32} 127\.0\.0\.1:\d+ /);
       expect(file.text.includes(token) || file.text.includes(signature) || file.text.includes(cookieValue)).toBe(false);
       expect(file.mode).toBe(0o600);
     }

@@ -59,7 +59,7 @@ describe('nginx/snippets/authz-cache*.conf', () => {
   withSetMisc('authz-cache.conf fails `nginx -t` without the set-misc module (never silently unhashed)', () => {
     const result = nginxTest('', 'authz-cache.conf');
     expect(result.status).not.toBe(0);
-    expect(result.output).toContain('unknown directive "set_sha1"');
+    expect(result.output).toContain('unknown directive "set_md5"');
   });
 
   withSetMisc('authz-cache-purge.conf passes `nginx -t` in a loopback server with the cache-purge module', () => {
@@ -83,8 +83,8 @@ describe('nginx/snippets/authz-cache*.conf', () => {
     expect(snippet('authz-cache-plain.conf')).toMatch(/^proxy_set_header X-Authz-Cache-Key "-";$/m);
     expect(hashed).toMatch(/^\$authz_cache_authorization \$authz_cache_cookie /);
     expect(hashed).not.toMatch(/\$http_|\$cookie_/);
-    expect(snippet('authz-cache.conf')).toMatch(/^set_sha1 \$authz_cache_authorization \$http_authorization;$/m);
-    expect(snippet('authz-cache.conf')).toMatch(/^set_sha1 \$authz_cache_cookie \$http_cookie;$/m);
+    expect(snippet('authz-cache.conf')).toMatch(/^set_md5 \$authz_cache_authorization \$http_authorization;$/m);
+    expect(snippet('authz-cache.conf')).toMatch(/^set_md5 \$authz_cache_cookie \$http_cookie;$/m);
     // Both variants key on the whole headers the service reads, the decision location and the original request.
     for (const key of [hashed, keyOf(snippet('authz-cache-plain.conf'))])
       expect(key).toMatch(/ \$server_addr:\$server_port \$server_name \$uri \$request_method \$request_uri$/);
@@ -95,5 +95,18 @@ describe('nginx/snippets/authz-cache*.conf', () => {
     expect(directives).toMatch(/^proxy_ignore_headers Cache-Control Expires Vary;$/m);
     expect(directives).toMatch(/^proxy_cache_use_stale off;$/m);
     expect(directives).toMatch(/^proxy_no_cache \$upstream_http_set_cookie;$/m);
+  });
+
+  it('keeps the hot entries of the hashed variant open (open_file_cache), bounded, and not in the plain variant', () => {
+    const snippet = (name: string) => readFileSync(join(ROOT, 'nginx/snippets', name), 'utf8');
+    const open = /^open_file_cache max=(\d+) inactive=(\d+)s;$/m.exec(snippet('authz-cache.conf'));
+    expect(open).not.toBeNull();
+    // Open files per worker, beside its connections: well under a common 1024 file limit.
+    expect(Number(open![1])).toBeLessThanOrEqual(256);
+    // A file kept open outlives its entry by at most this long (the zone's inactive= in nginx/README.md is 10 s).
+    expect(Number(open![2])).toBeLessThanOrEqual(10);
+    // The plain variant's files hold credentials: no open file may keep one alive after NGINX deletes it.
+    expect(snippet('authz-cache-plain.conf')).not.toMatch(/open_file_cache/);
+    expect(snippet('authz-cache-directives.conf')).not.toMatch(/open_file_cache/);
   });
 });

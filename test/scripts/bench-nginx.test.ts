@@ -4,6 +4,7 @@
  * and keeps its schedule, and the report does not judge latency goals when its own client was late.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 // @ts-expect-error: plain JavaScript module of the bench, no types
@@ -11,7 +12,11 @@ import { runFixedRate, percentile } from '../../scripts/bench/fixed-rate.mjs';
 // @ts-expect-error: plain JavaScript module of the bench, no types
 import { parseWrk } from '../../scripts/bench/wrk.mjs';
 // @ts-expect-error: plain JavaScript module of the bench, no types
-import { median, report } from '../../scripts/bench/report.mjs';
+import { addedLatency, median, quietRounds, report } from '../../scripts/bench/report.mjs';
+// @ts-expect-error: plain JavaScript module of the bench, no types
+import { statCpuTicks } from '../../scripts/bench/procs.mjs';
+// @ts-expect-error: plain JavaScript module of the bench, no types
+import { renderBenchConf } from '../../scripts/bench/nginx-conf.mjs';
 
 const WRK_FAILED = `Running 3s test @ http://127.0.0.1:1/x
   2 threads and 50 connections
@@ -120,5 +125,77 @@ describe('bench:nginx result checks', () => {
     const p50Goal = (out: Out) => out.goals.find((g) => g.goal.startsWith('1k/s p50'))!.met;
     expect(p50Goal(late)).toBeUndefined();
     expect(p50Goal(onTime)).toBe(true);
+  });
+
+  it('warms the connections first, unmeasured: the result counts only the measured requests', async () => {
+    let served = 0;
+    const server: Server = createServer((_req, res) => {
+      served++;
+      res.end('ok');
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    try {
+      const result = await runFixedRate({ url: `http://127.0.0.1:${port}/`, rate: 200, seconds: 0.5, warmSeconds: 0.25 });
+      expect(served).toBe(150);
+      expect(result.sent).toBe(100);
+      expect(result.ok).toBe(100);
+      // Timed from the send, a request is never slower than timed from its due time.
+      expect(result.p50SentUs).toBeGreaterThan(0);
+      expect(result.p50SentUs).toBeLessThanOrEqual(result.p50Us);
+      expect(result.p99SentUs).toBeLessThanOrEqual(result.p99Us);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reads utime + stime from /proc/<pid>/stat, also when the command name holds spaces and parentheses', () => {
+    const line = '4242 (nginx: worker (x) 1) S 4200 4200 4200 0 -1 4194624 1234 0 0 0 321 79 0 0 20 0 1 0 100 0 0';
+    expect(statCpuTicks(line)).toBe(400);
+    expect(statCpuTicks(readFileSync('/proc/self/stat', 'utf8'))).toBeGreaterThan(0);
+  });
+
+  it('added latency compares fronts within a round, and judges only rounds in which the client kept its schedule', () => {
+    const fixed = (p50Us: number, p99Us: number, lagP99Us: number) => ({
+      p50Us,
+      p99Us,
+      p50SentUs: p50Us - 100,
+      p99SentUs: p99Us - 100,
+      lagP99Us,
+    });
+    const results = {
+      // round 1: a busy minute (everything slow, the client late); rounds 2 and 3: quiet
+      none: { wrk: [], fixed: [fixed(9_000, 90_000, 20_000), fixed(500, 1_500, 300), fixed(700, 1_700, 400)] },
+      authz: { wrk: [], fixed: [fixed(5_000, 40_000, 900), fixed(700, 2_000, 500), fixed(800, 2_500, 600)] },
+    };
+    const { quiet, lagUs } = quietRounds(results, ['none', 'authz']);
+    expect(quiet).toEqual([1, 2]);
+    expect(lagUs).toBe(500);
+    // Medians over the quiet rounds of (authz − none): p50 200 and 100 → 150; p99 500 and 800 → 650.
+    expect(addedLatency(results, 'authz', quiet)).toEqual({ addedP50Us: 150, addedP99Us: 650, addedSentP50Us: 100, addedSentP99Us: 500 });
+    // No quiet round at all: every round counts, and the report leaves the goal unjudged.
+    const busy = { none: { wrk: [], fixed: [fixed(1, 1, 5_000)] }, authz: { wrk: [], fixed: [fixed(2, 3, 5_000)] } };
+    expect(quietRounds(busy, ['none', 'authz'])).toEqual({ quiet: [], lagUs: 5_000 });
+  });
+
+  it('the floor front answers its auth_request inside NGINX (no proxying), the others use the shipped snippets', () => {
+    const conf: string = renderBenchConf({
+      prefix: '/tmp/p',
+      snippets: '/tmp/p/conf/snippets',
+      authz: 'unix:/tmp/p/a.sock',
+      authzKeepalive: 32,
+      oauth2proxy: '127.0.0.1:2',
+      ports: { none: 10, floor: 11, authz: 12, cached: 13, oauth2proxy: 14, cachedB: 15 },
+      user: '',
+      setMisc: true,
+      cacheDir: '/dev/shm/x',
+      cachedBExtra: 'open_file_cache max=8;',
+    });
+    const server = (port: number) => conf.slice(conf.indexOf(`listen 127.0.0.1:${port};`)).split('\n    }\n')[0];
+    expect(server(11)).toContain('location = /auth { internal; return 204; }');
+    expect(server(11)).toContain('auth_request /auth;');
+    expect(server(11)).not.toContain('nginx_authz');
+    expect(server(13)).toContain('include snippets/authz-cache.conf;');
+    expect(server(15)).toContain('include snippets/authz-cache.conf;\n            open_file_cache max=8;');
   });
 });
