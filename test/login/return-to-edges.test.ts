@@ -42,6 +42,7 @@ describe('safeReturnTo edges', () => {
 describe('isSameOriginLocation edges', () => {
   it('reads a Location as a browser does: leading blanks ignored, inner blanks kept', () => {
     expect(isSameOriginLocation(' /x', BASE)).toBe(true);
+    expect(isSameOriginLocation('  /x', BASE)).toBe(true);
     expect(isSameOriginLocation(' //evil.example', BASE)).toBe(false);
     expect(isSameOriginLocation('/ /evil.example', BASE)).toBe(true); // the path /%20/evil.example of this site
     // A tab a browser drops makes it scheme-relative: refused even when it names this site.
