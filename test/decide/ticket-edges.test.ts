@@ -54,7 +54,10 @@ describe('decision.mode: ticket, edges', () => {
   });
 
   it('sends the ticket grant as a form and asks for JSON', async () => {
-    const rpt = await idp.token({ aud: 'nginx-authz', authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['delete'] }] } });
+    const rpt = await idp.token({
+      aud: 'nginx-authz',
+      authorization: { permissions: [{ rsid: 'id-runs', rsname: 'runs', scopes: ['delete'] }] },
+    });
     idp.uma = () => ({ status: 200, body: { access_token: rpt } });
     expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: 'form-check' }))).status).toBe(200);
     expect([idp.umaCalls[0]!.contentType, idp.umaCalls[0]!.accept]).toEqual(['application/x-www-form-urlencoded', 'application/json']);
@@ -62,7 +65,14 @@ describe('decision.mode: ticket, edges', () => {
 
   it('fails closed before discovery, without asking for a ticket', async () => {
     const { asked, protection } = recordingProtection();
-    const client = new TicketDecisionClient(service.config, undiscovered, protection, service.tokens, service.metrics, createLogger('silent'));
+    const client = new TicketDecisionClient(
+      service.config,
+      undiscovered,
+      protection,
+      service.tokens,
+      service.metrics,
+      createLogger('silent'),
+    );
     const error = await rejection(client.decide('t', 'runs', 'delete', 'runs'));
     expect(error).toBeInstanceOf(IdpUnavailable);
     expect((error as IdpUnavailable).detail).toBe('issuer not discovered yet');
