@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import type { FakeIdp } from '../helpers/fake-idp.js';
 import { SMALL_ROUTES } from '../helpers/service.js';
@@ -9,12 +10,19 @@ import { type TestService, testService } from '../helpers/test-service.js';
 let idp: FakeIdp;
 let small: TestService;
 let preset: TestService;
+let challenging: TestService;
 /** The services' clock stands still: the lookup limit's bucket does not refill during a test. */
 const now = Date.now();
 
 beforeAll(async () => {
   ({ idp, service: small } = await testService({ env: { ...SMALL_ROUTES, AUTHZ_AUDIT_LOG: 'true' }, clock: () => now }));
   ({ service: preset } = await testService({ idp, env: { AUTHZ_AUDIT_LOG: 'true' } }));
+  const templated = fileURLToPath(new URL('../fixtures/routes-templated.yaml', import.meta.url));
+  ({ service: challenging } = await testService({
+    idp,
+    env: { AUTHZ_ROUTES_PRESET: 'none', AUTHZ_ROUTES_FILE: templated, AUTHZ_UMA_CHALLENGE: 'true' },
+    clock: () => now,
+  }));
 });
 beforeEach(() => {
   idp.umaCalls = [];
@@ -58,5 +66,41 @@ describe('NGINX’s decision cache', () => {
     const keyed = await ask('h1 h2 127.0.0.1:8080 _ /auth GET /');
     expect(keyed.status).toBe(200);
     expect(Number(keyed.headers['x-accel-expires'])).toBeGreaterThan(0);
+  });
+});
+
+describe('the UMA challenge and the per-subject lookup limit', () => {
+  it('charges a ticket for a request-named resource, not for a route’s own resource', async () => {
+    const at = { nowSec: Math.floor(now / 1000) };
+    const challenge = (uri: string, token: string) =>
+      request(challenging.handler)
+        .get('/auth')
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', uri)
+        .set('Authorization', `Bearer ${token}`);
+    // 60 tickets for the fixed resource `experiments`: every one a UMA challenge (the burst is 50).
+    const plain = await idp.token({ sub: 'challenged-plain' }, at);
+    const plainAnswers = new Set<string>();
+    for (let i = 0; i < 60; i++)
+      plainAnswers.add(String((await challenge('/api/2.0/mlflow/experiments/get', plain)).headers['www-authenticate']).slice(0, 4));
+    expect([...plainAnswers]).toEqual(['UMA ']);
+    // 60 invented names: over the burst, refused with a retry time instead of a ticket.
+    const named = await idp.token({ sub: 'challenged-named' }, at);
+    let limited = 0;
+    for (let i = 0; i < 60; i++) {
+      const res = await challenge(`/things/invented-${i}/x`, named);
+      expect(res.status).toBe(401);
+      if (res.headers['x-authz-retry-after'] !== undefined) limited++;
+    }
+    expect(limited).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('a remembered denial', () => {
+  it('is answered 403 again from the caches, with no second IdP call', async () => {
+    idp.uma = () => ({ status: 403, body: { error: 'access_denied' } });
+    const token = await idp.token({ sub: 'denied-twice' }, { nowSec: Math.floor(now / 1000) });
+    for (let i = 0; i < 2; i++) expect((await auth(small, 'POST', '/api/2.0/mlflow/runs/delete', token)).status).toBe(403);
+    expect(idp.umaCalls).toHaveLength(1);
   });
 });
