@@ -12,6 +12,9 @@ export interface UmaRequest {
   authorization: string | undefined;
   form: URLSearchParams;
   rawBody: string;
+  /** The request's Content-Type and Accept (recorded at the token endpoint: Keycloak reads a form only as such). */
+  contentType?: string | undefined;
+  accept?: string | undefined;
 }
 export type UmaAnswer = { status: number; body?: unknown; delayMs?: number };
 
@@ -187,7 +190,13 @@ export class FakeIdp {
     }
     if (path === `${base}/protocol/openid-connect/token` && req.method === 'POST') {
       const rawBody = await readBody(req);
-      const request: UmaRequest = { authorization: req.headers.authorization, form: new URLSearchParams(rawBody), rawBody };
+      const request: UmaRequest = {
+        authorization: req.headers.authorization,
+        form: new URLSearchParams(rawBody),
+        rawBody,
+        contentType: req.headers['content-type'],
+        accept: req.headers.accept,
+      };
       if (request.form.get('grant_type') === 'authorization_code') {
         const down = this.codeExchangeAnswer;
         if (down !== undefined) {
