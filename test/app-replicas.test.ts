@@ -11,7 +11,7 @@ import { BACKCHANNEL_LOGOUT_EVENT } from '../src/logout/logout-token.js';
 import { hashToken } from '../src/tokens/verify.js';
 import { FakeIdp } from './helpers/fake-idp.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
-import { startService } from './helpers/service.js';
+import { authRead as auth, startService } from './helpers/service.js';
 
 type Replica = Awaited<ReturnType<typeof startService>>;
 
@@ -70,16 +70,6 @@ function logoutToken(sub: string, sid: string): Promise<string> {
 
 const postLogout = (service: Replica, token: string) =>
   request(service.handler).post('/oauth2/backchannel-logout').type('form').send({ logout_token: token });
-
-/** NGINX's decision subrequest for an MLflow read, with a cookie or a bearer token. */
-const auth = (service: Replica, headers: Record<string, string>) => {
-  const call = request(service.handler)
-    .get('/auth')
-    .set('X-Original-Method', 'GET')
-    .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search');
-  for (const [name, value] of Object.entries(headers)) call.set(name, value);
-  return call;
-};
 
 /** Waits (bounded) until `probe` holds: the bus delivers asynchronously. */
 async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs = 3_000): Promise<void> {

@@ -14,7 +14,7 @@ import request from 'supertest';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/logout/logout-token.js';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { haveRedisTls, makeTlsFiles, removeTlsFiles, startTlsRedis, type TlsFiles, type TlsRedis } from '../helpers/redis-tls.js';
-import { startService } from '../helpers/service.js';
+import { authRead as auth, startService } from '../helpers/service.js';
 
 type Replica = Awaited<ReturnType<typeof startService>>;
 type Admin = Awaited<ReturnType<TlsRedis['admin']>>;
@@ -113,14 +113,6 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     return pair;
   }
 
-  const auth = (service: Replica, headers: Record<string, string>) => {
-    const call = request(service.handler)
-      .get('/auth')
-      .set('X-Original-Method', 'GET')
-      .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search');
-    for (const [name, value] of Object.entries(headers)) call.set(name, value);
-    return call;
-  };
   const statusOf = (error: unknown) => (error as { status?: number }).status ?? 500;
 
   /** A logout token as Keycloak posts it. */

@@ -9,7 +9,7 @@
 import request from 'supertest';
 import { FakeIdp } from '../helpers/fake-idp.js';
 import { haveRedisTls, makeTlsFiles, removeTlsFiles, startTlsRedis, type TlsFiles, type TlsRedis } from '../helpers/redis-tls.js';
-import { startService } from '../helpers/service.js';
+import { authRead as auth, startService } from '../helpers/service.js';
 
 type Replica = Awaited<ReturnType<typeof startService>>;
 
@@ -33,16 +33,6 @@ async function eventually(probe: () => Promise<boolean> | boolean, what: string,
 
 const withoutEmpty = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
 const redisUp = async (service: Replica) => (await service.metrics.redisUp.get()).values[0]?.value === 1;
-
-/** NGINX's decision subrequest for an MLflow read. */
-const auth = (service: Replica, headers: Record<string, string>) => {
-  const call = request(service.handler)
-    .get('/auth')
-    .set('X-Original-Method', 'GET')
-    .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search');
-  for (const [name, value] of Object.entries(headers)) call.set(name, value);
-  return call;
-};
 
 withRedisTls('Redis over TLS (rediss://, real redis-server, ACL user)', () => {
   let files: TlsFiles;

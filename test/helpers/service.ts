@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import request from 'supertest';
 import { createService, type Service } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -54,4 +55,14 @@ export async function startService(
   });
   await service.issuers.start();
   return { ...service, logs, config };
+}
+
+/** NGINX's decision subrequest for an MLflow read (experiments/search) to a service, with a cookie, a bearer token or other headers. */
+export function authRead(service: Pick<Service, 'handler'>, headers: Record<string, string>) {
+  const call = request(service.handler)
+    .get('/auth')
+    .set('X-Original-Method', 'GET')
+    .set('X-Original-URI', '/ajax-api/2.0/mlflow/experiments/search');
+  for (const [name, value] of Object.entries(headers)) call.set(name, value);
+  return call;
 }
