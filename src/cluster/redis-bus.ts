@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Cluster, ClusterBus, ClusterEvent } from './bus.js';
-import type { RedisClient, RedisConnection } from './redis.js';
+import { closeClient, type RedisClient, type RedisConnection } from './redis.js';
 
 /** Published on every (re)connection to check the ACL allows PUBLISH on the channel; receivers drop it silently. */
 const PROBE = '{"kind":"probe"}';
@@ -123,7 +123,7 @@ export class RedisClusterBus implements ClusterBus {
     clearTimeout(this.retry);
     clearTimeout(this.reprobe);
     this.listeners.clear();
-    if (this.subscriber.isOpen) await this.subscriber.close().catch(() => undefined);
+    await closeClient(this.subscriber);
   }
 
   /** Parses a message; anything that is not one of our events (another writer on the channel) is logged and dropped. */

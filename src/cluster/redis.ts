@@ -83,11 +83,38 @@ export function connectRedis(config: Config, metrics: Metrics, log: Logger): Red
       return copy;
     },
     async close() {
-      for (const each of [...duplicates, client]) {
-        if (each.isOpen) await each.close().catch(() => undefined);
-      }
+      await Promise.all([...duplicates, client].map(closeClient));
     },
   };
+}
+
+/** How long a stop waits for replies to commands in flight before it lets go of a connection. */
+const CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Closes one client and ends its reconnection loop. A connected client closes gracefully: commands in flight get
+ * their replies, for at most {@link CLOSE_WAIT_MS}; after that its socket no longer keeps the process alive (a
+ * server that stopped answering). One still connecting or retrying is destroyed at once: a graceful close would wait
+ * for replies to the handshake (AUTH, HELLO) that never come, and while it waited, the reconnection loop went on and
+ * its retry timer kept the process alive after the service stopped.
+ */
+export async function closeClient(client: RedisClient): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) {
+    // node-redis holds a socket only once it has connected: one still connecting is out of destroy's reach and would
+    // wait for its handshake replies with nothing to end it. When it connects, it is let go of (unref), so it cannot
+    // keep the process alive; it does not reconnect (the client is closed).
+    client.once('connect', () => client.unref());
+    client.destroy();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_WAIT_MS);
+  });
+  await Promise.race([client.close().catch(() => undefined), waited]);
+  clearTimeout(timer);
+  client.unref();
 }
 
 /** Logs the connection's state changes once each (not every failed retry) and keeps the gauge. */

@@ -2,8 +2,12 @@
  * connectRedis's pure parts: which credentials reach node-redis, and how a failed connection is described in the log.
  * (The connection itself, over TLS with an ACL user, is proven on a real redis-server: test/cluster/redis-tls.test.ts.)
  */
+import { createServer, type Socket } from 'node:net';
+import { connectRedis, credentials, explain } from '../../src/cluster/redis.js';
+import { RedisCluster } from '../../src/cluster/redis-bus.js';
 import type { Config } from '../../src/config/schema.js';
-import { credentials, explain } from '../../src/cluster/redis.js';
+import { createLogger } from '../../src/log.js';
+import { Metrics } from '../../src/ops/metrics.js';
 
 const settings = (over: Partial<Config['redis']> = {}) => ({ keyPrefix: 'p:', commandTimeoutMs: 1_000, ...over }) as Config['redis'];
 
@@ -54,5 +58,89 @@ describe('explain: a Redis connection error as logged', () => {
       'WRONGPASS invalid username-password pair or user is disabled.',
     );
     expect(explain('text', false)).toBe('text');
+  });
+});
+
+describe('close: nothing keeps running after the service stops', () => {
+  /**
+   * A TCP server on 127.0.0.1 that accepts connections and never answers (or, with `handshake`, answers only the
+   * client's CLIENT SETINFO handshake, then nothing); counts the connections.
+   */
+  async function silentServer(handshake = false) {
+    const sockets = new Set<Socket>();
+    const accepted = { count: 0 };
+    const server = createServer((socket) => {
+      accepted.count++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+      if (handshake) socket.on('data', (data) => socket.write('+OK\r\n'.repeat(data.toString().split('SETINFO').length - 1)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const stop = async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    };
+    return { sockets, accepted, port, stop };
+  }
+  const waitFor = async (probe: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!probe() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  /** `cluster.close()`, or 'still waiting' after `ms`. */
+  const closeWithin = async (cluster: RedisCluster, ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      cluster.close().then(() => 'closed'),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still waiting'), ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    return outcome;
+  };
+
+  it('ends connections stuck in their handshake (AUTH never answered): closed at once, no reconnection after', async () => {
+    // A graceful close waits for the replies to the commands in flight (the handshake's AUTH): from this server they
+    // never come. Awaited in turn, it kept the main client's close from ever running, and that client's retry timer
+    // kept the process (and Jest) alive after the last test.
+    const silent = await silentServer();
+    try {
+      const config = {
+        redis: { url: `redis://127.0.0.1:${silent.port}`, password: 'p', keyPrefix: 'x:', commandTimeoutMs: 200 },
+      } as Config;
+      const connection = connectRedis(config, new Metrics(), createLogger('silent'));
+      const cluster = new RedisCluster(connection, createLogger('silent'));
+      // Both connections (commands, and the bus's subscriber) are open and waiting for the handshake's reply.
+      await waitFor(() => silent.sockets.size === 2, 5_000);
+      expect(silent.sockets.size).toBe(2);
+      expect(connection.client.isReady).toBe(false);
+      expect(await closeWithin(cluster, 500)).toBe('closed');
+      expect(connection.client.isOpen).toBe(false);
+      // No connection is opened again: longer than the longest wait between retries (2 s).
+      const before = silent.accepted.count;
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(silent.accepted.count).toBe(before);
+    } finally {
+      await silent.stop();
+    }
+  });
+
+  it('a connected server that stops answering: the close gives up waiting for replies within a bound', async () => {
+    const silent = await silentServer(true);
+    try {
+      // The handshake is answered, so the client is ready; its PUBLISH probe and the subscriber's SUBSCRIBE are never
+      // answered: a graceful close alone would wait for them forever.
+      const config = { redis: { url: `redis://127.0.0.1:${silent.port}`, keyPrefix: 'x:', commandTimeoutMs: 200 } } as Config;
+      const connection = connectRedis(config, new Metrics(), createLogger('silent'));
+      const cluster = new RedisCluster(connection, createLogger('silent'));
+      await waitFor(() => connection.client.isReady, 5_000);
+      expect(connection.client.isReady).toBe(true);
+      expect(await closeWithin(cluster, 3_000)).toBe('closed');
+      expect(connection.client.isOpen).toBe(false);
+    } finally {
+      await silent.stop();
+    }
   });
 });
