@@ -107,7 +107,7 @@ function expectValid(manifests: Manifest[]): void {
  * The service's own loader over the ConfigMap's config.yaml and the Deployment's environment, with stand-ins for the
  * mounted secret files and for the variables read from Secrets (a Redis URL for AUTHZ_REDIS_URL).
  */
-function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
+function loadRendered(manifests: Manifest[], redisUrl = 'redis://redis.test-only:6379'): ReturnType<typeof loadConfig> {
   const dir = mkdtempSync(join(tmpdir(), 'nginx-authz-helm-config-'));
   try {
     const text = (one(manifests, 'ConfigMap').data as Record<string, string>)['config.yaml']!.replaceAll('/etc/nginx-authz/secrets', dir);
@@ -117,8 +117,7 @@ function loadRendered(manifests: Manifest[]): ReturnType<typeof loadConfig> {
     const env: Record<string, string> = {};
     for (const entry of one(manifests, 'Deployment').spec.template.spec.containers[0].env ?? []) {
       if (typeof entry.value === 'string') env[entry.name] = entry.value;
-      else if (entry.valueFrom?.secretKeyRef)
-        env[entry.name] = entry.name === 'AUTHZ_REDIS_URL' ? 'redis://redis.test-only:6379' : 'test-only';
+      else if (entry.valueFrom?.secretKeyRef) env[entry.name] = entry.name === 'AUTHZ_REDIS_URL' ? redisUrl : 'test-only';
     }
     return loadConfig({ ...env, AUTHZ_CONFIG: join(dir, 'config.yaml') });
   } finally {
@@ -206,6 +205,60 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
     expect(loaded.login.enabled).toBe(true);
   });
 
+  it('Redis over TLS: the CA and client certificate from an existing Secret, mounted read-only; the password from a Secret key', () => {
+    const manifests = render([
+      ...REPLICAS_3,
+      'redis.passwordKey=redis-password',
+      'redis.tls.existingSecret=redis-client-tls',
+      'redis.tls.certKey=tls.crt',
+      'redis.tls.keyKey=tls.key',
+      'config.redis.username=authz-svc',
+    ]);
+    const spec = one(manifests, 'Deployment').spec.template.spec;
+    const container = spec.containers[0];
+    expect(container.env).toContainEqual({
+      name: 'AUTHZ_REDIS_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'nginx-authz-redis', key: 'redis-password' } },
+    });
+    expect(container.volumeMounts).toContainEqual({ name: 'redis-tls', mountPath: '/etc/nginx-authz/redis-tls', readOnly: true });
+    expect(spec.volumes).toContainEqual({
+      name: 'redis-tls',
+      secret: {
+        secretName: 'redis-client-tls',
+        defaultMode: 0o440,
+        items: [
+          { key: 'ca.crt', path: 'ca.crt' },
+          { key: 'tls.crt', path: 'tls.crt' },
+          { key: 'tls.key', path: 'tls.key' },
+        ],
+      },
+    });
+    expectValid(manifests);
+    // What the service makes of it: the files where the Secret is mounted, the user from config, the password from its variable.
+    const loaded = loadRendered(manifests, 'rediss://redis.test-only:6380');
+    expect(loaded.redis).toMatchObject({
+      url: 'rediss://redis.test-only:6380',
+      username: 'authz-svc',
+      password: 'test-only',
+      tlsCaFile: '/etc/nginx-authz/redis-tls/ca.crt',
+      tlsCertFile: '/etc/nginx-authz/redis-tls/tls.crt',
+      tlsKeyFile: '/etc/nginx-authz/redis-tls/tls.key',
+    });
+    // A CA alone (a server certificate from a private CA, no client certificate).
+    const caOnly = render([...REPLICAS_3, 'redis.tls.existingSecret=redis-ca']);
+    expect(one(caOnly, 'Deployment').spec.template.spec.volumes).toContainEqual({
+      name: 'redis-tls',
+      secret: { secretName: 'redis-ca', defaultMode: 0o440, items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    });
+    const caOnlyConfig = loadRendered(caOnly, 'rediss://redis.test-only:6380').redis;
+    expect(caOnlyConfig.tlsCaFile).toBe('/etc/nginx-authz/redis-tls/ca.crt');
+    expect(caOnlyConfig.tlsCertFile).toBeUndefined();
+    // Without redis.tls nothing is mounted and no file is configured.
+    const plain = render(REPLICAS_3);
+    expect(one(plain, 'Deployment').spec.template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('redis-tls');
+    expect(loadRendered(plain).redis.tlsCaFile).toBeUndefined();
+  });
+
   it('serviceMonitor.enabled renders a ServiceMonitor valid against the prometheus-operator CRD', () => {
     const manifests = render(['serviceMonitor.enabled=true']);
     const monitor = one(manifests, 'ServiceMonitor');
@@ -253,6 +306,9 @@ describe('Helm chart deploy/helm/nginx-authz', () => {
       [['replicaCount=3', 'config.login.enabled=true'], 'needs redis.enabled'],
       [['redis.enabled=true'], 'needs redis.existingSecret'],
       [['redis.enabled=true', 'redis.existingSecret=r'], 'needs secrets.sessionSecretKey'],
+      [['config.redis.password=oops'], 'config.redis.password'],
+      [['redis.tls.existingSecret=t', 'redis.tls.certKey=tls.crt'], 'go together'],
+      [['redis.tls.existingSecret=t', 'redis.tls.caKey='], 'needs redis.tls.caKey'],
     ] as const) {
       const { status, stderr } = template([...sets]);
       expect({ sets, status, stderr }).toEqual({ sets, status: 1, stderr: expect.stringContaining(message) });

@@ -49,6 +49,7 @@ The service's configuration file: the user's `config` with what the chart owns l
 {{- if hasKey $client "secret" }}{{ fail "config.client.secret: put the client secret in a Secret and set secrets.existingSecret / secrets.clientSecretKey" }}{{ end }}
 {{- if hasKey $session "secret" }}{{ fail "config.session.secret: put the session secret in a Secret and set secrets.existingSecret / secrets.sessionSecretKey" }}{{ end }}
 {{- if hasKey $redis "url" }}{{ fail "config.redis.url: put the Redis URL in a Secret and set redis.existingSecret / redis.urlKey" }}{{ end }}
+{{- if hasKey $redis "password" }}{{ fail "config.redis.password: put the Redis password in a Secret and set redis.existingSecret / redis.passwordKey" }}{{ end }}
 {{- $_ := set $config "server" (mergeOverwrite (default dict (get $config "server")) (dict "host" "0.0.0.0" "port" (int .Values.containerPort))) }}
 {{- if and .Values.secrets.existingSecret .Values.secrets.clientSecretKey }}
 {{- $_ := set $client "secretFile" "/etc/nginx-authz/secrets/client-secret" }}
@@ -59,6 +60,16 @@ The service's configuration file: the user's `config` with what the chart owns l
 {{- end }}
 {{- if .Values.redis.enabled }}
 {{- $_ := set $session "store" "redis" }}
+{{- with .Values.redis.tls }}
+{{- if .existingSecret }}
+{{- $_ := set $redis "tlsCaFile" "/etc/nginx-authz/redis-tls/ca.crt" }}
+{{- if and .certKey .keyKey }}
+{{- $_ := set $redis "tlsCertFile" "/etc/nginx-authz/redis-tls/tls.crt" }}
+{{- $_ := set $redis "tlsKeyFile" "/etc/nginx-authz/redis-tls/tls.key" }}
+{{- end }}
+{{- $_ := set $config "redis" $redis }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if $session }}{{ $_ := set $config "session" $session }}{{ end }}
 {{- toYaml $config }}
@@ -66,6 +77,12 @@ The service's configuration file: the user's `config` with what the chart owns l
 
 {{/* Checks that fail the render instead of deploying something that cannot work. */}}
 {{- define "nginx-authz.validate" -}}
+{{- if and .Values.redis.tls.existingSecret (not .Values.redis.tls.caKey) }}
+{{- fail "redis.tls.existingSecret needs redis.tls.caKey (the key of the CA certificate in that Secret)" }}
+{{- end }}
+{{- if ne (empty .Values.redis.tls.certKey) (empty .Values.redis.tls.keyKey) }}
+{{- fail "redis.tls.certKey and redis.tls.keyKey go together: a client certificate needs its key" }}
+{{- end }}
 {{- if and .Values.redis.enabled (not .Values.redis.existingSecret) }}
 {{- fail "redis.enabled needs redis.existingSecret (a Secret holding the Redis URL under redis.urlKey)" }}
 {{- end }}
