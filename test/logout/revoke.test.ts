@@ -137,7 +137,12 @@ describe('Revoker and NGINX decision cache', () => {
       decisions: service.decisions,
       sessions: undefined,
       basic: undefined,
-      nginx: { purgeSubject: async (sub) => (purged.push(sub), 1) },
+      nginx: {
+        purgeSubject: async (sub) => {
+          purged.push(sub);
+          return 1;
+        },
+      },
       log: createLogger('silent'),
     });
     await revoker.revoke({ issuer: idp.url, sub: 'alice', sid: 'sid-a' });
