@@ -40,8 +40,45 @@ describe('copySourcePath (x-amz-copy-source as MinIO reads it)', () => {
     '/src bucket/k',
     '/src-bucket/caf\u00e9',
     `/src-bucket/${'k'.repeat(5000)}`,
+    '/src-bucket/\u00e9x', // non-ASCII anywhere, not only at the end
+    '/src-bucket/a b', // a blank in the key (raw, not encoded)
+    `/src-bucket/${'k'.repeat(4096 - '/src-bucket/'.length)}x`, // one over the length bound
   ])('refuses %p', (raw) => {
     expect(copySourcePath(raw)).toBeUndefined();
+  });
+});
+
+describe('copySourcePath length bound', () => {
+  it('takes a copy source of exactly 4096 characters', () => {
+    const raw = `/src-bucket/${'k'.repeat(4096 - '/src-bucket/'.length)}`;
+    expect(raw).toHaveLength(4096);
+    expect(copySourcePath(raw)).toBe(raw);
+  });
+});
+
+describe('copySourceRoute: what reading the source needs in the same table', () => {
+  const table = `
+paths:
+  - path: /open/*
+    enforcement-mode: DISABLED
+    methods: [{ method: GET, scopes: [] }]
+  - path: /signed-in/*
+    enforcement-mode: AUTHENTICATED
+    methods: [{ method: GET, scopes: [] }]
+  - path: /{bucket}/*
+    name: "bucket:{bucket}"
+    s3-copy-source: true
+    methods: [{ method: PUT, scopes: [write] }]
+`;
+  const matcher = new RouteMatcher(parseRouteTable(table, 'test'));
+
+  it('nothing more when the source is public or needs only a signed-in caller', () => {
+    expect(copySourceRoute(matcher, '/open/k')).toBeUndefined();
+    expect(copySourceRoute(matcher, '/signed-in/k')).toBeUndefined();
+  });
+
+  it('refuses (403, route_not_mapped) a source no GET route maps: it could not be read at all', () => {
+    expect(() => copySourceRoute(matcher, '/src-bucket/k')).toThrow(expect.objectContaining({ status: 403, code: 'route_not_mapped' }));
   });
 });
 
