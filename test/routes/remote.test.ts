@@ -1,4 +1,6 @@
 import request from 'supertest';
+import type { ProtectionApi } from '../../src/idp/protection.js';
+import { KeycloakRoutes, REMOTE_FAMILY } from '../../src/routes/remote.js';
 import type { FakeIdp } from '../helpers/fake-idp.js';
 import { type TestService, testService } from '../helpers/test-service.js';
 
@@ -80,5 +82,47 @@ describe('routes.fromKeycloak', () => {
     const refused = await auth('GET', '/invented/again', token);
     expect(refused.headers['x-authz-retry-after']).toBe('1');
     expect((await auth('GET', '/reports/2027/q1', await tokenAt('remote-other'))).status).toBe(200);
+  });
+});
+
+describe('KeycloakRoutes, unit', () => {
+  /** A protection API double: `uris` maps a path to its resource; `cached` is what the lookup cache already holds. */
+  const protection = (uris: Record<string, string>, cached: Record<string, string> = {}) =>
+    ({
+      cachedResourceByUri: (uri: string) => (cached[uri] === undefined ? undefined : { name: cached[uri] }),
+      resourceByUri: async (uri: string) => uris[uri],
+    }) as unknown as ProtectionApi;
+
+  it('a pending route: enforced, scope from the method (HEAD takes GET’s), the bounded metric label, nothing resolved yet', () => {
+    const routes = new KeycloakRoutes({ GET: 'read', POST: 'write' }, protection({}));
+    const expected = {
+      pattern: '/reports/q4',
+      public: false,
+      authenticated: false,
+      resource: '',
+      family: REMOTE_FAMILY,
+      scope: 'read',
+      params: {},
+      rest: [],
+      object: undefined,
+      remote: true,
+    };
+    expect(routes.pending('GET', '/reports/q4')).toEqual(expected);
+    expect(routes.pending('HEAD', '/reports/q4')).toEqual(expected);
+    expect(REMOTE_FAMILY).toBe('keycloak-uri');
+    expect(routes.pending('POST', '/reports/q4').scope).toBe('write');
+    expect(() => routes.pending('DELETE', '/reports/q4')).toThrow(expect.objectContaining({ status: 403, code: 'method_not_mapped' }));
+  });
+
+  it('HEAD has no scope when GET has none', () => {
+    const routes = new KeycloakRoutes({ POST: 'write' }, protection({}));
+    expect(() => routes.pending('HEAD', '/x')).toThrow(expect.objectContaining({ code: 'method_not_mapped' }));
+  });
+
+  it('a resolved route names its resource and is no longer pending (cached: at once; otherwise after the lookup)', async () => {
+    const routes = new KeycloakRoutes({ GET: 'read' }, protection({ '/reports/q4': 'reports' }, { '/cached/x': 'cached' }));
+    expect(routes.lookUp(routes.pending('GET', '/cached/x'))).toMatchObject({ resource: 'cached', remote: false, scope: 'read' });
+    await expect(routes.lookUp(routes.pending('GET', '/reports/q4'))).resolves.toMatchObject({ resource: 'reports', remote: false });
+    await expect(routes.lookUp(routes.pending('GET', '/nothing'))).rejects.toMatchObject({ status: 403, code: 'route_not_mapped' });
   });
 });
