@@ -201,7 +201,8 @@ async function main() {
       delete r.raw;
       results[name].wrk.push(r);
       log(
-        `round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs, NGINX ${r.nginxCpuUsPerReq} µs CPU/req, service ${r.serviceCpuUsPerReq} µs CPU/req (load ${loadavg()})`,
+        `round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs, NGINX ${r.nginxCpuUsPerReq} µs CPU/req` +
+          `${Number.isFinite(r.serviceCpuUsPerReq) ? `, service ${r.serviceCpuUsPerReq} µs CPU/req` : ''} (load ${loadavg()})`,
       );
     }
     for (const name of shuffle(fronts)) {
