@@ -59,16 +59,16 @@ export function groupsHeader(groups: readonly string[], maxBytes: number): strin
  * decision cache may keep this answer (`accelExpires`, auth/nginx-cache.ts; "0": not at all).
  */
 export function sendAllow(res: ServerResponse, identity: Identity | undefined, maxBytes: number, accelExpires = '0'): void {
-  // One flat list to writeHead: no header map and no per-header entry is built (this runs for every allow).
-  const headers: string[] = [ACCEL_EXPIRES, accelExpires];
+  res.setHeader(ACCEL_EXPIRES, accelExpires);
   if (identity !== undefined) {
     const user = identity.username ?? identity.subject;
-    headers.push(IDENTITY_HEADERS.user, headerSafe(user, maxBytes), IDENTITY_HEADERS.subject, headerSafe(identity.subject, maxBytes));
-    if (identity.username !== undefined) headers.push(IDENTITY_HEADERS.preferredUsername, headerSafe(identity.username, maxBytes));
-    if (identity.email !== undefined) headers.push(IDENTITY_HEADERS.email, headerSafe(identity.email, maxBytes));
-    if (identity.groups.length > 0) headers.push(IDENTITY_HEADERS.groups, groupsHeader(identity.groups, maxBytes));
+    res.setHeader(IDENTITY_HEADERS.user, headerSafe(user, maxBytes));
+    res.setHeader(IDENTITY_HEADERS.subject, headerSafe(identity.subject, maxBytes));
+    if (identity.username !== undefined) res.setHeader(IDENTITY_HEADERS.preferredUsername, headerSafe(identity.username, maxBytes));
+    if (identity.email !== undefined) res.setHeader(IDENTITY_HEADERS.email, headerSafe(identity.email, maxBytes));
+    if (identity.groups.length > 0) res.setHeader(IDENTITY_HEADERS.groups, groupsHeader(identity.groups, maxBytes));
   }
-  res.writeHead(200, headers);
+  res.statusCode = 200;
   res.end();
 }
 
