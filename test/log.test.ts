@@ -35,3 +35,41 @@ describe('createLogger on stdout', () => {
     expect(JSON.parse(lines[999]!).i).toBe(999);
   });
 });
+
+describe('flatLineLogger', () => {
+  /** A logger writing into an array of lines, and a flat child of it. */
+  async function loggers(): Promise<{ lines: string[]; log: import('pino').Logger; flat: import('pino').Logger }> {
+    const { createLogger, flatLineLogger } = await import('../src/log.js');
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => void lines.push(line) });
+    return { lines, log, flat: flatLineLogger(log, { audit: true }) };
+  }
+
+  it('writes a line of primitive values byte for byte as the fully redacting logger does', async () => {
+    const { lines, log, flat } = await loggers();
+    const line = {
+      user: 'alice',
+      token_fp: 'abc',
+      method: 'GET',
+      path: '/a,b%20"c"',
+      cache_hit: true,
+      latency_ms: 0.05,
+      detail: undefined,
+    };
+    log.child({ audit: true }).info(line, 'decision');
+    flat.info(line, 'decision');
+    // Only the time may differ (the two lines are written a moment apart).
+    const [full, flatLine] = lines.map((text) => text.replace(/"time":\d+,/, '"time":0,'));
+    expect(lines).toHaveLength(2);
+    expect(full).toContain('"path":"/a,b%20\\"c\\""');
+    expect(flatLine).toBe(full);
+  });
+
+  it('still censors the secret field names at the top level of the line', async () => {
+    const { lines, flat } = await loggers();
+    flat.info({ token: 'eyJ.secret', authorization: 'Bearer eyJ.secret', password: 'pw', user: 'alice' }, 'decision');
+    const written = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(written).toMatchObject({ token: '[redacted]', authorization: '[redacted]', password: '[redacted]', user: 'alice', audit: true });
+    expect(lines[0]).not.toContain('secret');
+  });
+});

@@ -30,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFixedRate } from './fixed-rate.mjs';
 import { renderBenchConf } from './nginx-conf.mjs';
-import { childrenCpuSeconds, cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
+import { childrenCpuSeconds, treeCpuSeconds, cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
 import { report } from './report.mjs';
 import { runWrk, writeWrkScript } from './wrk.mjs';
 
@@ -109,8 +109,9 @@ async function main() {
 
   // oauth2-proxy: JWT bearer tokens of the same realm, audience nginx-authz (what the realm's mappers put in `aud`).
   const o2pPort = await freePort();
+  let o2p;
   if (fronts.includes('oauth2proxy')) {
-    const o2p = startProc(
+    o2p = startProc(
       'oauth2-proxy',
       join(CACHE, `bin/oauth2-proxy-${O2P_VERSION}`),
       [
@@ -172,6 +173,9 @@ async function main() {
   const nginx = startProc('nginx', nginxBin, ['-p', run, '-c', conf, '-g', 'daemon off;'], { log: join(run, 'logs/nginx.log') });
   await waitUntil('nginx', () => get(`127.0.0.1:${ports.none}`, '/').then((r) => r.status === 200), 20_000, nginx);
 
+  // The process that answers each front's subrequests (its CPU per request is the service's cost; the cached front's
+  // is what still reaches nginx-authz behind NGINX's cache).
+  const servicePid = { authz: authz.pid, cached: authz.pid, cachedB: authz.pid, authzB: b?.child.pid, oauth2proxy: o2p?.pid };
   const urls = Object.fromEntries(fronts.map((name) => [name, `http://127.0.0.1:${ports[name]}${ROUTE}`]));
   const results = Object.fromEntries(fronts.map((name) => [name, { wrk: [], fixed: [] }]));
   const wrkScript = join(run, 'headers.lua');
@@ -184,16 +188,21 @@ async function main() {
     if (fronts.includes('cached')) checkDecisionCache(cacheDir, token);
     for (const name of shuffle(fronts)) {
       const cpuBefore = childrenCpuSeconds(nginx.pid);
+      const serviceBefore = servicePid[name] === undefined ? Number.NaN : treeCpuSeconds(servicePid[name]);
       const r = await runWrk({ url: urls[name], script: wrkScript, seconds });
+      const serviceAfter = servicePid[name] === undefined ? Number.NaN : treeCpuSeconds(servicePid[name]);
       // NGINX's own CPU per request (its workers only, this bench's NGINX alone serves these fronts): on a shared
       // machine req/s swing with the neighbours' load, the work NGINX does per request much less.
       r.nginxCpuUsPerReq = r.requests > 0 ? Math.round(((childrenCpuSeconds(nginx.pid) - cpuBefore) * 1e6) / r.requests) : Number.NaN;
+      // The service's CPU per request the same way (process and workers, /proc): the figure to compare builds by.
+      r.serviceCpuUsPerReq = r.requests > 0 ? Math.round(((serviceAfter - serviceBefore) * 1e6) / r.requests) : Number.NaN;
       if (r.non2xx > 0 || r.socketErrors > 0 || !(r.requests > 0))
         fail(`round ${round} ${name}: wrk saw ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n${r.raw}`);
       delete r.raw;
       results[name].wrk.push(r);
       log(
-        `round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs, NGINX ${r.nginxCpuUsPerReq} µs CPU/req (load ${loadavg()})`,
+        `round ${round}/${rounds} wrk ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50Us} µs p99 ${r.p99Us} µs, NGINX ${r.nginxCpuUsPerReq} µs CPU/req` +
+          `${Number.isFinite(r.serviceCpuUsPerReq) ? `, service ${r.serviceCpuUsPerReq} µs CPU/req` : ''} (load ${loadavg()})`,
       );
     }
     for (const name of shuffle(fronts)) {

@@ -114,6 +114,18 @@ export function childrenCpuSeconds(pid) {
   return total / ticks;
 }
 
+/** CPU seconds (user + system) of a process and its children (node:cluster workers): the service behind a front. */
+export function treeCpuSeconds(pid) {
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  let own = 0;
+  try {
+    own = statCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / ticks;
+  } catch {
+    return Number.NaN; // gone: no number rather than a wrong one
+  }
+  return own + childrenCpuSeconds(pid);
+}
+
 /** utime + stime (fields 14 and 15) of a /proc/<pid>/stat line; the command name in parentheses may hold spaces. */
 export function statCpuTicks(stat) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -35,6 +35,7 @@ export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
       fixedP50Us: median(fixed.map((r) => r.p50Us)),
       fixedP99Us: median(fixed.map((r) => r.p99Us)),
       nginxCpuUsPerReq: median(wrk.map((r) => r.nginxCpuUsPerReq)),
+      serviceCpuUsPerReq: median(wrk.map((r) => r.serviceCpuUsPerReq)),
       rounds: { wrk, fixed },
     };
   }
@@ -77,6 +78,13 @@ export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
     );
   if (rows.floor && none)
     lines.push(`the floor of any auth_request (return 204 subrequest) vs no auth: ${fmtRatio(rows.floor.vsNoAuth)} req/s`);
+  const serviceCpu = fronts.filter((name) => Number.isFinite(rows[name].serviceCpuUsPerReq));
+  if (serviceCpu.length > 0)
+    lines.push(
+      `service CPU µs/req during wrk (the process answering the subrequests, /proc): ${serviceCpu
+        .map((name) => `${LABELS[name] ?? name} ${rows[name].serviceCpuUsPerReq}`)
+        .join(', ')}`,
+    );
   lines.push(`nginx-authz RSS after the bench: ${rssAfterBenchMb} MB (all workers)`);
   if (rss) lines.push(`nginx-authz RSS with ${rss.cachedDecisions} cached decisions (scripts/bench.mjs): ${rss.rssMb} MB`);
   const latencyJudged = (met) => (lagUs > 1_000 ? undefined : met);

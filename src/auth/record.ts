@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { type AuthzError, ConflictingOriginalRequest } from '../errors.js';
-import type { Logger } from '../log.js';
+import { flatLineLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { DecisionState } from './original-request.js';
 
@@ -12,7 +12,8 @@ export type DecisionRecorder = (state: DecisionState, decision: 'allow' | 'deny'
 
 /** Builds the recorder for `log.audit`: the audit logger is made once, not per request. */
 export function decisionRecorder(config: Config, log: Logger, metrics: Metrics): DecisionRecorder {
-  const audit = config.log.audit ? log.child({ audit: true }) : undefined;
+  // The audit line holds primitive values only (below), so its logger skips the nested redaction paths (log.ts).
+  const audit = config.log.audit ? flatLineLogger(log, { audit: true }) : undefined;
   return function finish(state, decision, reason, error): void {
     const seconds = (performance.now() - state.startedAt) / 1000;
     const route = state.route;

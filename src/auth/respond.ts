@@ -13,6 +13,9 @@ export const IDENTITY_HEADERS = {
   subject: 'X-Auth-Request-Subject',
 } as const;
 
+/** Printable ASCII without `%` and `,`: the characters {@link headerSafe} keeps as they are. */
+const PLAIN_HEADER_VALUE = /^[\x20-\x24\x26-\x2b\x2d-\x7e]*$/;
+
 /**
  * Makes a claim value safe for an HTTP header: printable ASCII stays as it is, and anything
  * else (non-ASCII, controls, `%`, and the list separator `,`) is percent-encoded as UTF-8, so
@@ -20,6 +23,9 @@ export const IDENTITY_HEADERS = {
  * breaking an escape.
  */
 export function headerSafe(value: string, maxBytes: number): string {
+  // The common case, a short printable claim, is already its own encoding: no per-character copy (this runs for
+  // every header of every allow).
+  if (value.length <= maxBytes && PLAIN_HEADER_VALUE.test(value)) return value;
   let out = '';
   for (const char of value) {
     const code = char.codePointAt(0)!;

@@ -14,6 +14,9 @@ const FORBIDDEN_DECODED = /[\x00-\x1f\x7f\\]/;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 const WELL_FORMED_ESCAPES = /^(?:[^%]|%[0-9A-Fa-f]{2})*$/;
+/** `/` or non-empty segments without `%`, `\\` or `#` (the characters the loop below decodes, refuses or checks). */
+const PLAIN_PATH = /^(?:\/[^/%\\#]+)+$|^\/$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 /** More rounds than any honest client encodes; MLflow itself gives up after ten. */
 const MAX_DECODE_ROUNDS = 10;
 
@@ -56,6 +59,9 @@ export function normalizeUri(rawTarget: string, maxLength: number): NormalizedUr
   const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
   const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
   if (rawPath.includes('#')) throw new RejectedUri({ detail: 'fragment in request URI' });
+  // Most paths need no work: no escape, backslash, empty or dot segment, nor trailing slash. The loop below would
+  // return such a path unchanged (it is visible ASCII, checked above), so it is returned as it is.
+  if (PLAIN_PATH.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return { path: rawPath, query };
 
   const segments: string[] = [];
   for (const rawSegment of rawPath.split('/')) {

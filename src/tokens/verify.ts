@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { IssuerRegistry } from '../idp/issuer-registry.js';
@@ -20,7 +20,8 @@ export type { Identity } from '../idp/trusted-issuer.js';
  * decisions small.
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url');
+  // The one-shot hash: no Hash object per request (this runs on every /auth, cached or not).
+  return hash('sha256', token, 'buffer').subarray(0, 16).toString('base64url');
 }
 
 /**
