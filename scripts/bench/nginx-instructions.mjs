@@ -23,6 +23,7 @@ import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { selfCost } from './callgrind.mjs';
 import { renderBenchConf } from './nginx-conf.mjs';
 import { freePort, sleep } from './procs.mjs';
 
@@ -79,31 +80,6 @@ async function drive(port, count) {
   agent.destroy();
 }
 
-/** Self cost (Ir) per function of a callgrind dump: cost lines after a `calls=` line are inclusive and skipped. */
-function selfCost(file) {
-  const names = new Map();
-  const cost = new Map();
-  let fn;
-  let skip = false;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const named = /^c?fn=\((\d+)\)(?: (.*))?$/.exec(line);
-    if (named) {
-      if (named[2]) names.set(named[1], named[2]);
-      if (line.startsWith('fn=')) fn = names.get(named[1]) ?? named[1];
-      continue;
-    }
-    if (line.startsWith('calls=')) {
-      skip = true;
-      continue;
-    }
-    if (/^[\d+\-*]/.test(line)) {
-      if (skip) skip = false;
-      else if (fn) cost.set(fn, (cost.get(fn) ?? 0) + Number(line.split(' ')[1] ?? 0));
-    }
-  }
-  return cost;
-}
-
 async function main() {
   mkdirSync(join(run, 'conf'), { recursive: true });
   mkdirSync(join(run, 'temp'));
@@ -157,7 +133,7 @@ async function main() {
         .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))
         .pop();
       const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(dump, 'utf8'))?.[1]);
-      costs[name] = selfCost(dump);
+      costs[name] = selfCost(readFileSync(dump, 'utf8'));
       rmSync(dump);
       rows.push({ name, perRequest: Math.round(total / n) });
     }
