@@ -31,6 +31,8 @@ describe('objectResource (MLflow preset object hints)', () => {
     ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=5', 'experiment:5'],
     ['HEAD', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=005', 'experiment:5'], // the store compares integers
     ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=0', 'experiment:0'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=100', 'experiment:100'], // only leading zeros go
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=1000000000000000000', 'experiment:1000000000000000000'],
   ])('%s %s → %s', (method, target, expected) => {
     expect(object(method, target)).toBe(expected);
   });
@@ -51,6 +53,13 @@ describe('objectResource (MLflow preset object hints)', () => {
     ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=1&experiment%5Fid=2'],
     ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=+1'],
     ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=abc'],
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=5abc'], // a number, then more
+    ['GET', '/api/2.0/mlflow/experiments/get?experiment_id=12345678901234567890'], // 20 digits: no SQL integer
+    // A backslash or control character anywhere in the settled artifact path, not only in its first segment.
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts/5/r/artifacts/a%255Cb'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts/5/r/artifacts/a%2501b'],
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=5/r/a%5Cb'], // the query is not normalised as a path is
+    ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=5/r/a%01b'],
     ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=1&path=2'],
     ['GET', '/api/2.0/mlflow-artifacts/artifacts?path=1/../2'],
     // A first segment that is no canonical experiment id is refused, never decided on the family.
@@ -65,6 +74,26 @@ describe('objectResource (MLflow preset object hints)', () => {
     ['GET', `/api/2.0/mlflow-artifacts/artifacts/%${'25'.repeat(11)}35/r/x`], // does not settle within ten rounds
   ])('refuses %s %s rather than falling back to the family', (method, target) => {
     expect(() => object(method, target)).toThrow(RejectedUri);
+  });
+
+  it('reads experiment_id from the query of GET and HEAD only: a POST handler reads its body, not the query', () => {
+    const table = `
+paths:
+  - path: /exp/get
+    name: experiments
+    object: experiment-query
+    methods:
+      - { method: GET, scopes: [read] }
+      - { method: POST, scopes: [write] }
+`;
+    const own = new RouteMatcher(parseRouteTable(table, 'test'));
+    const at = (method: string) => {
+      const outcome = own.match(method, '/exp/get');
+      if (outcome.kind !== 'matched') throw new Error(outcome.kind);
+      return objectResource(method, 'experiment_id=5', outcome.match);
+    };
+    expect(at('GET')).toBe('experiment:5');
+    expect(at('POST')).toBeUndefined();
   });
 
   it('rejects an artifact-path hint on a path without a trailing *', () => {
