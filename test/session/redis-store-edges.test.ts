@@ -43,7 +43,9 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-  });
+    // The first connection and subscription load node-redis's code: seconds on a busy machine, so not in a test's time.
+    await replica();
+  }, 60_000);
   afterAll(async () => {
     for (const each of opened.reverse()) await each.close();
     await redis.stop();
