@@ -11,7 +11,7 @@ import { RedisCluster } from '../../src/cluster/redis-bus.js';
 import { createLogger } from '../../src/log.js';
 import { hashId } from '../../src/session/redis-records.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
-import type { Session, SessionTokens } from '../../src/session/store.js';
+import { type Session, type SessionTokens, subjectKey } from '../../src/session/store.js';
 import { connectTest, ready, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
 const log = createLogger('silent');
@@ -219,6 +219,18 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     expect((await b.store.get(second.id))?.id).toBe(second.id);
     expect(a.store.get(third.id)).toBe(third);
     expect(await a.connection.client.exists(a.key(first))).toBe(0);
+    // The ended session leaves the subject's index too: it holds the cap's sessions, no more.
+    expect(await a.connection.client.zCard(`test:u:${subjectKey(ISS, 'ines')}`)).toBe(2);
+  });
+
+  it('a logout by sub ends every session of the subject, however many', async () => {
+    const a = await replica();
+    const b = await replica();
+    const sessions: Session[] = [];
+    for (let n = 0; n < 4; n++) sessions.push(await a.store.create(tokens('quin', `sid-q${n}`)));
+    expect(await b.store.endSessions({ issuer: ISS, sub: 'quin' })).toBe(4);
+    await settle();
+    for (const session of sessions) expect(await a.store.get(session.id)).toBeUndefined();
   });
 
   it('caps at 20 sessions per subject by default', async () => {
