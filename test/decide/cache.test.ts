@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { systemClock } from '../../src/clock.js';
-import { DecisionCache } from '../../src/decide/cache.js';
+import { allowExpiresAtMs, allowUntil, DecisionCache } from '../../src/decide/cache.js';
 import { Forbidden, IdpUnavailable, RateLimited, Unauthenticated } from '../../src/errors.js';
 import { Metrics } from '../../src/ops/metrics.js';
 
@@ -123,5 +123,34 @@ describe('DecisionCache', () => {
     );
     expect(small.bytes).toBeLessThanOrEqual(1_048_576);
     expect(small.size).toBeGreaterThan(1_000);
+  });
+
+  it('keeps an allow as whole seconds: never past its expiry, at most a second sooner, a small integer', async () => {
+    // Not on a second boundary: stored rounded down.
+    jest.setSystemTime(T0 + 400);
+    await cache.check('k', T0 + 3_600_000, allow);
+    expect(cache.peekEntry('k')).toBe(T0 + 60_000);
+    jest.setSystemTime(T0 + 59_999);
+    expect(cache.peekEntry('k')).toBe(T0 + 60_000);
+    jest.setSystemTime(T0 + 60_000);
+    expect(cache.peekEntry('k')).toBeUndefined();
+    // A token expiring within the next second is not cached at all (its rounded expiry has passed).
+    jest.setSystemTime(T0);
+    await cache.check('short', T0 + 999, allow);
+    expect(cache.peekEntry('short')).toBeUndefined();
+    // The encoding: rounded down, and inside V8's small-integer range (2^31 - 1) until 2088.
+    expect(allowExpiresAtMs(allowUntil(T0 + 1_999))).toBe(T0 + 1_000);
+    expect(allowExpiresAtMs(allowUntil(T0))).toBe(T0);
+    expect(allowUntil(Date.parse('2088-01-01T00:00:00Z'))).toBeLessThan(2 ** 31);
+    expect(Number.isInteger(allowUntil(T0 + 123))).toBe(true);
+  });
+
+  it('gives a denial its exact expiry in ms and its refusing error', async () => {
+    jest.setSystemTime(T0 + 400);
+    await cache.check('k', T0 + 3_600_000, deny);
+    jest.setSystemTime(T0 + 5_399);
+    expect(cache.peekEntry('k')).toBeInstanceOf(Forbidden);
+    jest.setSystemTime(T0 + 5_400);
+    expect(cache.peekEntry('k')).toBeUndefined();
   });
 });
