@@ -138,7 +138,7 @@ for (let i = 0; ; i++) {
   } catch {
     /* not up yet */
   }
-  if (i > 100) throw new Error('service did not become ready');
+  if (i > 600) throw new Error('service did not become ready');
   await new Promise((r) => setTimeout(r, 100));
 }
 

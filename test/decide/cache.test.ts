@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { jest } from '@jest/globals';
 import { systemClock } from '../../src/clock.js';
 import { allowExpiresAtMs, allowUntil, DecisionCache } from '../../src/decide/cache.js';
@@ -153,4 +155,21 @@ describe('DecisionCache', () => {
     jest.setSystemTime(T0 + 5_400);
     expect(cache.peekEntry('k')).toBeUndefined();
   });
+
+  it('holds 100,000 allows in under 112 bytes each of live heap (keys, LRU slots, no boxed numbers)', async () => {
+    jest.useRealTimers();
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const hashes = Array.from({ length: 20_000 }, (_, i) => `${String(i).padStart(6, '0')}abcdefghijklmnop`);
+    const pairs = ['experiment\u0000read', 'run\u0000read', 'run\u0000write', 'artifact\u0000read', 'model\u0000read'];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const big = new DecisionCache(100_000, ttls, new Metrics({ defaultMetrics: false }), systemClock);
+    for (let i = 0; i < 100_000; i++) await big.check(`${hashes[Math.floor(i / 5)]}\u0000${pairs[i % 5]}`, Date.now() + 3_600_000, allow);
+    gc();
+    const perEntry = (process.memoryUsage().heapUsed - before) / 100_000;
+    expect(big.size).toBe(100_000);
+    // Measured under Node 24: 107 bytes; 117 when each allow's ms expiry was a boxed heap number.
+    expect(perEntry).toBeLessThan(112);
+  }, 60_000);
 });
