@@ -145,8 +145,9 @@ function listenProblem(error: NodeJS.ErrnoException, at: string): string {
  * the configured bounds could outgrow the heap, rather than failing under load.
  */
 function warnIfCachesMayNotFit(config: Config, log: Logger): void {
-  // Measured under Node 24 (live heap after GC, key, value, Map entry and the LRU's preallocated slot):
-  // ≈ 108 + 36 bytes a cached decision, ≈ 610 + 36 bytes a cached identity (the bench's tokens).
+  // Measured under Node 24 (live heap after GC, key, value, Map entry and the LRU's slots; scripts/mem-per-entry.mjs):
+  // ≈ 107 bytes a cached decision, ≈ 445 a cached identity (the bench's tokens; 123 and 701 before allows became
+  // small integers and identities shared their group lists and token-hash key).
   const BYTES_PER_DECISION = 150;
   const BYTES_PER_IDENTITY = 650;
   const BASELINE = 48 * 1024 * 1024; // heap in use by an idle service, with headroom
