@@ -42,4 +42,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 
 # Same as `npm start` (package.json), but node directly: npm as PID 1 would not forward SIGTERM promptly, and the
 # service drains in-flight decisions on SIGTERM. The heap flags bound the resident size (see src/main.ts).
-CMD ["node", "--max-old-space-size=96", "--max-semi-space-size=2", "dist/main.js"]
+CMD ["node", "--max-old-space-size=96", "--max-semi-space-size=2", "--expose-gc", "dist/main.js"]

@@ -10,12 +10,14 @@
  *
  * Options (env): BENCH_CONNECTIONS (50), BENCH_SECONDS (15), BENCH_TOKENS (200), BENCH_FILL (100000),
  * BENCH_MODE (keycloak-uma | claims: the issuer's mode; claims decisions are made locally from the
- * cached identity's claim values, source="local", and fill only the token cache).
+ * cached identity's claim values, source="local", and fill only the token cache),
+ * BENCH_HEAP_SNAPSHOT (a file: after the RSS is read, the service writes a heap snapshot there;
+ * `node scripts/heap-breakdown.mjs <file>` says what the bytes are).
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -102,6 +104,9 @@ const startWords = JSON.parse(readFileSync('package.json', 'utf8')).scripts.star
 const startEnv = Object.fromEntries(startWords.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
 const startFlags = startWords.filter((w) => w.startsWith('--'));
 const nodeArgs = process.env.BENCH_NODE_ARGS === undefined ? startFlags : process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean);
+const snapshotFile = process.env.BENCH_HEAP_SNAPSHOT;
+const snapshotDir = snapshotFile === undefined ? undefined : mkdtempSync(join(tmpdir(), 'authz-heap-'));
+if (snapshotDir !== undefined) nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`);
 const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
   env: {
     ...process.env,
@@ -113,6 +118,9 @@ const service = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     AUTHZ_LOG_LEVEL: 'warn',
     AUTHZ_CACHE_ALLOW_TTL_SECONDS: '3600',
     AUTHZ_CACHE_MAX_ENTRIES: String(fillCount + 10_000),
+    // The fill's decisions ask the bench's own issuer, which shares this process with autocannon:
+    // on a loaded machine its answers can take seconds (a 503 would fail the fill, not measure anything).
+    AUTHZ_DECISION_TIMEOUT_MS: '15000',
     ...(mode === 'claims' ? { AUTHZ_ISSUER_MODE: 'claims', AUTHZ_CONFIG: claimsConfig } : {}),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -130,7 +138,7 @@ for (let i = 0; ; i++) {
   } catch {
     /* not up yet */
   }
-  if (i > 100) throw new Error('service did not become ready');
+  if (i > 600) throw new Error('service did not become ready');
   await new Promise((r) => setTimeout(r, 100));
 }
 
@@ -214,7 +222,7 @@ for (let done = 0; done < fillCount; ) {
       },
     ],
   });
-  if (fillResult.non2xx > 0) throw new Error('fill got non-2xx answers');
+  if (fillResult.non2xx > 0) throw new Error(`fill got non-2xx answers: ${JSON.stringify(fillResult.statusCodeStats)}`);
   done += total;
 }
 // Let the service go idle so V8 can shrink the heap it grew while serving the fill traffic:
@@ -256,5 +264,21 @@ console.log(
 console.log(
   `bench: ${Math.round(result.requests.average)} decisions/s, handler p99 <= ${p99 * 1000} ms, RSS ${Math.round(rssMb)} MB with ${Number(entries.split(' ').pop())} cached decisions`,
 );
+if (snapshotDir !== undefined) {
+  // The signal's snapshot is written synchronously by the service; wait until the file stops growing.
+  service.kill('SIGUSR2');
+  let last = -1;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const files = readdirSync(snapshotDir).filter((f) => f.endsWith('.heapsnapshot'));
+    const size = files.length === 1 ? statSync(join(snapshotDir, files[0])).size : -1;
+    if (size > 0 && size === last) {
+      renameSync(join(snapshotDir, files[0]), snapshotFile);
+      console.log(`bench: heap snapshot in ${snapshotFile}`);
+      break;
+    }
+    last = size;
+  }
+}
 await stop();
 process.exit(non2xx === 0 && idpCallsDuringRun === 0 ? 0 : 1);

@@ -93,7 +93,7 @@ async function main() {
   mkdirSync(join(run, 'logs'), { recursive: true });
 
   // nginx-authz, as `npm start` runs it (the same heap and malloc bounds).
-  const nodeArgs = ['--max-old-space-size=96', '--max-semi-space-size=2'];
+  const nodeArgs = ['--max-old-space-size=96', '--max-semi-space-size=2', '--expose-gc'];
   if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(opt['cpu-prof'])}`);
   const { addr: authzAddr, child: authz } = await startService('nginx-authz', 'dist/main.js', opt.listen, nodeArgs, issuer, opt.workers);
   const b = abTest

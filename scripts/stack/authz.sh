@@ -61,7 +61,7 @@ start_one() {
     AUTHZ_LOG_LEVEL="${AUTHZ_LOG_LEVEL:-info}" MALLOC_ARENA_MAX=2 \
     AUTHZ_LOGIN_ENABLED="${AUTHZ_LOGIN_ENABLED:-true}" AUTHZ_BASIC_ENABLED="${AUTHZ_BASIC_ENABLED:-true}" \
     AUTHZ_BASIC_CLIENT_ID="${AUTHZ_BASIC_CLIENT_ID:-mlflow-cli}" \
-    start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 dist/main.js )   # as `npm start`
+    start_bg "$NAME" "$LOGF" node --max-old-space-size=96 --max-semi-space-size=2 --expose-gc dist/main.js )   # as `npm start`
   WAIT_UNIX_SOCKET="$sock" wait_http "$NAME" "http://127.0.0.1:$port/readyz" "${AUTHZ_START_TIMEOUT:-60}" "$LOGF" || { stop_svc "$NAME"; exit 1; }
 }
 

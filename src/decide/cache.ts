@@ -5,10 +5,29 @@ import type { Metrics } from '../ops/metrics.js';
 import { SingleFlight } from '../util/single-flight.js';
 
 /**
- * A remembered answer: an allow is just its expiry (ms since the epoch), a denial also keeps
- * the error that refused. Allows are the bulk of the cache, so they stay a bare number.
+ * A remembered answer: an allow is just its expiry as {@link allowUntil} encodes it (whole seconds
+ * since 2020, a small integer), a denial also keeps the error that refused and its expiry in ms.
+ * Allows are the bulk of the cache, so they stay a bare small integer: V8 keeps such a number
+ * inside the slot that holds it (a "Smi"), where a millisecond timestamp (beyond 2^31) would be
+ * boxed in a 16-byte heap number of its own, one per cached allow.
  */
 type Entry = number | { denial: AuthzError; expiresAtMs: number };
+
+/** 2020-01-01T00:00:00Z in ms: the origin of an allow's encoded expiry (2^31 seconds later is 2088). */
+const ALLOW_EPOCH_MS = 1_577_836_800_000;
+
+/**
+ * An allow's expiry as stored: whole seconds since {@link ALLOW_EPOCH_MS}, rounded down, so an
+ * allow never outlives the expiry it was given (it may end up to a second sooner).
+ */
+export function allowUntil(expiresAtMs: number): number {
+  return Math.floor((expiresAtMs - ALLOW_EPOCH_MS) / 1000);
+}
+
+/** The expiry (ms since the epoch) of a stored allow: the inverse of {@link allowUntil}, on whole seconds. */
+export function allowExpiresAtMs(stored: number): number {
+  return ALLOW_EPOCH_MS + stored * 1000;
+}
 
 export interface CheckResult {
   source: 'cache' | 'idp';
@@ -22,9 +41,14 @@ export interface CacheTtls {
   denyTtlMs: number;
 }
 
-/** Estimated bytes of a remembered answer: a bare number, or a denial with its error. */
+/** Estimated bytes of a remembered answer: a bare small integer, or a denial with its error. */
 function entryBytes(entry: Entry): number {
-  return typeof entry === 'number' ? 8 : 160 + stringBytes(entry.denial.detail);
+  return typeof entry === 'number' ? 0 : 160 + stringBytes(entry.denial.detail);
+}
+
+/** When a stored answer ends, in ms since the epoch. */
+function entryExpiresAtMs(entry: Entry): number {
+  return typeof entry === 'number' ? allowExpiresAtMs(entry) : entry.expiresAtMs;
 }
 
 /**
@@ -85,7 +109,7 @@ export class DecisionCache {
   peek(key: string): CheckResult | undefined {
     if (this.untrusted?.() === true) return undefined;
     const now = this.clock();
-    const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
+    const hit = this.entries.lookup(key, (entry) => entryExpiresAtMs(entry) > now);
     if (hit === undefined) return undefined;
     return typeof hit === 'number' ? ALLOWED_FROM_CACHE : { source: 'cache', denial: hit.denial };
   }
@@ -107,9 +131,9 @@ export class DecisionCache {
   peekEntry(key: string): number | AuthzError | undefined {
     if (this.untrusted?.() === true) return undefined;
     const now = this.clock();
-    const hit = this.entries.lookup(key, (entry) => (typeof entry === 'number' ? entry : entry.expiresAtMs) > now);
+    const hit = this.entries.lookup(key, (entry) => entryExpiresAtMs(entry) > now);
     if (hit === undefined) return undefined;
-    return typeof hit === 'number' ? hit : hit.denial;
+    return typeof hit === 'number' ? allowExpiresAtMs(hit) : hit.denial;
   }
 
   private async fly(key: string, tokenExpiresAtMs: number, decide: () => Promise<void>): Promise<AuthzError | undefined> {
@@ -129,6 +153,10 @@ export class DecisionCache {
     const now = this.clock();
     const expiresAtMs = Math.min(now + ttlMs, tokenExpiresAtMs);
     // Expiry is checked on every read (peek); the LRU bound keeps the size in check.
-    if (expiresAtMs > now) this.entries.set(key, denial === undefined ? expiresAtMs : { denial, expiresAtMs });
+    if (denial !== undefined) {
+      if (expiresAtMs > now) this.entries.set(key, { denial, expiresAtMs });
+    } else if (allowExpiresAtMs(allowUntil(expiresAtMs)) > now) {
+      this.entries.set(key, allowUntil(expiresAtMs));
+    }
   }
 }

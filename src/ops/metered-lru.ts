@@ -102,6 +102,14 @@ export class MeteredLru<V extends object | number> {
     this.entries.set(flatKey(boundedKey(key)), value);
   }
 
+  /**
+   * Stores the value under `key` itself rather than a copy: for a key the value already holds
+   * (an identity's token hash), which {@link set} would keep twice. A long key is hashed as usual.
+   */
+  setShared(key: string, value: V): void {
+    this.entries.set(key.length <= MAX_PLAIN_KEY_LENGTH ? key : boundedKey(key), value);
+  }
+
   delete(key: string): void {
     this.entries.delete(boundedKey(key));
   }

@@ -109,7 +109,9 @@ export class TokenVerifier {
       throw new Unauthenticated('invalid_token', { detail: 'token issued before a logout of its session or subject' });
     }
     // Expiry is checked on every read (cached()); the LRU bound keeps the size in check.
-    if (identity.expiresAtMs > this.clock()) this.cache.set(tokenHash, identity);
+    // Keyed by the identity's own tokenHash string (the same as `tokenHash`): one copy of it, not two.
+    if (identity.expiresAtMs > this.clock())
+      this.cache.setShared(identity.tokenHash === tokenHash ? identity.tokenHash : tokenHash, identity);
     return identity;
   }
 }

@@ -94,4 +94,15 @@ describe('MeteredLru memory', () => {
     // Measured under Node 24: 98 bytes an entry with flat keys, 165 with the cons-cell trees.
     expect(perEntry).toBeLessThan(130);
   });
+
+  it('setShared keys the entry by the very string given (no second copy), hashing only long keys', () => {
+    const lru = new MeteredLru<{ key: string }>('token', { maxEntries: 10, maxBytes: 1e6 }, metrics());
+    const key = randomBytes(16).toString('base64url');
+    lru.setShared(key, { key });
+    expect(lru.lookup(key, () => true)).toEqual({ key });
+    const long = 'k'.repeat(200);
+    lru.setShared(long, { key: long });
+    expect(lru.lookup(long, () => true)).toEqual({ key: long });
+    expect(lru.deleteWhere((_value, stored) => stored.length > 96)).toBe(0); // stored hashed, as set() does
+  });
 });

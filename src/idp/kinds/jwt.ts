@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AuthzError, IdpUnavailable, Unauthenticated } from '../../errors.js';
 import { readClaim, type ClaimsPolicy } from '../../policy/claims.js';
 import type { Identity, KindContext, TrustedIssuer } from '../trusted-issuer.js';
+import { InternedLists } from '../../util/interned-lists.js';
 
 /**
  * Verifies a bearer JWT locally, for the kinds whose tokens are JWTs: signature against the
@@ -53,6 +54,9 @@ function translateJoseError(error: unknown): AuthzError {
   return new IdpUnavailable({ detail: `token verification failed: ${(error as Error).message}`, cause: error });
 }
 
+/** Group lists shared between cached identities (most tokens carry one of a few lists). */
+const sharedGroups = new InternedLists();
+
 /**
  * The identity headers' values from the issuer's claim paths, and the policy's claim values;
  * never the claims object.
@@ -72,7 +76,7 @@ export function toIdentity(
     subject,
     username: first(readClaim(claims, paths.username)),
     email: first(readClaim(claims, paths.email)),
-    groups: readClaim(claims, paths.groups),
+    groups: sharedGroups.intern(readClaim(claims, paths.groups)),
     expiresAtMs,
     tokenHash,
     permissions,

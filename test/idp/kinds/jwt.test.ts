@@ -37,4 +37,16 @@ describe('toIdentity', () => {
     // A copy of this 1,032-character iss alone would be over 1,000 bytes an identity.
     expect(perIdentity).toBeLessThan(600);
   });
+
+  it('shares one frozen groups list between identities whose tokens carry the same groups', () => {
+    const withGroups = (i: number, groups: string[]) =>
+      toIdentity(issuer, JSON.parse(JSON.stringify({ sub: `u${i}`, groups })), `u${i}`, 2e12, `h${i}`, undefined, undefined);
+    const a = withGroups(1, ['mlflow-editors', 'staff']);
+    const b = withGroups(2, ['mlflow-editors', 'staff']);
+    expect(a.groups).toBe(b.groups);
+    expect(a.groups).toEqual(['mlflow-editors', 'staff']);
+    expect(Object.isFrozen(a.groups)).toBe(true);
+    expect(withGroups(3, ['staff']).groups).toEqual(['staff']);
+    expect(withGroups(4, []).groups).toEqual([]);
+  });
 });
