@@ -53,7 +53,11 @@ describe('extractCredentials (step 3: the Authorization header)', () => {
     expect(extractCredentials(basic('alice:a:b:'))).toEqual({ kind: 'basic', username: 'alice', password: 'a:b:' });
     expect(extractCredentials(basic('alice:'))).toEqual({ kind: 'basic', username: 'alice', password: '' });
     expect(extractCredentials(basic('jörg:pässword'))).toEqual({ kind: 'basic', username: 'jörg', password: 'pässword' });
-    expect(extractCredentials(`bAsIc   ${Buffer.from('a:b').toString('base64')}  `)).toEqual({ kind: 'basic', username: 'a', password: 'b' });
+    expect(extractCredentials(`bAsIc   ${Buffer.from('a:b').toString('base64')}  `)).toEqual({
+      kind: 'basic',
+      username: 'a',
+      password: 'b',
+    });
   });
 
   it('refuses Basic credentials without a user name, without a colon, or not in base64', () => {
