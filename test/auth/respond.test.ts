@@ -60,7 +60,7 @@ describe('headerSafe', () => {
 
 describe('groupsHeader', () => {
   it('lists whole groups, comma-separated, without one leading slash each', () => {
-    expect(groupsHeader(['/a/b', '//c', 'd'], 100)).toBe('a/b,/c,d');
+    expect(groupsHeader(['/a/b', '//c', 'd', 'e/f'], 100)).toBe('a/b,/c,d,e/f');
     expect(groupsHeader([], 100)).toBe('');
   });
 
