@@ -50,6 +50,11 @@ describe('nginxCacheSeconds: how long NGINX may keep one answer', () => {
     expect(nginxCacheSeconds({ ...allow, ...facts }, 5, 60, NOW)).toBe(0);
   });
 
+  it('keeps a bearer (or public) allow on an unsafe method: only the session cookie’s CSRF check reads headers not in the key', () => {
+    expect(nginxCacheSeconds({ ...allow, unsafeMethod: true }, 5, 60, NOW)).toBe(4);
+    expect(nginxCacheSeconds({ ...allow, credential: 'none', tokenExpiresAtMs: undefined, unsafeMethod: true }, 5, 60, NOW)).toBe(4);
+  });
+
   it('0 for everything when nginx.cacheSeconds is 0', () => {
     expect(nginxCacheSeconds(allow, 0, 60, NOW)).toBe(0);
   });
@@ -57,6 +62,7 @@ describe('nginxCacheSeconds: how long NGINX may keep one answer', () => {
   it('precomputes the header values', () => {
     expect(accelExpiresValues(3)).toEqual(['0', '1', '2', '3']);
     expect(accelExpiresValues(0)).toEqual(['0']);
+    expect(accelExpiresValues(-1)).toEqual(['0']);
   });
 });
 

@@ -69,6 +69,24 @@ describe('NGINX’s decision cache', () => {
   });
 });
 
+describe('an allow answered from the service’s own decision cache', () => {
+  it('is kept by NGINX no longer than the service still remembers the decision', async () => {
+    let at = Math.floor(Date.now() / 1000) * 1000;
+    const { service } = await testService({ idp, env: { ...SMALL_ROUTES, AUTHZ_CACHE_ALLOW_TTL_SECONDS: '10' }, clock: () => at });
+    const token = await idp.token({ sub: 'remembered-allow' });
+    const ask = () =>
+      auth(service, 'GET', '/api/2.0/mlflow/experiments/get', token).set('X-Authz-Cache-Key', 'h1 h2 127.0.0.1:8080 _ /auth GET /');
+    const first = await ask();
+    // nginx.cacheSeconds 5, less NGINX's extra second.
+    expect([first.status, first.headers['x-accel-expires']]).toEqual([200, '4']);
+    at += 8_000;
+    const second = await ask();
+    expect(idp.umaCalls).toHaveLength(1);
+    // Remembered until 10 s after the first answer, now 8 s later: 1 s for NGINX, not 4.
+    expect([second.status, second.headers['x-accel-expires']]).toEqual([200, '1']);
+  });
+});
+
 describe('the UMA challenge and the per-subject lookup limit', () => {
   it('charges a ticket for a request-named resource, not for a route’s own resource', async () => {
     const at = { nowSec: Math.floor(now / 1000) };
