@@ -132,11 +132,15 @@ export class MemoryFailureLimiter implements FailureLimiter {
     return budget;
   }
 
-  /** Saves the budget (recomputing its size), or forgets a key with nothing left to remember. */
+  /**
+   * Saves the budget, or forgets a key with nothing left to remember. A new object each time: the
+   * LRU recomputes an entry's size (and evicts for it) only when the value stored is a different
+   * object, and budgets are changed in place.
+   */
   private store(key: LimitKey, budget: Budget): void {
     const id = storedId(key);
     if (budget.failures.length === 0 && budget.inFlight.length === 0 && budget.lockedUntilMs <= this.clock()) this.budgets.delete(id);
-    else this.budgets.set(id, budget);
+    else this.budgets.set(id, { ...budget });
   }
 }
 
