@@ -55,6 +55,9 @@ describe('SessionRefresher, edges', () => {
     expect(refresher.accessToken(session)).toBe('at-1'); // within the refresh margin, but nothing to refresh with
     now += 1;
     expect(() => refresher.accessToken(session)).toThrow(Unauthenticated);
+    expect(() => refresher.accessToken(session)).toThrow(
+      expect.objectContaining({ detail: 'session token expired and there is no refresh token' }),
+    );
     expect(memory.get(session.id)).toBeUndefined();
     expect(grants).toEqual([]);
   });
