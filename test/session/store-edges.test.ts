@@ -62,6 +62,24 @@ describe('MemorySessionStore bounds, defaults and accounting', () => {
     expect(store.get(small.id)).toBe(small);
   });
 
+  it('a session too large for maxBytes leaves no trace: it does not count against its subject’s cap', () => {
+    const store = new MemorySessionStore(
+      { idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 10, maxPerSubject: 2, maxBytes: 70_000 },
+      clock,
+    );
+    const id = jwt({ iss: 'https://idp', sub: 'u' });
+    const first = store.create(tokens(id));
+    const huge = store.create(tokens(id, 'a'.repeat(70_000)));
+    expect(store.get(huge.id)).toBeUndefined();
+    expect(store.usage).toMatchObject({ entries: 1, subjects: 1 });
+    const second = store.create(tokens(id));
+    expect(store.get(first.id)).toBe(first); // two live sessions: within the cap of 2
+    expect(store.get(second.id)).toBe(second);
+    const alone = new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 10, maxBytes: 70_000 }, clock);
+    alone.create(tokens(id, 'a'.repeat(70_000)));
+    expect(alone.usage).toEqual({ entries: 0, bytes: 0, subjects: 0 });
+  });
+
   it('a new session carries its times, issuer and IdP session', () => {
     let now = 5_000;
     const store = new MemorySessionStore({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 300_000, maxEntries: 10 }, () => now);
