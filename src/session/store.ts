@@ -144,6 +144,9 @@ export class MemorySessionStore implements SessionStore {
       this.bySubject.set(subject, ids);
     }
     this.sessions.set(session.id, session);
+    // A session larger than maxBytes is refused by the LRU without a dispose: take it out of the
+    // index too, or it would count against its subject's cap and end a live session later.
+    if (!this.sessions.has(session.id)) this.unindex(subject, session.id);
     return session;
   }
 
