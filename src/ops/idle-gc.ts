@@ -66,9 +66,10 @@ export class IdleCollector {
 /**
  * V8's collector, when node was started with `--expose-gc`, set to collect everything it can
  * (several passes, compacting, free pages returned): what V8 does before a heap snapshot.
+ * @param scope where to find `gc` (the global object; tests pass their own)
  */
-export function exposedGc(): (() => void) | undefined {
-  const gc = (globalThis as { gc?: unknown }).gc;
+export function exposedGc(scope: { gc?: unknown } = globalThis as { gc?: unknown }): (() => void) | undefined {
+  const gc = scope.gc;
   if (typeof gc !== 'function') return undefined;
   return () => (gc as (options: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }

@@ -37,18 +37,23 @@ describe('DecisionCache: what it keeps', () => {
     await cache.check('denied-now', T0, denyWith());
     expect(cache.size).toBe(0);
     expect(cache.bytes).toBe(0);
-    await cache.check('next-ms', T0 + 1, allow);
+    // An allow is kept in whole seconds, rounded down (allowUntil): a token that ends within the current second
+    // leaves nothing to keep; one that ends at the next second is kept.
+    await cache.check('this-second', T0 + 999, allow);
+    expect(cache.size).toBe(0);
+    await cache.check('next-second', T0 + 1_000, allow);
     expect(cache.size).toBe(1);
   });
 
-  it('weighs an allow as a number and a denial with its detail', async () => {
+  it('weighs an allow as a bare small integer (no bytes beyond its key) and a denial with its detail', async () => {
     await cache.check('a', LATER, allow);
     const allowBytes = cache.bytes;
     expect(allowBytes).toBeGreaterThan(0);
     await cache.check('b', LATER, denyWith());
     const plainDenial = cache.bytes - allowBytes;
-    // Same key length: the difference is the value alone, a denial (an error) being larger than a number.
-    expect(plainDenial - allowBytes).toBe(160 - 8);
+    // Same key length: the difference is the value alone; an allow's value is a small integer V8 keeps in the
+    // entry itself (no heap object), a denial an error of 160 bytes.
+    expect(plainDenial - allowBytes).toBe(160);
     const detail = 'x'.repeat(500);
     await cache.check('c', LATER, denyWith(detail));
     expect(cache.bytes - allowBytes - plainDenial).toBe(plainDenial + stringBytes(detail));
