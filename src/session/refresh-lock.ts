@@ -78,6 +78,11 @@ export class RefreshLock {
     for (const resolve of waiting) resolve();
   }
 
+  /** How many sessions have a request of this replica waiting on another replica's refresh. */
+  waitingSessions(): number {
+    return this.waiters.size;
+  }
+
   private async waitForOther(session: Session, h: string, lockKey: string): Promise<SessionTokens> {
     const before = session.tokens;
     const deadline = Date.now() + this.lockMs;
@@ -108,6 +113,9 @@ export class RefreshLock {
       const done = (): void => {
         clearTimeout(timer);
         waiting.delete(done);
+        // The last waiter of a session takes its entry along: one map entry per session that ever
+        // waited would grow without bound.
+        if (waiting.size === 0 && this.waiters.get(h) === waiting) this.waiters.delete(h);
         resolve();
       };
       const timer = setTimeout(done, Math.max(1, ms));

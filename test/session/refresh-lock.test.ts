@@ -224,6 +224,7 @@ describe('RefreshLock (real redis-server)', () => {
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(550);
     expect(waited).toBeLessThan(4_000);
+    expect(lock.waitingSessions()).toBe(0); // the session's waiting list went with its last waiter
     await connection.client.del(lockKey);
   });
 
@@ -243,6 +244,7 @@ describe('RefreshLock (real redis-server)', () => {
     lock.wake(h);
     lock.wake(h); // a second event with nobody waiting is harmless
     expect(await waiting).toBe(NEW);
+    expect(lock.waitingSessions()).toBe(0);
     await connection.client.del(lockKey);
   });
 
