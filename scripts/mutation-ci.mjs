@@ -23,7 +23,12 @@ import { pathToFileURL } from 'node:url';
  */
 export const CI_TARGETS = [
   { label: 'ci-routes-match', mutate: 'src/routes/match.ts', tests: 'test/routes/match*.test.ts', min: 95 },
-  { label: 'ci-login-pending', mutate: 'src/login/pending.ts', tests: 'test/login/pending*.test.ts,test/login/endpoints*.test.ts', min: 90 },
+  {
+    label: 'ci-login-pending',
+    mutate: 'src/login/pending.ts',
+    tests: 'test/login/pending*.test.ts,test/login/endpoints*.test.ts',
+    min: 90,
+  },
 ];
 
 const DETECTED = new Set(['Killed', 'Timeout']);
