@@ -1,0 +1,80 @@
+import { jest } from '@jest/globals';
+import request from 'supertest';
+import { PendingLoginCookie } from '../../src/login/pending.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
+
+// /oauth2/callback outcomes beyond test/login/endpoints.test.ts and endpoints-idp-down.test.ts: the session
+// store failing after a good code exchange (503, no session cookie, a retry link back to the same page),
+// the return target checked again on the way out (a pending login sealed by another version may hold
+// any target), and the session cookie's lifetime. Found unguarded by the mutation queue of round 5
+// (docs/mutation.md).
+const SECRET = 'a-development-secret-of-at-least-32-chars';
+let idp: FakeIdp;
+let service: TestService;
+
+beforeAll(async () => {
+  ({ idp, service } = await testService({
+    env: {
+      AUTHZ_LOGIN_ENABLED: 'true',
+      AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
+      AUTHZ_SESSION_SECRET: SECRET,
+      AUTHZ_SESSION_ABSOLUTE_TIMEOUT_SECONDS: '3600',
+    },
+  }));
+});
+afterEach(() => jest.restoreAllMocks());
+
+const viaNginx = (path: string) =>
+  request(service.handler).get(path).set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https');
+const setCookies = (res: request.Response) => (res.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
+const count = async (result: string) => (await service.metrics.logins.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+async function startLogin(rd: string) {
+  const start = await viaNginx(`/oauth2/start?rd=${encodeURIComponent(rd)}`);
+  expect(start.status).toBe(302);
+  const cookie = setCookies(start).at(-1)!.split(';')[0]!;
+  return { authorizationUrl: start.headers.location!, cookie, name: cookie.split('=')[0]! };
+}
+/** The browser following the IdP's redirect back (path and query of the callback URL). */
+const callback = (callbackUrl: string, cookie: string) =>
+  viaNginx(new URL(callbackUrl).pathname + new URL(callbackUrl).search).set('Cookie', cookie);
+
+describe('/oauth2/callback', () => {
+  it('opens a session whose cookie lives session.absoluteTimeoutSeconds, and clears the pending login', async () => {
+    const { authorizationUrl, cookie, name } = await startLogin('/experiments/3');
+    const res = await callback(idp.codes.authorize(authorizationUrl), cookie);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/experiments/3');
+    expect(res.headers['cache-control']).toBe('no-store');
+    const [clear, session] = setCookies(res);
+    expect(clear).toBe(`${name}=; Path=/oauth2/; HttpOnly; SameSite=Lax; Secure; Max-Age=0`);
+    expect(session).toMatch(/^nginx_authz_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure; Max-Age=3600$/);
+  });
+
+  it('answers 503 when the session store fails after the code exchange: no session cookie, a retry link to the same page', async () => {
+    const before = await count('store_unavailable');
+    jest.spyOn(service.sessions!.store, 'create').mockRejectedValue(new Error('store down'));
+    const { authorizationUrl, cookie, name } = await startLogin('/experiments/4');
+    const res = await callback(idp.codes.authorize(authorizationUrl), cookie);
+    expect(res.status).toBe(503);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.text).toContain('Sessions cannot be stored right now');
+    expect(res.text).toContain('<a href="/oauth2/start?rd=%2Fexperiments%2F4">');
+    expect(setCookies(res)).toEqual([`${name}=; Path=/oauth2/; HttpOnly; SameSite=Lax; Secure; Max-Age=0`]);
+    expect(await count('store_unavailable')).toBe(before + 1);
+    expect(service.logs.records.some((r) => r.msg === 'login: session store unavailable; answering 503')).toBe(true);
+  });
+
+  it('checks the return target again before sending it: a pending login holding another site returns to /', async () => {
+    const { authorizationUrl, cookie, name } = await startLogin('/experiments/5');
+    // The same login, sealed again as an older or compromised version might have written it.
+    const sealer = new PendingLoginCookie(SECRET, 600_000, Date.now);
+    const pending = (await sealer.open(cookie.slice(name.length + 1)))!;
+    expect(pending.returnTo).toBe('/experiments/5');
+    const forged = `${name}=${await sealer.seal({ ...pending, returnTo: 'https://evil.example/steal' })}`;
+    const res = await callback(idp.codes.authorize(authorizationUrl), forged);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/');
+  });
+});
