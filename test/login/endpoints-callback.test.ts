@@ -7,7 +7,7 @@ import { type TestService, testService } from '../helpers/test-service.js';
 // /oauth2/callback outcomes beyond test/login/endpoints.test.ts and endpoints-idp-down.test.ts: the session
 // store failing after a good code exchange (503, no session cookie, a retry link back to the same page),
 // the return target checked again on the way out (a pending login sealed by another version may hold
-// any target), and the session cookie's lifetime. Found unguarded by the mutation queue of round 5
+// any target), the session cookie's lifetime, and no Secure cookie on the plain-http loopback development stack. Found unguarded by the mutation queue of round 5
 // (docs/mutation.md).
 const SECRET = 'a-development-secret-of-at-least-32-chars';
 let idp: FakeIdp;
@@ -76,5 +76,22 @@ describe('/oauth2/callback', () => {
     const res = await callback(idp.codes.authorize(authorizationUrl), forged);
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe('/');
+  });
+
+  it('marks no cookie Secure on plain http at a loopback host (the development stack), from start to sign-out', async () => {
+    const local = (path: string) => request(service.handler).get(path).set('Host', 'localhost:5000');
+    const start = await local('/oauth2/start?rd=%2Fx');
+    expect(start.status).toBe(302);
+    const pending = setCookies(start).at(-1)!;
+    expect(pending).toMatch(/^nginx_authz_login_[^;]+; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
+    const back = new URL(idp.codes.authorize(start.headers.location!));
+    const res = await local(back.pathname + back.search).set('Cookie', pending.split(';')[0]!);
+    expect(res.status).toBe(302);
+    const [clear, session] = setCookies(res);
+    expect(clear).toMatch(/; Path=\/oauth2\/; HttpOnly; SameSite=Lax; Max-Age=0$/);
+    expect(session).toMatch(/^nginx_authz_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
+    const out = await local('/oauth2/sign_out').set('Sec-Fetch-Site', 'same-origin').set('Cookie', session!.split(';')[0]!);
+    expect(out.status).toBe(302);
+    expect(setCookies(out)).toEqual(['nginx_authz_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
   });
 });
