@@ -1,7 +1,11 @@
 import { jest } from '@jest/globals';
 import request from 'supertest';
+import { createService } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
 import { PendingLoginCookie } from '../../src/login/pending.js';
-import type { FakeIdp } from '../helpers/fake-idp.js';
+import type { MemorySessionStore } from '../../src/session/store.js';
+import { FakeIdp } from '../helpers/fake-idp.js';
+import { testConfig } from '../helpers/service.js';
 import { type TestService, testService } from '../helpers/test-service.js';
 
 // /oauth2/callback outcomes beyond test/login/endpoints.test.ts and endpoints-idp-down.test.ts: the session
@@ -93,5 +97,41 @@ describe('/oauth2/callback', () => {
     const out = await local('/oauth2/sign_out').set('Sec-Fetch-Site', 'same-origin').set('Cookie', session!.split(';')[0]!);
     expect(out.status).toBe(302);
     expect(setCookies(out)).toEqual(['nginx_authz_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0']);
+  });
+});
+
+describe('before the IdP has been discovered', () => {
+  it('answers start and callback with 503 and signs out locally (no IdP to end the session at)', async () => {
+    const down = await new FakeIdp().start();
+    const url = down.url;
+    await down.stop(); // discovery has not happened (and is never started here)
+    const env = { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' };
+    const early = createService(testConfig({ url } as FakeIdp, env), createLogger('silent'), { defaultMetrics: false });
+    try {
+      const get = (path: string) =>
+        request(early.handler).get(path).set('X-Forwarded-Host', 'mlflow.example.com').set('X-Forwarded-Proto', 'https');
+      for (const path of ['/oauth2/start?rd=%2Fx', '/oauth2/callback?code=c&state=s']) {
+        const res = await get(path);
+        expect(res.status).toBe(503);
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.text).toContain('The identity provider is not available yet');
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+      // A session from before (another replica's login): it holds an ID token, but there is no IdP to send it to.
+      const session = (early.sessions!.store as MemorySessionStore).create({
+        accessToken: 'an-opaque-access-token',
+        accessExpiresAtMs: Date.now() + 300_000,
+        refreshToken: 'rt',
+        idToken: 'an-id-token',
+      });
+      const cookie = `nginx_authz_session=${await early.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+      const out = await get('/oauth2/sign_out').set('Sec-Fetch-Site', 'same-origin').set('Cookie', cookie);
+      expect(out.status).toBe(302);
+      expect(out.headers.location).toBe('https://mlflow.example.com/');
+      expect(out.headers['set-cookie']).toEqual(['nginx_authz_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0']);
+      expect(early.sessions!.store.size).toBe(0);
+    } finally {
+      early.stop();
+    }
   });
 });
