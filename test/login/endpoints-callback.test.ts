@@ -58,7 +58,7 @@ describe('/oauth2/callback', () => {
 
   it('answers 503 when the session store fails after the code exchange: no session cookie, a retry link to the same page', async () => {
     const before = await count('store_unavailable');
-    jest.spyOn(service.sessions!.store, 'create').mockRejectedValue(new Error('store down'));
+    jest.spyOn(service.sessions!.store, 'create').mockImplementation(() => Promise.reject(new Error('store down')));
     const { authorizationUrl, cookie, name } = await startLogin('/experiments/4');
     const res = await callback(idp.codes.authorize(authorizationUrl), cookie);
     expect(res.status).toBe(503);
