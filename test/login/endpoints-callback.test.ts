@@ -45,6 +45,20 @@ const callback = (callbackUrl: string, cookie: string) =>
   viaNginx(new URL(callbackUrl).pathname + new URL(callbackUrl).search).set('Cookie', cookie);
 
 describe('/oauth2/callback', () => {
+  it('says what the user can act on when the login is unknown, or the host is not one to log in on', async () => {
+    const unknown = await viaNginx('/oauth2/callback?code=c&state=nothing-pending');
+    expect(unknown.status).toBe(400);
+    expect(unknown.text).toBe(
+      '<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>This login expired or was started in another browser.</p><p><a href="/oauth2/start?rd=%2F">Sign in again</a></p>',
+    );
+    for (const path of ['/oauth2/start?rd=%2Fx', '/oauth2/callback?code=c&state=s']) {
+      const foreign = await request(service.handler).get(path).set('X-Forwarded-Host', 'evil.example').set('X-Forwarded-Proto', 'https');
+      expect(foreign.status).toBe(400);
+      expect(foreign.headers['set-cookie']).toBeUndefined();
+      expect(foreign.text).toBe('<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>This host is not configured for login.</p>');
+    }
+  });
+
   it('opens a session whose cookie lives session.absoluteTimeoutSeconds, and clears the pending login', async () => {
     const { authorizationUrl, cookie, name } = await startLogin('/experiments/3');
     const res = await callback(idp.codes.authorize(authorizationUrl), cookie);

@@ -1,13 +1,16 @@
 import { createServer, type Server } from 'node:http';
+import { jest } from '@jest/globals';
 import request from 'supertest';
+import type { MemorySessionStore } from '../../src/session/store.js';
 import type { FakeIdp } from '../helpers/fake-idp.js';
 import { sessionCookieFor } from '../helpers/session-cookie.js';
-import { type TestService, testService } from '../helpers/test-service.js';
+import { fakeIdp, type TestService, testService } from '../helpers/test-service.js';
 
 // /oauth2/sign_out beyond test/login/endpoints.test.ts (which has the CSRF confirmation and the
 // RP-initiated logout): with `nginx.purgeUrl` it purges the signed-out user's entries in NGINX's
 // decision cache before it answers, and only that user's; a host that is not allowed changes
-// nothing; the landing page (`login.postLogoutPath`) stays under a public URL's path. Found
+// nothing; a failing session store is a 503; the landing page (`login.postLogoutPath`) stays under a
+// public URL's path, and is where an IdP without RP-initiated logout leaves the browser. Found
 // unguarded by the mutation queue of round 5 (docs/mutation.md): only e2e tests reached the purge.
 
 /** Stands in for NGINX's purge location (authz-cache-purge.conf): records the keys asked for. */
@@ -97,8 +100,26 @@ describe('/oauth2/sign_out with nginx.purgeUrl', () => {
     expect(out.status).toBe(400);
     expect(out.headers['cache-control']).toBe('no-store');
     expect(out.headers['set-cookie']).toBeUndefined();
+    // The whole page: what the user can act on, and no retry link (there is nothing to retry on this host).
+    expect(out.text).toBe('<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>This host is not configured for login.</p>');
     expect(purged).toEqual([]);
     expect((await auth(hana, 'k-hana')).status).toBe(200);
+  });
+
+  it('answers 503 when the session store fails, and keeps the cookie (the session may live on elsewhere)', async () => {
+    const ines = await signedIn('ines');
+    const spy = jest.spyOn(service.sessions!.store, 'delete').mockImplementation(() => Promise.reject(new Error('store down')));
+    try {
+      const out = await signOut(service, ines);
+      expect(out.status).toBe(503);
+      expect(out.headers['cache-control']).toBe('no-store');
+      expect(out.text).toContain('Sign-out could not be completed right now; try again shortly.');
+      expect(out.headers['set-cookie']).toBeUndefined();
+      expect(purged).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(service.logs.records.some((r) => r.msg === 'sign-out: session store unavailable; answering 503')).toBe(true);
   });
 });
 
@@ -108,5 +129,25 @@ describe('/oauth2/sign_out landing page', () => {
     const out = await signOut(underPath, cookie, 'tools.example.com');
     expect(out.status).toBe(302);
     expect(out.headers.location).toBe('https://tools.example.com/mlflow/');
+  });
+
+  it('is reached directly when the IdP offers no RP-initiated logout (no end_session_endpoint), even with an ID token', async () => {
+    const plain = await fakeIdp();
+    plain.endSession = false;
+    const { service: noEndSession } = await testService({
+      idp: plain,
+      env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' },
+    });
+    const session = (noEndSession.sessions!.store as MemorySessionStore).create({
+      accessToken: await plain.token({ sub: 'jo' }),
+      accessExpiresAtMs: Date.now() + 300_000,
+      refreshToken: 'rt',
+      idToken: 'an-id-token',
+    });
+    const cookie = `nginx_authz_session=${await noEndSession.sessions!.cookie.seal(session.id, session.absoluteExpiresAtMs)}`;
+    const out = await signOut(noEndSession, cookie);
+    expect(out.status).toBe(302);
+    expect(out.headers.location).toBe('https://mlflow.example.com/');
+    expect(noEndSession.sessions!.store.size).toBe(0);
   });
 });
