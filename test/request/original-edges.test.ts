@@ -5,8 +5,9 @@ import { TrustedProxies } from '../../src/request/trusted-proxies.js';
 
 // The edges of readOriginal (test/request/original.test.ts has both contracts): a header that is empty
 // or not a single value counts as absent, each contract needs its method, an X-Original-URL needs an
-// http(s) scheme at its very start (in any case), and the reason given for a missing header names the
-// one that is missing. Found unguarded by the mutation queue of round 5 (docs/mutation.md).
+// http(s) scheme at its very start (in any case), the reason given for each refusal names its rule,
+// and the client is the last X-Forwarded-For entry however many there are. Found unguarded by the
+// mutation queue of round 5 (docs/mutation.md).
 const CONTROLLER = '10.244.1.7';
 const enabled: ContractSettings = { enabled: true, proxies: new TrustedProxies(['10.244.0.0/16']) };
 
@@ -99,7 +100,32 @@ describe('readOriginal: the scheme of X-Original-URL', () => {
   );
 });
 
+describe('readOriginal: why an X-Original-URL is refused (the log line tells the operator)', () => {
+  it.each([
+    ['https://m.example.com/a b', 'X-Original-URL is not an absolute http(s) URL'],
+    ['https://', 'X-Original-URL is not an absolute http(s) URL'],
+    ['https://user@m.example.com/x', 'X-Original-URL authority is not host[:port]'],
+    ['https://m.example.com:/x', 'X-Original-URL authority is not host[:port]'],
+    ['https://m.example.com?x=1', 'X-Original-URL has no path'],
+    ['https://m.example.com/x#y', 'fragment in X-Original-URL'],
+  ])('%s: %s', (url, detail) => {
+    const error = thrown({ 'x-original-method': 'GET', 'x-original-url': url });
+    expect(error).toBeInstanceOf(RejectedUri);
+    expect((error as RejectedUri).detail).toBe(detail);
+  });
+});
+
 describe('readOriginal: the client address under ingress-nginx', () => {
+  it('takes the last X-Forwarded-For entry of one, two or three', () => {
+    const base = { 'x-original-method': 'GET', 'x-original-url': 'https://m.example.com/x' };
+    for (const [chain, client] of [
+      ['198.51.100.7', '198.51.100.7'],
+      ['1.2.3.4, 198.51.100.7', '198.51.100.7'],
+      ['1.2.3.4, 5.6.7.8, 198.51.100.7', '198.51.100.7'],
+    ] as const)
+      expect(readOriginal({ ...base, 'x-forwarded-for': chain }, CONTROLLER, enabled).clientAddress).toBe(client);
+  });
+
   it('takes X-Real-IP with blanks around it', () => {
     const headers = { 'x-original-method': 'GET', 'x-original-url': 'https://m.example.com/x', 'x-real-ip': ' 203.0.113.9 ' };
     expect(readOriginal(headers, CONTROLLER, enabled).clientAddress).toBe('203.0.113.9');
