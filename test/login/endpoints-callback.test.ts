@@ -114,6 +114,63 @@ describe('/oauth2/callback', () => {
   });
 });
 
+// What an operator reads when a login fails (never a token or a cookie): each log line names its cause.
+describe('login log lines', () => {
+  const lastLog = (msg: string) => service.logs.records.filter((r) => r.msg === msg).at(-1);
+  afterEach(() => {
+    idp.codeExchangeAnswer = undefined;
+  });
+
+  it('names the host that is not allowed, as NGINX forwarded it', async () => {
+    await request(service.handler).get('/oauth2/start').set('X-Forwarded-Host', 'evil.example');
+    expect(lastLog('login: host not allowed (set login.publicUrl or login.allowedHosts)')).toMatchObject({ host: 'evil.example' });
+  });
+
+  it('names the failed grant and why when the code exchange fails', async () => {
+    const { authorizationUrl, cookie } = await startLogin('/x');
+    const back = idp.codes.authorize(authorizationUrl);
+    idp.codeExchangeAnswer = { status: 502, body: 'Bad Gateway' };
+    expect((await callback(back, cookie)).status).toBe(503);
+    const line = lastLog('login: code exchange failed') as { err: { message: string; detail: string } };
+    expect(line.err.message).toMatch(/\S/);
+    expect(line.err.detail).toMatch(/^authorization code grant: \S/);
+  });
+
+  it('names the OAuth error of a refused login, and the page says the login did not complete', async () => {
+    const { authorizationUrl, cookie } = await startLogin('/y');
+    const back = idp.codes.authorize(authorizationUrl);
+    expect((await callback(back, cookie)).status).toBe(302);
+    const replay = await callback(back, cookie);
+    expect(replay.status).toBe(401);
+    expect(replay.text).toBe(
+      '<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>Login did not complete.</p><p><a href="/oauth2/start?rd=%2Fy">Sign in again</a></p>',
+    );
+    expect(lastLog('login: refused')).toMatchObject({ oauth_error: 'invalid_grant' });
+  });
+
+  it('gives the store error of a failed login or sign-out', async () => {
+    const spy = jest.spyOn(service.sessions!.store, 'create').mockImplementation(() => Promise.reject(new Error('store down: create')));
+    const { authorizationUrl, cookie } = await startLogin('/z');
+    expect((await callback(idp.codes.authorize(authorizationUrl), cookie)).status).toBe(503);
+    expect(lastLog('login: session store unavailable; answering 503')).toMatchObject({ err: { message: 'store down: create' } });
+    spy.mockRestore();
+    const session = await (async () => {
+      const { authorizationUrl: url, cookie: pending } = await startLogin('/z');
+      return setCookies(await callback(idp.codes.authorize(url), pending))
+        .at(-1)!
+        .split(';')[0]!;
+    })();
+    jest.spyOn(service.sessions!.store, 'delete').mockImplementation(() => Promise.reject(new Error('store down: delete')));
+    expect((await viaNginx('/oauth2/sign_out').set('Sec-Fetch-Site', 'same-origin').set('Cookie', session)).status).toBe(503);
+    expect(lastLog('sign-out: session store unavailable; answering 503')).toMatchObject({ err: { message: 'store down: delete' } });
+  });
+
+  it('says why a sign-out asks for confirmation', async () => {
+    expect((await viaNginx('/oauth2/sign_out').set('Sec-Fetch-Site', 'cross-site')).status).toBe(200);
+    expect(lastLog('sign-out: not shown to be same-origin; asking for confirmation')).toMatchObject({ origin: 'cross-site' });
+  });
+});
+
 describe('before the IdP has been discovered', () => {
   it('answers start and callback with 503 and signs out locally (no IdP to end the session at)', async () => {
     const down = await new FakeIdp().start();
