@@ -65,6 +65,8 @@ export class FakeIdp {
   jwksAnswer: UmaAnswer | undefined;
   /** When set, the token endpoint answers every authorization-code exchange with this instead (an IdP that is down or slow). */
   codeExchangeAnswer: UmaAnswer | undefined;
+  /** False: discovery names no end_session_endpoint (an IdP without RP-initiated logout). */
+  endSession = true;
   /** Decides each UMA request; default: allow everything. */
   uma: (request: UmaRequest) => UmaAnswer = () => ({ status: 200, body: { result: true } });
 
@@ -145,7 +147,7 @@ export class FakeIdp {
         token_endpoint: `${this.url}/protocol/openid-connect/token`,
         jwks_uri: `${this.url}/protocol/openid-connect/certs`,
         introspection_endpoint: `${this.url}/protocol/openid-connect/token/introspect`,
-        end_session_endpoint: `${this.url}/protocol/openid-connect/logout`,
+        ...(this.endSession ? { end_session_endpoint: `${this.url}/protocol/openid-connect/logout` } : {}),
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],

@@ -77,3 +77,31 @@ describe('siteBase (the origin an ingress reported)', () => {
     expect(siteBase(origin, 'https://ml.example/mlflow//', [])?.href).toBe('https://ml.example/mlflow/');
   });
 });
+
+// Round 5 (docs/mutation.md): host names compare without regard to case, on either side; an ingress
+// origin keeps its scheme; an absolute target is sent as the URL parser wrote it.
+describe('host names in any case', () => {
+  it('accepts an allowed host whatever the case of the request header or of the configured name', () => {
+    expect(publicBase(request({ 'x-forwarded-host': 'MLflow.Example.COM' }), undefined, ['mlflow.example.com'])?.href).toBe(
+      'http://mlflow.example.com/',
+    );
+    expect(publicBase(request({ host: 'mlflow.example.com' }), undefined, ['MLflow.Example.com'])?.href).toBe('http://mlflow.example.com/');
+    expect(publicBase(request({ host: 'LOCALHOST:8080' }), undefined, [])?.href).toBe('http://localhost:8080/');
+  });
+
+  it('has no base without any host header, whatever the allowed names', () => {
+    expect(publicBase(request({}), undefined, ['undefined'])).toBeUndefined();
+  });
+
+  it('sends an absolute target as parsed: host in lower case, dot segments resolved', () => {
+    expect(safeReturnTo('https://MLflow.Example.com/a/../b', BASE, [])).toBe('https://mlflow.example.com/b');
+  });
+});
+
+describe('siteBase keeps the scheme of the origin', () => {
+  it('is http for an http origin', () => {
+    expect(siteBase(new URL('http://mlflow.example.com:8080/x'), undefined, ['mlflow.example.com:8080'])?.href).toBe(
+      'http://mlflow.example.com:8080/',
+    );
+  });
+});

@@ -154,3 +154,19 @@ describe('normalizeUri query and absolute form anchoring', () => {
     rejected('xhttp://mlflow.example/x');
   });
 });
+
+// Round 5 (docs/mutation.md): the shortcut for plain paths (PLAIN_PATH) must take only segments without
+// `/`, `%`, `\` and `#`; a path made only of those characters goes through the full checks.
+describe('normalizeUri shortcut for plain paths', () => {
+  it('still merges empty segments of a path made only of slashes', () => {
+    expect(path('//')).toBe('/');
+    expect(path('///')).toBe('/');
+  });
+
+  it('still refuses a raw backslash or a lone % as a whole segment', () => {
+    rejected('/\\');
+    rejected('/%');
+    rejected('/%%/%');
+    rejected('/\\/\\\\');
+  });
+});
