@@ -58,6 +58,22 @@ describe('RedisFailureLimiter: key names, foreign attempts, Redis down', () => {
     expect(await connection.client.keys(`edge:f:${user.id}:*`)).toEqual([]);
   });
 
+  it('an attempt settled twice counts once, also when its first failure locked the key', async () => {
+    const short = new RedisFailureLimiter(connection, { windowMs: 60_000, lockoutMs: 300, attemptTtlMs: 20_000 }, Date.now);
+    const user = userKey(2);
+    await short.fail(granted(await short.reserve([user])));
+    const second = granted(await short.reserve([user]));
+    await short.fail(second); // the second failure of two: locked, the failures cleared
+    await short.fail(second);
+    await limiter.fail(second);
+    await short.succeed(second);
+    expect(await connection.client.zCard(`edge:f:${user.id}:f`)).toBe(0); // no failure re-added after the lockout
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the lockout is over
+    await short.fail(granted(await short.reserve([user])));
+    expect(await short.retryAfter([user])).toEqual([0]); // one failure of two: not locked
+    expect(await connection.client.zCard(`edge:f:${user.id}:f`)).toBe(1);
+  });
+
   it('while Redis is down: reserve and retryAfter answer a 503 naming the limiter; settling and charging do not throw', async () => {
     const user = userKey(3);
     const held = granted(await limiter.reserve([user]));

@@ -89,6 +89,17 @@ describe('SubjectLimiter edges', () => {
     for (const [i, kind] of kinds.entries()) expect(text).toContain(`authz_rate_limited_total{lookup="${kind}"} ${i + 1}`);
   });
 
+  it('shows its lookups and evictions under cache="subject_limit"', async () => {
+    const limiter = limiterOf(1, 0.001, 1);
+    outcome(limiter, identity('a')); // a miss: a new bucket
+    outcome(limiter, identity('a')); // a hit
+    outcome(limiter, identity('b')); // a miss, and a evicted (one subject at most)
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('authz_cache_requests_total{cache="subject_limit",result="hit"} 1');
+    expect(text).toContain('authz_cache_requests_total{cache="subject_limit",result="miss"} 2');
+    expect(text).toContain('authz_cache_evictions_total{cache="subject_limit"} 1');
+  });
+
   it('warns again once a full minute has passed since the last warning, not before', () => {
     const limiter = limiterOf(1, 0.001); // no refill to speak of within the test
     const alice = identity('alice', undefined, 'alice.smith');

@@ -63,6 +63,17 @@ describe('decision.mode: ticket, edges', () => {
     expect([idp.umaCalls[0]!.contentType, idp.umaCalls[0]!.accept]).toEqual(['application/x-www-form-urlencoded', 'application/json']);
   });
 
+  it.each([
+    [401, 401],
+    [400, 403],
+  ])(
+    'maps an invalid_ticket error with status %i to %i like any such answer: only a 403 one is Keycloak refusing its own ticket (503)',
+    async (status, httpStatus) => {
+      idp.uma = () => ({ status, body: { error: 'invalid_ticket' } });
+      expect((await auth('POST', '/api/2.0/mlflow/runs/delete', await idp.token({ sub: `ticket-${status}` }))).status).toBe(httpStatus);
+    },
+  );
+
   it('fails closed before discovery, without asking for a ticket', async () => {
     const { asked, protection } = recordingProtection();
     const client = new TicketDecisionClient(

@@ -13,6 +13,13 @@ describe('readClaim edges', () => {
     expect(readClaim({ a: null }, toPath('a.b'))).toEqual([]);
     expect(readClaim({ a: null }, ['a'])).toEqual([]);
   });
+  it('gives nothing for a path through a string or a number (not its length or its characters)', () => {
+    expect(readClaim({ email: 'ann@example.com' }, toPath('email.length'))).toEqual([]);
+    expect(readClaim({ role: 'admin' }, toPath('role.0'))).toEqual([]);
+    expect(readClaim({ level: 3 }, toPath('level.x'))).toEqual([]);
+    const policy = new ClaimsPolicy(new Map([['runs#read', { anyOf: [needs('role.0', 'a')], allOf: undefined }]]));
+    expect(policy.decide(policy.extract({ role: 'admin' }), 'runs', 'runs', 'read')).toBe('requirement_not_met');
+  });
   it('keeps number and boolean elements of a list as text, and skips null and objects', () => {
     expect(readClaim({ roles: [1, true, 'x', null, { y: 1 }, ['z']] }, ['roles'])).toEqual(['1', 'true', 'x']);
   });
