@@ -141,3 +141,51 @@ describe('uma.perObject: narrowed to the experiment the request names', () => {
     expect((await auth(service, 'GET', '/api/2.0/mlflow/experiments/get?experiment_id=8', alice)).status).toBe(403);
   });
 });
+
+describe('the line and the metric each decision leaves (src/auth/record.ts)', () => {
+  it('without the audit log: nothing for an allow or a denial, a warning for a 400 and for an IdP failure', async () => {
+    const { service } = await testService({ idp, env: { ...SMALL_ROUTES, AUTHZ_AUDIT_LOG: 'false' } });
+    const token = await idp.token({ sub: 'unaudited' });
+    expect((await auth(service, 'GET', '/api/2.0/mlflow/experiments/get', token)).status).toBe(200);
+    idp.uma = () => ({ status: 403, body: { error: 'access_denied' } });
+    expect((await auth(service, 'POST', '/api/2.0/mlflow/runs/delete', token)).status).toBe(403);
+    expect(service.logs.records.filter((r) => Number(r.level) >= 40)).toEqual([]);
+    expect(lines(service)).toEqual([]);
+
+    expect((await request(service.handler).get('/auth').set('X-Original-Method', 'GET')).status).toBe(400);
+    idp.uma = () => ({ status: 500, body: { error: 'boom' } });
+    expect((await auth(service, 'GET', '/api/2.0/mlflow/experiments/get', await idp.token({ sub: 'unaudited-2' }))).status).toBe(503);
+    expect(lines(service).map((r) => [r.msg, r.level, r.decision, r.reason])).toEqual([
+      ['decision failed', 40, 'deny', 'missing_original_request'],
+      ['decision failed', 40, 'error', 'idp_unavailable'],
+    ]);
+    // A request without a route is counted under resource and scope "none".
+    expect((await request(service.handler).get('/metrics')).text).toContain(
+      'authz_decisions_total{decision="deny",reason="missing_original_request",resource="none",scope="none",source="none"} 1',
+    );
+  });
+
+  it('with the audit log: an IdP failure is a warning, a cached decision says so, and the latency is in milliseconds', async () => {
+    const { service } = await testService({ idp, env: { ...SMALL_ROUTES, AUTHZ_AUDIT_LOG: 'true' } });
+    const token = await idp.token({ sub: 'audited-kills' });
+    for (let i = 0; i < 2; i++) expect((await auth(service, 'GET', '/api/2.0/mlflow/experiments/get', token)).status).toBe(200);
+    idp.uma = () => ({ status: 500, body: { error: 'boom' } });
+    expect((await auth(service, 'POST', '/api/2.0/mlflow/runs/delete', token)).status).toBe(503);
+    const written = lines(service);
+    expect(written.map((r) => [r.msg, r.level, r.decision, r.source, r.cache_hit])).toEqual([
+      ['decision', 30, 'allow', 'idp', false],
+      ['decision', 30, 'allow', 'cache', true],
+      ['decision failed', 40, 'error', 'idp', false],
+    ]);
+    // Each answer took well under a second here, and more than nothing.
+    for (const line of written) {
+      expect(line.latency_ms).toBeGreaterThan(0);
+      expect(line.latency_ms).toBeLessThan(1_000);
+    }
+    const sum = /authz_decision_duration_seconds_sum\{source="cache"\} ([\d.e-]+)/.exec(
+      (await request(service.handler).get('/metrics')).text,
+    );
+    expect(Number(sum?.[1])).toBeGreaterThan(0);
+    expect(Number(sum?.[1])).toBeLessThan(1);
+  });
+});
