@@ -4,7 +4,7 @@
  * object without a socket, and which route table the decision path names (never a header).
  */
 import type { IncomingMessage } from 'node:http';
-import { type DecisionState, readOriginalRequest, selectMatcher } from '../../src/auth/original-request.js';
+import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from '../../src/auth/original-request.js';
 import { UnknownRouteTable } from '../../src/errors.js';
 import { TrustedProxies } from '../../src/request/trusted-proxies.js';
 import type { FakeIdp } from '../helpers/fake-idp.js';
@@ -91,5 +91,70 @@ describe('selectMatcher: the route table comes from the decision path NGINX prox
       .set('Authorization', `Bearer ${await idp.token({ sub: 'minio-reader' })}`);
     expect(res.status).toBe(200);
     expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['bucket:dest#read']);
+  });
+});
+
+describe('matchRoute: which resource and scope, default deny', () => {
+  const at = (method: string, uri: string, headers: Record<string, string> = {}) => {
+    const s = state();
+    readOriginalRequest(bare({ 'x-original-method': method, 'x-original-uri': uri, ...headers }), service.config, contract, s);
+    return s;
+  };
+  const minio = () => service.matchers.get('minio')!;
+  const mlflow = () => service.matchers.get('mlflow')!;
+  /** A stand-in for routes.fromKeycloak: every path it is asked about becomes a pending Keycloak route. */
+  const remote = () => {
+    const asked: string[] = [];
+    const double = {
+      pending(method: string, path: string) {
+        asked.push(`${method} ${path}`);
+        return { resource: 'pending', family: 'pending', scope: 'read', public: false, remote: true };
+      },
+    };
+    return { double: double as unknown as Parameters<typeof matchRoute>[2], asked };
+  };
+  const thrown = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      return error as { status?: number; code?: string };
+    }
+    return undefined;
+  };
+
+  it('a path the table maps is its route, also with routes.fromKeycloak; an unmapped one goes to Keycloak then', () => {
+    const keycloak = remote();
+    const s = at('GET', '/api/2.0/mlflow/experiments/get');
+    expect(matchRoute(mlflow(), s, keycloak.double)).toMatchObject({ resource: 'experiments', scope: 'read' });
+    expect(keycloak.asked).toEqual([]);
+    const unmapped = at('GET', '/reports/q4');
+    const pending = matchRoute(mlflow(), unmapped, keycloak.double);
+    expect(pending).toMatchObject({ resource: 'pending', remote: true });
+    expect(unmapped.route).toBe(pending);
+    expect(keycloak.asked).toEqual(['GET /reports/q4']);
+  });
+
+  it('refuses an unmapped path (route_not_mapped) and an unmapped method (method_not_mapped), both 403', () => {
+    expect(thrown(() => matchRoute(mlflow(), at('GET', '/reports/q4'), undefined))).toMatchObject({
+      status: 403,
+      code: 'route_not_mapped',
+    });
+    expect(thrown(() => matchRoute(mlflow(), at('DELETE', '/api/2.0/mlflow/experiments/get'), undefined))).toMatchObject({
+      status: 403,
+      code: 'method_not_mapped',
+    });
+  });
+
+  it('adds the copy source as a second permission only on a copy route that carries it', () => {
+    const copy = at('PUT', '/dest/k', { 'x-amz-copy-source': '/src-bucket/a.bin' });
+    expect(matchRoute(minio(), copy, undefined)).toMatchObject({ resource: 'bucket:dest', scope: 'write' });
+    expect(copy.next).toMatchObject({ resource: 'bucket:src-bucket', scope: 'read' });
+    const put = at('PUT', '/dest/k');
+    matchRoute(minio(), put, undefined);
+    expect(put.next).toBeUndefined();
+    // A route that takes no copy (ListObjects, `/{bucket}`) ignores the header.
+    const read = at('GET', '/dest', { 'x-amz-copy-source': '/src-bucket/a.bin' });
+    expect(matchRoute(minio(), read, undefined)).toMatchObject({ resource: 'bucket:dest', scope: 'read' });
+    expect(read.next).toBeUndefined();
   });
 });
