@@ -83,13 +83,38 @@ describe('RefreshLock (real redis-server): waiting', () => {
   });
 });
 
+describe('RefreshLock (real redis-server): wake()', () => {
+  it('answers a waiter at once, not at its next poll (the quickest of three tries, against scheduling noise)', async () => {
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      let stored = record(OLD);
+      const { h, lock, lockKey } = await heldElsewhere(30_000, () => stored);
+      const waiting = lock.run(session(), h, noRefresh, noSave);
+      await sleep(20); // the waiter is in its first 100 ms sleep
+      stored = record(NEW);
+      const woken = Date.now();
+      lock.wake(h);
+      expect(await waiting).toBe(NEW);
+      waits.push(Date.now() - woken);
+      await connection.client.del(lockKey);
+    }
+    // Without the event the waiter would answer at its poll, some 80 ms later.
+    expect(Math.min(...waits)).toBeLessThan(50);
+  });
+});
+
 describe('RefreshLock (real redis-server): failures, by operation', () => {
   it('counts a failed lock or wait as refresh_lock, and a failed write of new tokens as session_write', async () => {
     const broken = connectTest(redis, 'kills-broken:');
     await ready(broken.connection);
     await broken.connection.close();
-    const offline = new RefreshLock(broken.connection, new MemoryClusterBus(), 5_000, 'origin-b', async () => record(OLD));
+    let offlineReads = 0;
+    const offline = new RefreshLock(broken.connection, new MemoryClusterBus(), 5_000, 'origin-b', async () => {
+      offlineReads++;
+      return record(OLD);
+    });
     await expect(offline.run(session(), 'offline', noRefresh, noSave)).rejects.toMatchObject({ status: 503 });
+    expect(offlineReads).toBe(0); // refused at the lock, not after waiting as if another replica held it
     expect(Number(/authz_redis_errors_total\{op="refresh_lock"\} (\d+)/.exec(await broken.metrics.registry.metrics())?.[1])).toBe(1);
 
     const before = await counted('refresh_lock');
