@@ -38,6 +38,26 @@ export interface DecisionState {
   cacheKey: string | string[] | undefined;
 }
 
+/** The state of a decision that has just begun: nothing known yet but when it started and NGINX's cache key. */
+export function newDecisionState(startedAt: number, cacheKey: string | string[] | undefined): DecisionState {
+  return {
+    startedAt,
+    original: undefined,
+    method: undefined,
+    uri: undefined,
+    route: undefined,
+    identity: undefined,
+    source: 'none',
+    copySource: undefined,
+    next: undefined,
+    token: undefined,
+    credential: 'none',
+    renewed: false,
+    decidedUntilMs: undefined,
+    cacheKey,
+  };
+}
+
 /**
  * Step 1: the original method and URI from the proxy, normalised once: this project's NGINX
  * snippets or, from a trusted sender, ingress-nginx's `auth-url` headers (request/original.ts).

@@ -11,7 +11,7 @@ import type { AuthDependencies } from './dependencies.js';
 import { identify, narrowRoute } from './identify.js';
 import { CACHE_KEY_HEADER } from './nginx-purge.js';
 import { accelExpiresValues, nginxCacheSeconds } from './nginx-cache.js';
-import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from './original-request.js';
+import { type DecisionState, matchRoute, newDecisionState, readOriginalRequest, selectMatcher } from './original-request.js';
 import { authenticationWays, refusalReason } from './reason.js';
 import { decisionRecorder } from './record.js';
 import { sendAllow, sendRefusal } from './respond.js';
@@ -44,22 +44,7 @@ export function createAuthHandler(deps: AuthDependencies) {
    * request's work is interleaved into this one's latency) and goes async only on a miss.
    */
   return function authHandler(req: IncomingMessage, res: ServerResponse): void {
-    const state: DecisionState = {
-      startedAt: performance.now(),
-      original: undefined,
-      method: undefined,
-      uri: undefined,
-      route: undefined,
-      identity: undefined,
-      source: 'none',
-      copySource: undefined,
-      next: undefined,
-      token: undefined,
-      credential: 'none',
-      renewed: false,
-      decidedUntilMs: undefined,
-      cacheKey: req.headers[CACHE_KEY_HEADER],
-    };
+    const state = newDecisionState(performance.now(), req.headers[CACHE_KEY_HEADER]);
     try {
       readOriginalRequest(req, config, contract, state);
       const matcher = selectMatcher(req, deps.matchers);

@@ -4,7 +4,7 @@
  * object without a socket, and which route table the decision path names (never a header).
  */
 import type { IncomingMessage } from 'node:http';
-import { type DecisionState, matchRoute, readOriginalRequest, selectMatcher } from '../../src/auth/original-request.js';
+import { type DecisionState, matchRoute, newDecisionState, readOriginalRequest, selectMatcher } from '../../src/auth/original-request.js';
 import { UnknownRouteTable } from '../../src/errors.js';
 import { TrustedProxies } from '../../src/request/trusted-proxies.js';
 import type { FakeIdp } from '../helpers/fake-idp.js';
@@ -17,22 +17,7 @@ beforeAll(async () => {
   ({ idp, service } = await testService({ env: SMALL_ROUTES }));
 });
 
-const state = (): DecisionState => ({
-  startedAt: 0,
-  original: undefined,
-  method: undefined,
-  uri: undefined,
-  route: undefined,
-  identity: undefined,
-  source: 'none',
-  copySource: undefined,
-  next: undefined,
-  token: undefined,
-  credential: 'none',
-  renewed: false,
-  decidedUntilMs: undefined,
-  cacheKey: undefined,
-});
+const state = (): DecisionState => newDecisionState(0, undefined);
 /** A bare request object, as a test or a framework may hand over: headers and a URL, no socket. */
 const bare = (headers: Record<string, string | string[]>, url = '/auth') => ({ headers, url }) as unknown as IncomingMessage;
 const contract = { enabled: false, proxies: new TrustedProxies([]) };
