@@ -87,6 +87,8 @@ describe('dist/main.js on a unix socket', () => {
       await waitFor(async () => (await get(sock, '/readyz')).status === 200);
       expect(statSync(sock).mode & 0o777).toBe(0o600);
       expect(await decide(sock)).toEqual({ status: 200, user: 'alice' });
+      // Log lines are written in batches (every 100 ms, src/log.ts): the line may follow the first answers.
+      await waitFor(() => output().includes(`"listen":"unix:${sock}"`));
       expect(output()).toContain(`"listen":"unix:${sock}"`);
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
