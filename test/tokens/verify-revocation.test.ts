@@ -52,7 +52,8 @@ describe('a logout refuses the tokens issued before it', () => {
     const token = await idp.token({ sub: 'user-1', sid: 'session-1' }, { nowSec: nowSec() - 10 });
     const failure = await service.tokens.verify(token).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(Unauthenticated);
-    expect(failure).toMatchObject({ code: 'invalid_token' });
+    // The log line says why: not a bad signature or an expiry, a logout.
+    expect(failure).toMatchObject({ code: 'invalid_token', detail: 'token issued before a logout of its session or subject' });
     expect(service.tokens.size).toBe(0);
     // A token of a new login (issued after the logout) passes.
     const fresh = await idp.token({ sub: 'user-1', sid: 'session-1' }, { nowSec: nowSec() + 5 });
