@@ -13,6 +13,7 @@ import { BadCredentials, IdpUnavailable, Throttled } from '../../src/errors.js';
 import type { GrantedTokens, GrantRefused } from '../../src/idp/grants.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/ops/metrics.js';
+import { LogCapture } from '../helpers/service.js';
 
 const loaded = loadConfig({
   AUTHZ_ISSUER_URL: 'http://127.0.0.1:1/realms/x',
@@ -42,7 +43,7 @@ async function outcome(call: () => unknown): Promise<unknown> {
 /** An unsigned JWT-shaped token (claimsOf only reads the payload). */
 const jwt = (claims: Record<string, unknown>): string => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 
-function setup(options: { config?: Config; limiter?: FailureLimiter; refreshToken?: boolean } = {}) {
+function setup(options: { config?: Config; limiter?: FailureLimiter; refreshToken?: boolean; logs?: LogCapture } = {}) {
   const passwords: Record<string, string> = { alice: 'secret', bob: 'his' };
   const calls: string[] = [];
   /** What the password grant answers instead of checking the password (e.g. an OAuth error). */
@@ -70,7 +71,14 @@ function setup(options: { config?: Config; limiter?: FailureLimiter; refreshToke
     },
   };
   const metrics = new Metrics({ defaultMetrics: false });
-  const exchange = new BasicExchange(options.config ?? config, grants, metrics, createLogger('silent'), clock, options.limiter);
+  const exchange = new BasicExchange(
+    options.config ?? config,
+    grants,
+    metrics,
+    options.logs === undefined ? createLogger('silent') : createLogger('info', options.logs),
+    clock,
+    options.limiter,
+  );
   return {
     exchange,
     calls,
@@ -110,6 +118,16 @@ describe('BasicExchange: which budget refused', () => {
     await lockOut(exchange, 'bob'); // the user: 60 s from now
     const thrown = (await outcome(() => exchange.token('bob', 'his', '10.0.0.66'))) as Throttled;
     expect([thrown.by, thrown.retryAfterSeconds]).toEqual(['user', 60]);
+  });
+
+  it('names the user when both waits are equal, and says why in the detail', async () => {
+    const { exchange, metrics } = setup();
+    for (let i = 0; i < 5; i++) await outcome(() => exchange.token(`user-${i}`, 'x', '10.0.0.66')); // the address: 60 s
+    await lockOut(exchange, 'bob'); // the user: 60 s, the same instant
+    const thrown = (await outcome(() => exchange.token('bob', 'his', '10.0.0.66'))) as Throttled;
+    expect([thrown.by, thrown.retryAfterSeconds]).toEqual(['user', 60]);
+    expect(thrown.detail).toBe('Basic attempt refused: user locked out or its attempts in use');
+    expect((await metrics.basicThrottled.get()).values).toEqual([{ labels: { by: 'user' }, value: 1 }]);
   });
 });
 
@@ -178,6 +196,17 @@ describe('BasicExchange: every outcome settles its attempt', () => {
     const { exchange, refuseWith } = setup();
     refuseWith('unauthorized_client');
     for (let i = 0; i < 10; i++) expect(await outcome(() => exchange.token('alice', 'secret', '10.0.0.2'))).toBeInstanceOf(IdpUnavailable);
+    // The operator's log line names the client's misconfiguration, not a password problem.
+    expect(await outcome(() => exchange.token('alice', 'secret', '10.0.0.2'))).toMatchObject({
+      detail: 'password grant on basic.clientId refused: unauthorized_client (is the grant allowed on that client?)',
+    });
+  });
+
+  it('a wrong password is a BadCredentials that says the IdP refused it', async () => {
+    const { exchange } = setup();
+    const refused = await outcome(() => exchange.token('alice', 'nope', '10.0.0.2'));
+    expect(refused).toBeInstanceOf(BadCredentials);
+    expect(refused).toMatchObject({ detail: 'the IdP refused the Basic credentials' });
   });
 
   it('successful grants release their attempt: more successes than the budget from one address', async () => {
@@ -216,10 +245,14 @@ describe('BasicExchange: every outcome settles its attempt', () => {
       charge: (_keys: readonly LimitKey[]) => broken(),
       retryAfter: (keys: readonly LimitKey[]) => Promise.resolve(inner.retryAfter(keys)),
     };
-    const { exchange } = setup({ limiter });
+    const logs = new LogCapture();
+    const { exchange } = setup({ limiter, logs });
     owner(await exchange.token('alice', 'secret', '10.0.0.1'), 'alice');
     expect(await outcome(() => exchange.token('alice', 'nope', '10.0.0.1'))).toBeInstanceOf(BadCredentials);
     await new Promise((resolve) => setImmediate(resolve));
+    const warnings = logs.records.filter((r) => r.msg === 'Basic: failure limiter did not record an attempt');
+    expect(warnings.length).toBeGreaterThanOrEqual(2); // the success, then the failure
+    expect(warnings[0]).toMatchObject({ level: 40, err: { message: 'store down' } });
   });
 });
 
@@ -264,6 +297,17 @@ describe('BasicExchange: re-checks, renewal and forgetting', () => {
     owner(await exchange.token('alice', 'secret', '10.0.0.2'), 'alice');
     expect(calls).toEqual(['password alice', 'refresh rt-alice-1', 'password alice']);
     expect(exchange.usage).toEqual({ entries: 1, ownerPairs: 2 });
+  });
+
+  it('a refused refresh is logged with its OAuth error before the password is exchanged again', async () => {
+    const logs = new LogCapture();
+    const { exchange } = setup({ config: longCheck, logs });
+    await exchange.token('alice', 'secret', '10.0.0.2');
+    now += 271_000;
+    await exchange.token('alice', 'secret', '10.0.0.2');
+    expect(logs.records.filter((r) => r.oauth_error !== undefined)).toEqual([
+      expect.objectContaining({ level: 30, oauth_error: 'invalid_grant', msg: 'Basic: refresh refused; exchanging the password again' }),
+    ]);
   });
 
   it('forget drops exactly the exchanges whose token the logout names', async () => {
