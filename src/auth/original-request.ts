@@ -67,6 +67,10 @@ export function readOriginalRequest(req: IncomingMessage, config: Config, contra
   const peer = (req.socket as IncomingMessage['socket'] | undefined)?.remoteAddress;
   const original = readOriginal(req.headers, peer, contract);
   state.original = original;
+  // ingress-nginx never sends NGINX's cache key (only this project's cache snippet does), but it passes the client's
+  // headers on: one here is the client's, so no answer to the controller is marked cacheable (X-Accel-Expires stays 0,
+  // which NGINX obeys ahead of an auth-cache-duration; docs/ingress-nginx.md).
+  if (original.contract === 'ingress-nginx') state.cacheKey = undefined;
   const rawMethod = original.method;
   state.method = normalizeMethod(rawMethod);
   // NGINX accepts methods of capitals, `_` and `-` (M-SEARCH): one it passed is the client's to answer (403, never a 400 that NGINX makes a 500).

@@ -8,9 +8,14 @@ import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
 let service: TestService;
+let ingress: TestService;
 
 beforeAll(async () => {
   ({ idp, service } = await testService({ env: { ...SMALL_ROUTES } }));
+  ({ service: ingress } = await testService({
+    idp,
+    env: { ...SMALL_ROUTES, AUTHZ_INGRESS_ENABLED: 'true', AUTHZ_INGRESS_TRUSTED_PROXIES: '127.0.0.1,::1' },
+  }));
 });
 beforeEach(() => {
   idp.umaCalls = [];
@@ -55,5 +60,34 @@ describe('the route table', () => {
     expect(idp.umaCalls.map((c) => c.form.get('permission'))).toEqual(['experiments#read']);
     // Under the MinIO table this path is a bucket's: the query does not change the table.
     expect((await auth('GET', '/mlflow/x', token, '/auth?minio')).status).toBe(403);
+  });
+});
+
+describe('NGINX’s decision cache key under the ingress-nginx contract', () => {
+  // ingress-nginx passes every client header on, so an X-Authz-Cache-Key there is the client's: with it an allow
+  // would be marked cacheable for the controller's auth-cache (auth-cache-key / auth-cache-duration).
+  const KEY = 'h1 h2 127.0.0.1:8080 _ /auth GET /api/2.0/mlflow/experiments/get';
+
+  it('is ignored: an allow read from X-Original-URL is never marked cacheable', async () => {
+    const token = await idp.token({ sub: 'ingress-cache-key' });
+    const res = await request(ingress.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URL', 'https://mlflow.example.com/api/2.0/mlflow/experiments/get')
+      .set('Authorization', `Bearer ${token}`)
+      .set('X-Authz-Cache-Key', KEY);
+    expect([res.status, res.headers['x-accel-expires']]).toEqual([200, '0']);
+  });
+
+  it('still counts from this project’s cache snippet (X-Original-URI) on the same service', async () => {
+    const token = await idp.token({ sub: 'snippet-cache-key' });
+    const res = await request(ingress.handler)
+      .get('/auth')
+      .set('X-Original-Method', 'GET')
+      .set('X-Original-URI', '/api/2.0/mlflow/experiments/get')
+      .set('Authorization', `Bearer ${token}`)
+      .set('X-Authz-Cache-Key', KEY);
+    expect(res.status).toBe(200);
+    expect(Number(res.headers['x-accel-expires'])).toBeGreaterThan(0);
   });
 });

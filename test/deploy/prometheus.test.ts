@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ROOT, run, toolPath } from './tools.js';
 
 const DIR = join(ROOT, 'deploy/prometheus');
@@ -59,6 +59,24 @@ describe('deploy/prometheus', () => {
     const result = run(promtool, ['test', 'rules', 'alerts.test.yml'], { cwd: DIR });
     expect(result.stdout + result.stderr).toContain('SUCCESS');
     expect(result.status).toBe(0);
+  });
+
+  it('promtool test rules fails for each alert whose rule never fires (each alert’s firing case is real)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nginx-authz-rules-'));
+    try {
+      writeFileSync(join(dir, 'alerts.test.yml'), readFileSync(join(DIR, 'alerts.test.yml')));
+      const failedFor: string[] = [];
+      for (const alert of alerts()) {
+        const file = parse(readFileSync(join(DIR, 'alerts.yml'), 'utf8')) as RuleFile;
+        for (const rule of file.groups.flatMap((g) => g.rules)) if (rule.alert === alert) rule.expr = 'vector(1) == 0';
+        writeFileSync(join(dir, 'alerts.yml'), stringify(file));
+        const result = run(promtool, ['test', 'rules', 'alerts.test.yml'], { cwd: dir });
+        if (result.status !== 0 && (result.stdout + result.stderr).includes(`alertname: ${alert}`)) failedFor.push(alert);
+      }
+      expect(failedFor).toEqual(alerts());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('promtool test rules fails when an alert is weakened (the tests can fail)', () => {

@@ -16,6 +16,11 @@
  *
  * Its subrequests leave from 127.0.0.2 (`proxy_bind`, still loopback): that is "the controller"
  * the service trusts (`ingress.trustedProxies`), while the test itself calls from 127.0.0.1.
+ *
+ * With `authCache` it also renders the auth-cache-key / auth-cache-duration annotations as the
+ * controller does: `proxy_cache` on the auth location, one `proxy_cache_valid` per duration, and
+ * the key `<host><auth location><annotation>` (the controller hashes that string with Lua before
+ * using it; the plain string selects the same entries).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,7 +42,13 @@ export interface IngressFront {
   stop(): Promise<void>;
 }
 
-function conf(dir: string, port: number, authzPort: number): string {
+/** The auth-cache-key annotation (NGINX variables) and the auth-cache-duration annotation's entries. */
+export interface AuthCache {
+  key: string;
+  durations: string[];
+}
+
+function conf(dir: string, port: number, authzPort: number, authCache: AuthCache | undefined): string {
   const authLocation = '/_external-auth-Lw-Prefix'; // the controller names it after the Ingress path ("/" base64)
   const signin = `http://127.0.0.1:${port}/oauth2/start`;
   const mlflowHost = new URL(stack.MLFLOW_URL!).host; // the upstream-vhost annotation: a host MLflow's --allowed-hosts holds
@@ -45,6 +56,17 @@ function conf(dir: string, port: number, authzPort: number): string {
     `auth_request_set $authHeader${i} $upstream_http_${header.toLowerCase().replaceAll('-', '_')};`,
     `proxy_set_header '${header}' $authHeader${i};`,
   ]);
+  const cacheZone =
+    authCache === undefined ? '' : `proxy_cache_path ${dir}/auth-cache levels=1:2 keys_zone=auth_cache:1m inactive=30m use_temp_path=off;`;
+  const cache =
+    authCache === undefined
+      ? []
+      : [
+          'proxy_cache auth_cache;',
+          ...authCache.durations.map((duration) => `proxy_cache_valid ${duration};`),
+          `proxy_cache_key "127.0.0.1:${port}${authLocation}${authCache.key}";`,
+          'proxy_buffering on;',
+        ];
   const logged = RESPONSE_HEADERS.map((header, i) => `"${header.toLowerCase().replaceAll('-', '_')}":"$authHeader${i}"`).join(',');
   return `
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
@@ -62,6 +84,7 @@ http {
   scgi_temp_path ${dir}/temp/scgi;
   access_log ${dir}/access.log;
   uninitialized_variable_warn off;
+  ${cacheZone}
   # Only requests MLflow answered are logged (ingress-nginx answers a refusal in the same location).
   map $upstream_addr $proxied { '' 0; default 1; }
   log_format upstream escape=json '{"method":"$request_method","uri":"$request_uri","status":$status,"upstream":"$upstream_addr",'
@@ -72,6 +95,7 @@ http {
     listen 127.0.0.1:${port};
     location = ${authLocation} {
       internal;
+      ${cache.join('\n      ')}
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Forwarded-Proto "";
@@ -120,12 +144,12 @@ http {
 }
 
 /** Starts that NGINX on a free loopback port in front of the stack's MLflow and the service on `authzPort`. */
-export async function startIngressFront(authzPort: number): Promise<IngressFront> {
-  const dir = `${process.env.STACK_DIR ?? `${ROOT}/.stack`}/fronts/ingress-nginx`;
+export async function startIngressFront(authzPort: number, options: { authCache?: AuthCache } = {}): Promise<IngressFront> {
+  const dir = `${process.env.STACK_DIR ?? `${ROOT}/.stack`}/fronts/ingress-nginx${options.authCache === undefined ? '' : '-cache'}`;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(`${dir}/temp`, { recursive: true });
   const port = await freePort();
-  writeFileSync(`${dir}/nginx.conf`, conf(dir, port, authzPort));
+  writeFileSync(`${dir}/nginx.conf`, conf(dir, port, authzPort, options.authCache));
   writeFileSync(`${dir}/upstream.log`, '');
   const bin = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
   const child: ChildProcess = spawn(bin, ['-p', dir, '-c', `${dir}/nginx.conf`, '-e', `${dir}/error.log`], { stdio: 'ignore' });

@@ -50,6 +50,10 @@ The service's configuration file: the user's `config` with what the chart owns l
 {{- if hasKey $session "secret" }}{{ fail "config.session.secret: put the session secret in a Secret and set secrets.existingSecret / secrets.sessionSecretKey" }}{{ end }}
 {{- if hasKey $redis "url" }}{{ fail "config.redis.url: put the Redis URL in a Secret and set redis.existingSecret / redis.urlKey" }}{{ end }}
 {{- if hasKey $redis "password" }}{{ fail "config.redis.password: put the Redis password in a Secret and set redis.existingSecret / redis.passwordKey" }}{{ end }}
+{{- if hasKey (default dict (get $config "basic")) "clientSecret" }}{{ fail "config.basic.clientSecret: put the Basic client's secret in a Secret and set secrets.existingSecret / secrets.basicClientSecretKey" }}{{ end }}
+{{- range $i, $issuer := (default list (get $config "issuers")) }}
+{{- if hasKey (default dict (get (default dict $issuer) "client")) "secret" }}{{ fail (printf "config.issuers[%d].client.secret: mount a Secret with extraVolumes / extraVolumeMounts and set client.secretFile" $i) }}{{ end }}
+{{- end }}
 {{- $_ := set $config "server" (mergeOverwrite (default dict (get $config "server")) (dict "host" "0.0.0.0" "port" (int .Values.containerPort))) }}
 {{- if and .Values.secrets.existingSecret .Values.secrets.clientSecretKey }}
 {{- $_ := set $client "secretFile" "/etc/nginx-authz/secrets/client-secret" }}
@@ -75,8 +79,16 @@ The service's configuration file: the user's `config` with what the chart owns l
 {{- toYaml $config }}
 {{- end }}
 
-{{/* Checks that fail the render instead of deploying something that cannot work. */}}
+{{/* Checks that fail the render instead of deploying something that cannot work (or that would put a secret in a value). */}}
 {{- define "nginx-authz.validate" -}}
+{{- range .Values.extraEnv }}
+{{- if and (has .name (list "AUTHZ_CLIENT_SECRET" "AUTHZ_SESSION_SECRET" "AUTHZ_BASIC_CLIENT_SECRET" "AUTHZ_REDIS_URL" "AUTHZ_REDIS_PASSWORD")) (hasKey . "value") }}
+{{- fail (printf "extraEnv %s: a secret is never a value; use valueFrom.secretKeyRef (or the chart's secrets / redis settings)" .name) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.secrets.basicClientSecretKey (not .Values.secrets.existingSecret) }}
+{{- fail "secrets.basicClientSecretKey needs secrets.existingSecret (the Secret that holds it)" }}
+{{- end }}
 {{- if and .Values.redis.tls.existingSecret (not .Values.redis.tls.caKey) }}
 {{- fail "redis.tls.existingSecret needs redis.tls.caKey (the key of the CA certificate in that Secret)" }}
 {{- end }}
