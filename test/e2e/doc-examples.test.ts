@@ -1,20 +1,22 @@
 /**
- * The documented examples run as written. Every ```bash / ```sh / ```console / ```nginx block of the
- * READMEs and the docs/ pages that were README sections is extracted from the Markdown (test/e2e/doc-blocks.ts) and:
- * - shell blocks run in bash from the repository root, after `set -a; . .stack/env; set +a` as the
- *   README says, with `set -e -o pipefail`; a block that starts `npm start` (not `--check`) must answer
- *   `/readyz` on the port its "listens on 127.0.0.1:<port>" comment names, then stop on one SIGTERM;
+ * The documented examples run as written. Every fenced block of the repository's Markdown (the READMEs and
+ * docs/, test/e2e/doc-blocks.ts) is extracted from the Markdown, and here the ones that need the stack run:
+ * - shell blocks (```bash / ```sh / ```console) run in bash from the repository root, after
+ *   `set -a; . .stack/env; set +a` as the README says, with `set -e -o pipefail`; a block that starts
+ *   `npm start` (not `--check`) must answer `/readyz` on the port its "listens on 127.0.0.1:<port>"
+ *   comment names, then stop on one SIGTERM;
  * - NGINX blocks are written to a temporary prefix beside a copy of nginx/snippets and must pass
  *   `nginx -t`; a complete one (with `events`) is also started on a free port, with its upstream
- *   addresses pointed at the stack's nginx-authz and MLflow, and a request goes through it.
+ *   addresses pointed at the stack's nginx-authz and MLflow, and requests go through it.
  * - Python blocks run with the stack's venv Python (`STACK_PYTHON`), after the same sourcing of
  *   `.stack/env` (which sets the `KC_TOKEN_URL`, `MLFLOW_URL`, ... the docs use), and must exit 0 without a
  *   traceback; a block defining the `keep_token_fresh` recipe is then also driven: its function, called
  *   with a 1 s interval, must replace `MLFLOW_TRACKING_TOKEN` twice (the second time with the rotated
  *   refresh token), and MLflow's own client must be served with the refreshed token.
- * - YAML blocks are loaded by the service's loaders in the unit test test/config/doc-yaml-blocks.test.ts.
- * A block is left out only when the Markdown marks it `<!-- doc-test: skip (reason) -->`; the skips are
- * counted and printed with their reasons.
+ * - Data blocks need no stack: configuration and route tables are loaded by the service's loaders in
+ *   test/config/doc-yaml-blocks.test.ts, Kubernetes manifests validated in test/docs/doc-kubernetes-blocks.test.ts.
+ * A block is left out only when the Markdown marks it `<!-- doc-test: skip (reason) -->`. The inventory of
+ * every block (run or checked, and by which test; skipped, with the reason; prose) is printed at the end.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,11 +24,12 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { DOC_FILES, extractBlocks, type DocBlock } from './doc-blocks.js';
+import { DOC_FILES, type DocBlock, extractBlocks, inventory } from './doc-blocks.js';
 import { ROOT, stack, tokenFor } from './stack.js';
 
-// YAML blocks need no stack: test/config/doc-yaml-blocks.test.ts loads them with the unit tests.
-const blocks = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file)).filter((block) => block.lang !== 'yaml');
+const all = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file));
+// Data blocks need no stack (the unit tests named above check them); prose is not run.
+const blocks = all.filter((block) => block.lang === 'bash' || block.lang === 'nginx' || block.lang === 'python');
 const runnable = blocks.filter((block) => block.skip === undefined);
 const where = (block: DocBlock): string => `${block.file}:${block.line}`;
 /** What a shell block must never print even when it exits 0 (curl -s and print() hide failures). */
@@ -35,11 +38,7 @@ const FAILURE_TEXT = /Traceback|No module named|"error_code"|command not found|R
 const BLOCK_MS = 300_000;
 
 afterAll(() => {
-  const skipped = blocks.filter((block) => block.skip !== undefined);
-  console.log(
-    `doc examples: ${blocks.length} blocks, ${runnable.length} run, ${skipped.length} skipped\n` +
-      skipped.map((block) => `  skip ${where(block)}: ${block.skip}`).join('\n'),
-  );
+  console.log(inventory(all));
 });
 
 function freePort(): Promise<number> {
