@@ -19,7 +19,7 @@
  * every block (run or checked, and by which test; skipped, with the reason; prose) is printed at the end.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -102,13 +102,21 @@ function get(url: string, headers: Record<string, string>): Promise<{ status: nu
   });
 }
 
+/**
+ * A temporary NGINX prefix holding `text` as conf/nginx.conf beside a copy of nginx/snippets. A cache directory
+ * the block puts under /run (a tmpfs on Debian, as the docs advise) is moved into the prefix, so the test leaves
+ * nothing behind; the prefix is world-traversable because NGINX's workers, not root, write the cache files.
+ */
 function nginxPrefix(text: string): string {
   const prefix = mkdtempSync(`${tmpdir()}/doc-nginx-`);
+  chmodSync(prefix, 0o755);
   mkdirSync(`${prefix}/conf`);
   mkdirSync(`${prefix}/logs`);
+  mkdirSync(`${prefix}/run`); // /run exists on the hosts the docs address; NGINX creates only the last level
   cpSync(`${ROOT}/nginx/snippets`, `${prefix}/conf/snippets`, { recursive: true });
+  const relocated = text.replace(/(\bproxy_cache_path\s+)\/run\//g, `$1${prefix}/run/`);
   // An http-level fragment (upstream/server) is checked inside a minimal main context.
-  const conf = /^\s*events\b/m.test(text) || /^\s*http\s*\{/m.test(text) ? text : `events {}\nhttp {\n${text}\n}\n`;
+  const conf = /^\s*events\b/m.test(relocated) || /^\s*http\s*\{/m.test(relocated) ? relocated : `events {}\nhttp {\n${relocated}\n}\n`;
   writeFileSync(`${prefix}/conf/nginx.conf`, conf);
   return prefix;
 }
@@ -120,11 +128,16 @@ function nginxTest(prefix: string): { status: number | null; output: string } {
 
 /** Starts a complete documented nginx.conf on a free port, aimed at the stack, and sends requests through it. */
 async function exerciseNginx(block: DocBlock): Promise<void> {
-  const port = await freePort();
+  // Each `listen` gets a free port of its own (a block may have a second, loopback-only server); the first is the site.
+  const listens = [...block.text.matchAll(/^(\s*)listen\s+[^;]+;/gm)];
+  const ports: number[] = [];
+  for (const _listen of listens) ports.push(await freePort());
+  let next = 0;
+  const port = ports[0]!;
   const aimed = block.text
     .replace(/server 127\.0\.0\.1:4180\b/g, `server 127.0.0.1:${stack.AUTHZ_PORT}`)
     .replace(/server 127\.0\.0\.1:5000\b/g, `server 127.0.0.1:${stack.MLFLOW_PORT}`)
-    .replace(/^(\s*)listen\s+[^;]+;/gm, `$1listen 127.0.0.1:${port};`);
+    .replace(/^(\s*)listen\s+[^;]+;/gm, (_line, indent: string) => `${indent}listen 127.0.0.1:${ports[next++]};`);
   expect(aimed).not.toBe(block.text);
   const prefix = nginxPrefix(aimed);
   const child = spawn(
@@ -150,10 +163,17 @@ async function exerciseNginx(block: DocBlock): Promise<void> {
     expect([asDave.status, asDave.body]).toEqual([403, expect.stringContaining('PERMISSION_DENIED')]);
     const anonymous = await get(search, { host });
     expect([anonymous.status, anonymous.body]).toEqual([401, expect.stringContaining('UNAUTHENTICATED')]);
+    if (/\bproxy_cache_path\b/.test(block.text)) {
+      // The decision cache as documented: carol's allow was stored (only allows are), and answers her again.
+      const stored = readdirSync(`${prefix}/run`, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+      expect(stored.length).toBe(1);
+      expect((await get(search, { host, authorization: `Bearer ${await tokenFor('carol')}` })).status).toBe(200);
+    }
   } catch (error) {
     throw new Error(`${where(block)} started on ${port}: ${(error as Error).message}\nnginx: ${errors}`);
   } finally {
-    process.kill(-child.pid!, 'SIGTERM');
+    // NGINX may have exited already (a config it refused at start): the error above says why, not ESRCH.
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGTERM');
     await exited;
     rmSync(prefix, { recursive: true, force: true });
   }
@@ -162,7 +182,12 @@ async function exerciseNginx(block: DocBlock): Promise<void> {
 test('the docs have command blocks, and marked skips are the exception', () => {
   expect(blocks.filter((block) => block.lang === 'bash').length).toBeGreaterThanOrEqual(5);
   expect(blocks.filter((block) => block.lang === 'nginx').length).toBeGreaterThanOrEqual(2);
-  expect(runnable.length).toBeGreaterThan(blocks.length / 2);
+  // Every command block of every page counts now, the long operator runs (benchmarks, mutation, soak) too, and those
+  // are skipped: the share is taken over everything the doc tests check (data blocks included), as the inventory
+  // test does, and the blocks run here may not drop below today's eight (4 shell, 2 NGINX, 1 Python and the cache's NGINX).
+  const checkable = all.filter((block) => block.lang !== 'prose');
+  expect(checkable.filter((block) => block.skip === undefined).length).toBeGreaterThan(checkable.length / 2);
+  expect(runnable.length).toBeGreaterThanOrEqual(8);
 });
 
 describe.each(runnable.filter((block) => block.lang === 'nginx').map((block) => [where(block), block] as const))(
