@@ -106,6 +106,11 @@ describe('extractBlocks', () => {
     ]);
   });
 
+  it('takes a block another test checks, with that test', () => {
+    const [block] = blocksOf(['<!-- doc-test: checked by test/x.test.ts -->', '```', 'ACL SETUSER x', '```'].join('\n'));
+    expect([block!.lang, block!.checkedBy, block!.skip]).toEqual(['prose', 'test/x.test.ts', undefined]);
+  });
+
   it('refuses a skip without a reason', () => {
     expect(() => blocksOf(['<!-- doc-test: skip -->', '```sh', 'down', '```'].join('\n'))).toThrow(/a doc-test skip needs a reason/);
   });

@@ -4,6 +4,7 @@
  * them without a stack: `node --experimental-vm-modules node_modules/jest/bin/jest.js --runTestsByPath
  * test/docs/doc-inventory.test.ts`).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { DOC_FILES, extractBlocks, handling, inventory } from '../e2e/doc-blocks.js';
 import { ROOT } from '../deploy/tools.js';
 
@@ -25,6 +26,16 @@ describe('the docs inventory', () => {
   it('finds blocks of every kind the doc tests run: shell, NGINX, Python, configuration, route table, Kubernetes', () => {
     const kinds = new Set(blocks.filter((block) => block.skip === undefined).map((block) => block.yaml?.kind ?? block.lang));
     for (const kind of ['bash', 'nginx', 'python', 'config-part', 'routes', 'kubernetes', 'annotations']) expect(kinds).toContain(kind);
+  });
+
+  it('a block marked "checked by" names a test that exists and reads that page', () => {
+    const marked = blocks.filter((block) => block.checkedBy !== undefined);
+    expect(marked.length).toBeGreaterThan(0);
+    for (const block of marked) {
+      const test = `${ROOT}/${block.checkedBy}`;
+      expect([block.file, existsSync(test)]).toEqual([block.file, true]);
+      expect(readFileSync(test, 'utf8')).toContain(block.file);
+    }
   });
 
   it('says for every block how it is checked, and skips are the exception', () => {

@@ -7,6 +7,9 @@
  *
  * A comment on the last non-blank line before the fence says how a block is taken:
  * - `<!-- doc-test: skip (reason) -->`: not run here; the reason is printed by the tests.
+ * - `<!-- doc-test: checked by <test file> -->`: a block another test reads from this page itself and runs with
+ *   the tool it belongs to (e.g. docs/redis.md's ACL line, on a real redis-server); the inventory test checks
+ *   that the file exists and names this page.
  * - Data blocks are checked by the tool they belong to, never merely parsed:
  *   - a Kubernetes manifest (every YAML document has `apiVersion` and `kind`; no comment needed) is
  *     validated by kubernetes-validate in strict mode (test/docs/doc-kubernetes-blocks.test.ts);
@@ -60,6 +63,8 @@ export interface DocBlock {
   text: string;
   /** Set when the block is marked not runnable here. */
   skip?: string;
+  /** Set when another test reads the block from the page and checks it (`doc-test: checked by <file>`). */
+  checkedBy?: string;
   /** For data blocks: what the block is (see the header comment). */
   yaml?: YamlRole;
 }
@@ -87,6 +92,7 @@ const LANGS: Record<string, DocBlock['lang']> = {
 const MARK = /^<!--\s*doc-test:\s*(.*?)\s*-->$/;
 const SKIP = /^skip\s*\(?(.*?)\)?$/;
 const YAML_PART = /^yaml config in (\S+) at (\S+)$/;
+const CHECKED_BY = /^checked by (\S+)$/;
 
 /** A Kubernetes annotation key: `<DNS prefix>/<name>`, e.g. `nginx.ingress.kubernetes.io/auth-url`. */
 const ANNOTATION_KEY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -148,7 +154,8 @@ export function extractBlocks(root: string, file: string): DocBlock[] {
       // A skip is a promise to the reader that the block was looked at: it says why it cannot run here.
       if (skip[1]!.trim() === '') throw new Error(`${file}:${start + 1}: a doc-test skip needs a reason: <!-- doc-test: skip (why) -->`);
       block.skip = skip[1]!.trim();
-    } else if (lang === 'yaml') block.yaml = yamlRole(mark, text, `${file}:${start + 1}`);
+    } else if (mark !== undefined && CHECKED_BY.test(mark)) block.checkedBy = CHECKED_BY.exec(mark)![1]!;
+    else if (lang === 'yaml') block.yaml = yamlRole(mark, text, `${file}:${start + 1}`);
     else if (mark !== undefined) throw new Error(`${file}:${start + 1}: unknown doc-test comment "${mark}"`);
     blocks.push(block);
   }
@@ -158,6 +165,7 @@ export function extractBlocks(root: string, file: string): DocBlock[] {
 /** Which test checks a block, and how (for the printed inventory). */
 export function handling(block: DocBlock): string {
   if (block.skip !== undefined) return `skipped: ${block.skip}`;
+  if (block.checkedBy !== undefined) return `read from the page and checked by ${block.checkedBy}`;
   switch (block.lang) {
     case 'bash':
       return 'run in bash against the stack (test/e2e/doc-examples.test.ts)';
@@ -187,9 +195,9 @@ export function handling(block: DocBlock): string {
 
 /** The inventory the doc tests print: counts per outcome, then one line per block that is not checked and why. */
 export function inventory(blocks: DocBlock[]): string {
-  const checked = blocks.filter((block) => block.skip === undefined && block.lang !== 'prose');
+  const checked = blocks.filter((block) => block.skip === undefined && (block.lang !== 'prose' || block.checkedBy !== undefined));
   const skipped = blocks.filter((block) => block.skip !== undefined);
-  const prose = blocks.filter((block) => block.skip === undefined && block.lang === 'prose');
+  const prose = blocks.filter((block) => block.skip === undefined && block.lang === 'prose' && block.checkedBy === undefined);
   const byLang = (list: DocBlock[]): string =>
     Object.entries(
       list.reduce<Record<string, number>>((count, block) => {
@@ -203,8 +211,8 @@ export function inventory(blocks: DocBlock[]): string {
   return [
     `doc blocks: ${blocks.length} in ${new Set(blocks.map((block) => block.file)).size} Markdown files; ` +
       `${checked.length} run or checked (${byLang(checked)}), ${skipped.length} skipped, ${prose.length} prose`,
-    ...checked.map((block) => `  check ${where(block)} [${block.info}]: ${handling(block)}`),
-    ...skipped.map((block) => `  skip  ${where(block)} [${block.info}]: ${block.skip}`),
+    ...checked.map((block) => `  check ${where(block)} [${block.info || 'none'}]: ${handling(block)}`),
+    ...skipped.map((block) => `  skip  ${where(block)} [${block.info || 'none'}]: ${block.skip}`),
     ...prose.map((block) => `  prose ${where(block)} [${block.info || 'none'}]: ${block.text.split('\n')[0]!.trim().slice(0, 60)}`),
   ].join('\n');
 }

@@ -30,7 +30,8 @@ import { ROOT, stack, tokenFor } from './stack.js';
 const all = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file));
 // Data blocks need no stack (the unit tests named above check them); prose is not run.
 const blocks = all.filter((block) => block.lang === 'bash' || block.lang === 'nginx' || block.lang === 'python');
-const runnable = blocks.filter((block) => block.skip === undefined);
+// A block another test reads from its page (`doc-test: checked by`) is that test's.
+const runnable = blocks.filter((block) => block.skip === undefined && block.checkedBy === undefined);
 const where = (block: DocBlock): string => `${block.file}:${block.line}`;
 /** What a shell block must never print even when it exits 0 (curl -s and print() hide failures). */
 const FAILURE_TEXT = /Traceback|No module named|"error_code"|command not found|RestException/;
