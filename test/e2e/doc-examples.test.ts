@@ -67,6 +67,12 @@ async function waitFor(check: () => Promise<boolean>, ms: number): Promise<boole
 async function runServe(block: DocBlock): Promise<void> {
   const port = /listens on 127\.0\.0\.1:(\d+)/.exec(block.text)?.[1];
   if (port === undefined) throw new Error(`${where(block)}: a block that runs npm start must say "listens on 127.0.0.1:<port>"`);
+  // Only this block's service may answer there: another process on the documented port would pass for it.
+  const taken = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+    () => true,
+    () => false,
+  );
+  if (taken) throw new Error(`${where(block)}: 127.0.0.1:${port} is already in use by another process; the block cannot run as written`);
   const child = spawn('bash', ['-c', script(block)], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -75,6 +81,7 @@ async function runServe(block: DocBlock): Promise<void> {
   try {
     const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
     if (!ready) throw new Error(`${where(block)}: no ready service on 127.0.0.1:${port}\n${output.slice(-3000)}`);
+    expect(output).toContain(`"listen":"127.0.0.1:${port}"`); // the service this block started logged it, not a stranger
   } finally {
     process.kill(-child.pid!, 'SIGTERM');
   }
