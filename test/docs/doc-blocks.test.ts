@@ -62,6 +62,10 @@ describe('extractBlocks', () => {
         '```yaml',
         'paths: []',
         '```',
+        '<!-- doc-test: yaml helm values -->',
+        '```yaml',
+        'replicaCount: 2',
+        '```',
       ].join('\n'),
     );
     expect(blocks.map((block) => block.yaml)).toEqual([
@@ -69,6 +73,7 @@ describe('extractBlocks', () => {
       { kind: 'config-part', base: 'examples/idp/keycloak-claims.yaml', at: ['issuer'] },
       { kind: 'config-part', base: 'examples/idp/auth0.yaml', at: [] },
       { kind: 'routes' },
+      { kind: 'helm-values' },
     ]);
   });
 

@@ -25,6 +25,8 @@
  *       is checked inside an issuer whose mode uses a policy, as the prose around it describes;
  *     - `<!-- doc-test: yaml routes -->`: a route table (the policy-enforcer `paths` format),
  *       loaded as `routes.file` on top of the MLflow preset, as an operator's file would be.
+ *   - `<!-- doc-test: yaml helm values -->`: values for deploy/helm/nginx-authz, rendered with `helm template`
+ *     and every manifest validated like the chart's own renders (test/docs/doc-kubernetes-blocks.test.ts).
  * - Shell, NGINX and Python blocks run against the stack (test/e2e/doc-examples.test.ts); Python
  *   blocks with the stack's Python (`STACK_PYTHON`) after `.stack/env` is sourced, as the docs tell
  *   the reader. They take no other comment.
@@ -75,7 +77,8 @@ export type YamlRole =
   | { kind: 'config-part'; base: string; at: string[] }
   | { kind: 'routes' }
   | { kind: 'kubernetes' }
-  | { kind: 'annotations' };
+  | { kind: 'annotations' }
+  | { kind: 'helm-values' };
 
 const LANGS: Record<string, DocBlock['lang']> = {
   bash: 'bash',
@@ -113,6 +116,7 @@ function dataKind(text: string): YamlRole {
 function yamlRole(mark: string | undefined, text: string, where: string): YamlRole {
   if (mark === undefined) return dataKind(text);
   if (mark === 'yaml routes') return { kind: 'routes' };
+  if (mark === 'yaml helm values') return { kind: 'helm-values' };
   if (mark === 'yaml config') return { kind: 'config' };
   const part = YAML_PART.exec(mark);
   if (part) return { kind: 'config-part', base: part[1]!, at: part[2] === '.' ? [] : part[2]!.split('.') };
@@ -181,6 +185,8 @@ export function handling(block: DocBlock): string {
       switch (block.yaml!.kind) {
         case 'kubernetes':
           return 'validated by kubernetes-validate --strict (test/docs/doc-kubernetes-blocks.test.ts)';
+        case 'helm-values':
+          return 'helm template of deploy/helm/nginx-authz with these values, manifests validated (test/docs/doc-kubernetes-blocks.test.ts)';
         case 'annotations':
           return "compared with a validated manifest block's annotations (test/docs/doc-kubernetes-blocks.test.ts)";
         case 'routes':
