@@ -40,3 +40,17 @@ describe('keycloak/README.md', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the supported runtime', () => {
+  it('the image, the pinned Node that CI runs and the README name the same Node major, inside what engines claims', () => {
+    const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const pinned = Number(pkg.devDependencies.node!.split('.')[0]);
+    const images = [...read('Dockerfile').matchAll(/^FROM node:(\d+)-/gm)].map((match) => Number(match[1]));
+    expect(images.length).toBeGreaterThan(0);
+    expect(new Set(images)).toEqual(new Set([pinned]));
+    const [, min, max] = /^>=(\d+)\.\d+ <(\d+)$/.exec(pkg.engines.node) ?? [];
+    expect(pinned).toBeGreaterThanOrEqual(Number(min));
+    expect(pinned).toBeLessThan(Number(max));
+    expect(read('README.md')).toContain(`Node ${pinned} LTS or ${pkg.engines.node.slice(2, -4)}+`);
+  });
+});
