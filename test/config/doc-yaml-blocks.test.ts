@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -13,7 +13,11 @@ import { DOC_FILES, type DocBlock, extractBlocks } from '../e2e/doc-blocks.js';
 // merged into a base file, route table) is said by the comment before it: test/e2e/doc-blocks.ts.
 // No stack is needed, so these run with the unit tests.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const blocks = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file)).filter((block) => block.lang === 'yaml' && block.skip === undefined);
+// Kubernetes manifests and annotations among the data blocks are test/docs/doc-kubernetes-blocks.test.ts's.
+const CONFIG_KINDS = new Set(['config', 'config-part', 'routes']);
+const blocks = DOC_FILES.flatMap((file) => extractBlocks(ROOT, file)).filter(
+  (block) => block.skip === undefined && block.yaml !== undefined && CONFIG_KINDS.has(block.yaml.kind),
+);
 const where = (block: DocBlock): string => `${block.file}:${block.line}`;
 
 /** A base configuration for a route table: the smallest the loader accepts, with the table as `routes.file`. */
@@ -33,6 +37,7 @@ function configFrom(block: DocBlock, text: string, dir: string): Record<string, 
     writeFileSync(file, text);
     return { ...ROUTES_BASE, routes: { file } };
   }
+  if (role.kind !== 'config-part') throw new Error(`${where(block)} is a ${role.kind} block, not configuration`);
   const base = asMapping(parseYaml(readFileSync(join(ROOT, role.base), 'utf8')), role.base);
   let target = base;
   for (const key of role.at) {
@@ -43,12 +48,30 @@ function configFrom(block: DocBlock, text: string, dir: string): Record<string, 
   return base;
 }
 
+/**
+ * Secret files live where the service is deployed (e.g. the Helm chart's /etc/nginx-authz/secrets/), never in
+ * the repository: a `secretFile` a block names that does not exist here is pointed at a file in `dir` holding a
+ * test value, as test/config/examples.test.ts does for examples/idp/, so the rest of the block is still checked.
+ */
+function withSecretFiles(value: unknown, dir: string): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    if (key === 'secretFile' && typeof inner === 'string' && isAbsolute(inner) && !existsSync(inner)) {
+      const standIn = join(dir, `secret-${inner.replaceAll('/', '_')}`);
+      writeFileSync(standIn, 'doc-test-secret-value-for-tests-only-0123456789\n');
+      (value as Record<string, unknown>)[key] = standIn;
+    } else withSecretFiles(inner, dir);
+  }
+}
+
 /** Loads `text` as `block` says, with only AUTHZ_CONFIG set (no AUTHZ_* of the test's environment). */
 function load(block: DocBlock, text: string): void {
   const dir = mkdtempSync(join(tmpdir(), 'doc-yaml-'));
   try {
     const file = join(dir, 'config.yaml');
-    writeFileSync(file, stringify(configFrom(block, text, dir)));
+    const written = configFrom(block, text, dir);
+    withSecretFiles(written, dir);
+    writeFileSync(file, stringify(written));
     const config = loadConfig({ AUTHZ_CONFIG: file });
     loadRoutes(config.routes);
   } finally {

@@ -10,7 +10,7 @@ function blocksOf(markdown: string) {
 }
 
 describe('extractBlocks', () => {
-  it('takes bash, sh, console, nginx, yaml and python blocks with their line, and leaves plain fences', () => {
+  it('takes bash, sh, console, nginx, yaml and python blocks with their line, and counts plain fences as prose', () => {
     const blocks = blocksOf(
       [
         '# t',
@@ -37,6 +37,7 @@ describe('extractBlocks', () => {
     expect(blocks.map((block) => [block.line, block.lang, block.text])).toEqual([
       [2, 'bash', 'echo a'],
       [5, 'yaml', 'a: 1'],
+      [8, 'prose', 'art'],
       [11, 'bash', 'echo b'],
       [14, 'nginx', 'events {}'],
       [17, 'python', 'x'],
@@ -61,6 +62,10 @@ describe('extractBlocks', () => {
         '```yaml',
         'paths: []',
         '```',
+        '<!-- doc-test: yaml helm values -->',
+        '```yaml',
+        'replicaCount: 2',
+        '```',
       ].join('\n'),
     );
     expect(blocks.map((block) => block.yaml)).toEqual([
@@ -68,7 +73,51 @@ describe('extractBlocks', () => {
       { kind: 'config-part', base: 'examples/idp/keycloak-claims.yaml', at: ['issuer'] },
       { kind: 'config-part', base: 'examples/idp/auth0.yaml', at: [] },
       { kind: 'routes' },
+      { kind: 'helm-values' },
     ]);
+  });
+
+  it('takes JSON as data, and tells Kubernetes manifests and annotations from configuration by their content', () => {
+    const blocks = blocksOf(
+      [
+        '```json',
+        '{"issuer": {"url": "https://idp.example"}}',
+        '```',
+        '```yaml',
+        'apiVersion: v1',
+        'kind: Service',
+        '---',
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        '```',
+        '```yaml',
+        'nginx.ingress.kubernetes.io/auth-url: "http://x/auth"',
+        '```',
+        '```yaml',
+        'apiVersion: v1',
+        'issuer: {}',
+        '```',
+        '```text',
+        'out',
+        '```',
+      ].join('\n'),
+    );
+    expect(blocks.map((block) => [block.lang, block.info, block.yaml?.kind])).toEqual([
+      ['yaml', 'json', 'config'],
+      ['yaml', 'yaml', 'kubernetes'],
+      ['yaml', 'yaml', 'annotations'],
+      ['yaml', 'yaml', 'config'],
+      ['prose', 'text', undefined],
+    ]);
+  });
+
+  it('takes a block another test checks, with that test', () => {
+    const [block] = blocksOf(['<!-- doc-test: checked by test/x.test.ts -->', '```', 'ACL SETUSER x', '```'].join('\n'));
+    expect([block!.lang, block!.checkedBy, block!.skip]).toEqual(['prose', 'test/x.test.ts', undefined]);
+  });
+
+  it('refuses a skip without a reason', () => {
+    expect(() => blocksOf(['<!-- doc-test: skip -->', '```sh', 'down', '```'].join('\n'))).toThrow(/a doc-test skip needs a reason/);
   });
 
   it('refuses a doc-test comment it does not know instead of ignoring it', () => {
