@@ -134,7 +134,10 @@ describe('two services on one Redis (session.store: redis): back-channel logout 
     };
     const basicOn = { AUTHZ_BASIC_ENABLED: 'true', AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli' };
     const [a, b] = [await replica(basicOn), await replica(basicOn)];
-    const basic = { authorization: `Basic ${Buffer.from(`${sub}:right-password`).toString('base64')}`, 'x-original-remote-addr': '10.1.2.3' };
+    const basic = {
+      authorization: `Basic ${Buffer.from(`${sub}:right-password`).toString('base64')}`,
+      'x-original-remote-addr': '10.1.2.3',
+    };
     expect((await auth(b, basic)).status).toBe(200);
     expect((await auth(b, basic)).status).toBe(200);
     expect(passwordGrants).toBe(1); // B answers the second from its cached exchange
