@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { openBrowser, signIn, type Browser } from './browser.js';
-import { setClientAttribute } from './keycloak-admin.js';
+import { adminHeaders, setClientAttribute } from './keycloak-admin.js';
 import { cookieHeader, finishLogin, sessionCookieFor, signInAtKeycloak, startLogin } from './login-http.js';
 import { password, ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
 
@@ -130,6 +130,27 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
   it('two concurrent requests at refresh time on different replicas: one refresh grant, both 200, the session survives', async () => {
     // Tokens of 40 s, refreshed 30 s before expiry: a refresh is due 10 s after login.
     const restore = await setClientAttribute('nginx-authz', 'access.token.lifespan', '40');
+    // Keycloak's own count of refresh grants: its events, switched on for the test (the realm keeps none by default).
+    const realm = `${stack.KC_URL}/admin/realms/${stack.KC_REALM ?? 'mlflow'}`;
+    const eventsBefore = (await (await fetch(`${realm}/events/config`, { headers: await adminHeaders() })).json()) as Record<
+      string,
+      unknown
+    >;
+    const setEvents = async (config: Record<string, unknown>) =>
+      expect(
+        (await fetch(`${realm}/events/config`, { method: 'PUT', headers: await adminHeaders(), body: JSON.stringify(config) })).status,
+      ).toBe(204);
+    await setEvents({ ...eventsBefore, eventsEnabled: true, enabledEventTypes: ['REFRESH_TOKEN', 'REFRESH_TOKEN_ERROR'] });
+    const [bob] = (await (await fetch(`${realm}/users?username=bob&exact=true`, { headers: await adminHeaders() })).json()) as {
+      id: string;
+    }[];
+    /** Keycloak's REFRESH_TOKEN (and _ERROR) events for bob on the nginx-authz client. */
+    const keycloakRefreshes = async (type: 'REFRESH_TOKEN' | 'REFRESH_TOKEN_ERROR') =>
+      (
+        (await (
+          await fetch(`${realm}/events?type=${type}&user=${bob!.id}&client=nginx-authz&max=1000`, { headers: await adminHeaders() })
+        ).json()) as unknown[]
+      ).length;
     try {
       const cookie = await sessionCookieFor('bob');
       await warm(cookie);
@@ -137,6 +158,7 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
       await sleep(12_000);
       const ok = await both('authz_session_refreshes_total', 'result="ok"');
       const rejected = await both('authz_session_refreshes_total', 'result="rejected"');
+      const atKeycloak = [await keycloakRefreshes('REFRESH_TOKEN'), await keycloakRefreshes('REFRESH_TOKEN_ERROR')];
       // NGINX's round robin is per worker: two concurrent requests may land on one replica. So the
       // two go to each replica's /auth directly, as NGINX's auth_request subrequest sends them.
       const [first, second] = await Promise.all([authDirect(0, cookie), authDirect(1, cookie)]);
@@ -145,7 +167,13 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
       expect(await both('authz_session_refreshes_total', 'result="rejected"')).toBe(rejected);
       for (let i = 0; i < 6; i++) expect((await search(cookie)).status).toBe(200);
       expect(await both('authz_session_refreshes_total', 'result="ok"')).toBe(ok + 1);
+      // And Keycloak saw exactly one refresh grant for this user and client, and no refused one.
+      expect([
+        (await keycloakRefreshes('REFRESH_TOKEN')) - atKeycloak[0]!,
+        (await keycloakRefreshes('REFRESH_TOKEN_ERROR')) - atKeycloak[1]!,
+      ]).toEqual([1, 0]);
     } finally {
+      await setEvents(eventsBefore);
       await restore();
     }
   }, 180_000);
