@@ -158,10 +158,14 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
     await setBackchannelUrl(headers, 'admin-cli', await foreign.start());
   }, 60_000);
   afterAll(async () => {
-    headers = await admin(); // the admin token lives 60 s; the tests take longer
-    await setBackchannelUrl(headers, 'mlflow-cli', restoreCli);
-    await setBackchannelUrl(headers, 'admin-cli', undefined);
-    await Promise.all([forwarding.stop(), foreign.stop(), held.stop()]);
+    try {
+      headers = await admin(); // the admin token lives 60 s; the tests take longer
+      await setBackchannelUrl(headers, 'mlflow-cli', restoreCli);
+      await setBackchannelUrl(headers, 'admin-cli', undefined);
+    } finally {
+      // Whatever failed above, the recorders close (an open server would keep Jest from exiting).
+      await Promise.all([forwarding.stop(), foreign.stop(), held.stop()]);
+    }
   }, 60_000);
 
   it('an admin sign-out refuses the user’s cookie and bearer token through NGINX; a new login works', async () => {
