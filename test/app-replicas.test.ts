@@ -22,9 +22,10 @@ let idp: FakeIdp;
 let redis: TestRedis;
 const replicas: Replica[] = [];
 
-async function replica(): Promise<Replica> {
+async function replica(extra: Record<string, string> = {}): Promise<Replica> {
   const service = await startService(idp, {
     env: {
+      ...extra,
       AUTHZ_LOGIN_ENABLED: 'true',
       AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
       AUTHZ_SESSION_STORE: 'redis',
@@ -120,6 +121,42 @@ describe('two services on one Redis (session.store: redis): back-channel logout 
     await sleep(1_100); // iat has one-second resolution: the new token must postdate the "revoked at" record
     const fresh = await idp.token({ sub, sid: 'sid-y', preferred_username: 'carol', azp: 'mlflow-cli' });
     expect((await auth(b, { authorization: `Bearer ${fresh}` })).status).toBe(200);
+  }, 20_000);
+
+  it("a logout posted to replica A purges B's cached Basic exchange and decisions of that subject: B's next Basic request makes a new password grant", async () => {
+    const sub = `basic-user-${Math.random()}`;
+    let basicToken = await idp.token({ sub, sid: 'sid-basic', preferred_username: sub, azp: 'mlflow-cli' });
+    let passwordGrants = 0;
+    idp.uma = (req) => {
+      if (req.form.get('grant_type') !== 'password') return { status: 200, body: { result: true } };
+      passwordGrants += 1;
+      return { status: 200, body: { access_token: basicToken, token_type: 'Bearer', expires_in: 300 } };
+    };
+    const basicOn = { AUTHZ_BASIC_ENABLED: 'true', AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli' };
+    const [a, b] = [await replica(basicOn), await replica(basicOn)];
+    const basic = {
+      authorization: `Basic ${Buffer.from(`${sub}:right-password`).toString('base64')}`,
+      'x-original-remote-addr': '10.1.2.3',
+    };
+    expect((await auth(b, basic)).status).toBe(200);
+    expect((await auth(b, basic)).status).toBe(200);
+    expect(passwordGrants).toBe(1); // B answers the second from its cached exchange
+    const oldHash = hashToken(basicToken);
+    expect(b.basic!.size).toBe(1);
+    expect(b.decisions.size).toBeGreaterThan(0); // B's only decisions: this user's token
+    expect(b.tokens.cached(oldHash)).toBeDefined();
+
+    expect((await postLogout(a, await logoutToken(sub, 'sid-basic'))).status).toBe(200);
+
+    // B applied it: its cached exchange, the identity and the decisions of the exchanged token are gone.
+    await eventually(() => b.basic!.size === 0);
+    expect(b.tokens.cached(oldHash)).toBeUndefined();
+    expect(b.decisions.size).toBe(0);
+    // The password still works: B's next Basic request makes a new grant (whose token postdates the logout).
+    await sleep(1_100);
+    basicToken = await idp.token({ sub, sid: 'sid-basic-2', preferred_username: sub, azp: 'mlflow-cli' });
+    expect((await auth(b, basic)).status).toBe(200);
+    expect(passwordGrants).toBe(2);
   }, 20_000);
 
   it('a logout token replayed to replica B after A accepted it is refused (its jti is claimed once in Redis)', async () => {

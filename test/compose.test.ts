@@ -111,7 +111,7 @@ const nginxDirectives = nginxConf
 
 describe('docker-compose.yml', () => {
   it('has every service of the stack', () => {
-    for (const name of ['postgres', 'keycloak', 'minio', 'minio-init', 'mlflow', 'nginx-authz', 'nginx']) {
+    for (const name of ['postgres', 'keycloak', 'minio', 'minio-init', 'mlflow', 'nginx-authz', 'nginx', 'redis']) {
       expect(services).toHaveProperty([name]);
     }
   });
@@ -146,6 +146,18 @@ describe('docker-compose.yml', () => {
     const config = loadConfig({ ...dockerfileEnv, ...envOf(svc('nginx-authz')) });
     expect(config.server.host).toBe('0.0.0.0');
     expect(config.client.id).toBe('nginx-authz');
+  });
+
+  it('runs nginx-authz on the Redis session store of its redis service (password required, nothing kept on disk), so replicas can be added', () => {
+    const config = loadConfig(envOf(svc('nginx-authz')));
+    expect(config.session.store).toBe('redis');
+    expect(new URL(config.redis.url!).host).toBe('redis:6379');
+    expect(config.redis.password).toBeTruthy();
+    expect(svc('nginx-authz').depends_on).toHaveProperty(['redis', 'condition'], 'service_healthy');
+    const script = scriptOf(svc('redis'));
+    expect(script).toContain('redis-server --requirepass "$REDIS_PASSWORD"'); // from its environment, not the command line
+    expect(script).toContain("--save '' --appendonly no");
+    expect(envOf(svc('redis')).REDIS_PASSWORD).toBe(config.redis.password);
   });
 
   it('publishes ports on 127.0.0.1 only, and only for NGINX and Keycloak', () => {

@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { needTwoReplicas, stackVars } from './stack-vars.mjs';
 import { runWrk, writeWrkScript } from './wrk.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
@@ -23,16 +24,8 @@ const STACK_DIR = process.env.STACK_DIR ?? join(ROOT, '.stack');
 const { values: opt } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' } } });
 const PATH = '/ajax-api/2.0/mlflow/experiments/search?max_results=1';
 
-function readVars(file) {
-  const out = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (match) out[match[1]] = match[2].replace(/^'(.*)'$/, '$1');
-  }
-  return out;
-}
-const env = { ...readVars(join(STACK_DIR, 'ports.env')), ...readVars(join(STACK_DIR, 'env')) };
-if (env.AUTHZ_REPLICAS !== '2') throw new Error('needs the stack with two replicas: AUTHZ_REPLICAS=2 npm run stack');
+const env = stackVars(STACK_DIR);
+needTwoReplicas(env);
 const site = env.MLFLOW_URL;
 const loadFront = `http://127.0.0.1:${env.NGINX_LOAD_TEST_PORT}${PATH}`;
 

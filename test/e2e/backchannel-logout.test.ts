@@ -5,9 +5,12 @@
  * user's browser session and their still-unexpired bearer token are refused through NGINX.
  * Logout tokens that must not count (forged, replayed, addressed to another client) change nothing.
  *
- * The replayed and wrong-audience tokens are real ones signed by Keycloak: the test captures
- * them by pointing a client's back-channel logout URL at a small recorder for the duration.
+ * The replayed, wrong-audience and expired tokens are real ones signed by Keycloak: the test captures
+ * them by pointing a client's back-channel logout URL at a small recorder for the duration. The
+ * expired one is held back, never delivered, until it is past its `exp` (Keycloak: `iat` + 120 s)
+ * and `logout.maxTokenAgeSeconds`, plus the clock tolerance: only its age can refuse it.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -67,6 +70,32 @@ const postLogout = (token: string) =>
     body: new URLSearchParams({ logout_token: token }),
   });
 
+/** The service's log files (one per replica). */
+const LOGS = [`${stack.STACK_DIR}/logs/nginx-authz.log`, `${stack.STACK_DIR}/logs/nginx-authz2.log`];
+const logMarks = (): number[] => LOGS.map((file) => (existsSync(file) ? statSync(file).size : 0));
+
+/** The `reason` of every "back-channel logout refused" line the replicas wrote since `marks` (waits up to 3 s for one). */
+async function refusalsSince(marks: number[]): Promise<string[]> {
+  for (let waited = 0; ; waited += 50) {
+    const reasons = LOGS.flatMap((file, i) =>
+      existsSync(file)
+        ? readFileSync(file)
+            .subarray(marks[i])
+            .toString('utf8')
+            .split('\n')
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as { msg?: string; reason?: string })
+            .filter((record) => record.msg === 'back-channel logout refused')
+            .map((record) => record.reason ?? '')
+        : [],
+    );
+    if (reasons.length > 0 || waited >= 3_000) return reasons;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+
 /** Records the logout tokens Keycloak posts; `forward` also hands them on to the service through NGINX. */
 class Recorder {
   tokens: string[] = [];
@@ -112,18 +141,31 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
   let headers: Record<string, string>;
   const forwarding = new Recorder(true);
   const foreign = new Recorder(false);
+  const held = new Recorder(false);
   let restoreCli: string | undefined;
   beforeAll(async () => {
     headers = await admin();
+    // First a genuine logout token for mlflow-cli that is never delivered: sign the user in there and
+    // end only that Keycloak session; the recorder keeps the token and answers Keycloak 200.
+    restoreCli = await setBackchannelUrl(headers, 'mlflow-cli', await held.start());
+    const heldSid = claimsOf(await freshToken(USER)).sid as string;
+    expect((await fetch(`${realm}/sessions/${heldSid}`, { method: 'DELETE', headers })).status).toBe(204);
+    for (let i = 0; i < 100 && held.tokens.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(held.tokens.length).toBe(1);
     // mlflow-cli's logout tokens go through the recorder (which forwards them) so the test can replay one;
     // admin-cli's (aud=admin-cli, not one of ours) only to the recorder.
-    restoreCli = await setBackchannelUrl(headers, 'mlflow-cli', await forwarding.start());
+    await setBackchannelUrl(headers, 'mlflow-cli', await forwarding.start());
     await setBackchannelUrl(headers, 'admin-cli', await foreign.start());
   }, 60_000);
   afterAll(async () => {
-    await setBackchannelUrl(headers, 'mlflow-cli', restoreCli);
-    await setBackchannelUrl(headers, 'admin-cli', undefined);
-    await Promise.all([forwarding.stop(), foreign.stop()]);
+    try {
+      headers = await admin(); // the admin token lives 60 s; the tests take longer
+      await setBackchannelUrl(headers, 'mlflow-cli', restoreCli);
+      await setBackchannelUrl(headers, 'admin-cli', undefined);
+    } finally {
+      // Whatever failed above, the recorders close (an open server would keep Jest from exiting).
+      await Promise.all([forwarding.stop(), foreign.stop(), held.stop()]);
+    }
   }, 60_000);
 
   it('an admin sign-out refuses the user’s cookie and bearer token through NGINX; a new login works', async () => {
@@ -161,6 +203,7 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
   }, 120_000);
 
   it('forged, replayed, wrong-audience and expired logout tokens change nothing', async () => {
+    headers = await admin();
     const genuine = forwarding.tokens.find((token) => token !== '');
     expect(genuine).toBeDefined(); // captured during the sign-out above
 
@@ -192,16 +235,28 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
         .sign(privateKey);
     const bad = {
       forged: await forge({}),
+      'forged and expired': await forge({ iat: now - 3_600, exp: now - 3_000 }),
       replayed: genuine!,
       'wrong audience': wrongAudience!,
-      expired: await forge({ iat: now - 3_600, exp: now - 3_000 }),
     };
     for (const [what, token] of Object.entries(bad)) {
       const response = await postLogout(token);
       expect([what, response.status, await response.json()]).toEqual([what, 400, { error: 'invalid_request' }]);
     }
+
+    // The held-back genuine token: right signature, issuer, audience and claims, never used; only too old now.
+    const expired = held.tokens[0]!;
+    const { iat, exp } = claimsOf(expired) as { iat: number; exp?: number };
+    const toleranceSeconds = 30; // the stack's issuer.clockToleranceSeconds (the default)
+    const tooOldAtMs = (Math.max(exp ?? 0, iat + 120) + toleranceSeconds + 1) * 1000; // exp, and logout.maxTokenAgeSeconds (120)
+    console.log(`expired logout token: waiting ${Math.max(0, Math.round((tooOldAtMs - Date.now()) / 1000))} s for it to age`);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, tooOldAtMs - Date.now())));
+    const marks = logMarks();
+    const response = await postLogout(expired);
+    expect([response.status, await response.json()]).toEqual([400, { error: 'invalid_request' }]);
+    expect(await refusalsSince(marks)).toEqual([expect.stringContaining('ERR_JWT_EXPIRED')]);
     // The user's requests still succeed.
     expect(await bearerStatus(bearer2)).toBe(200);
     expect(await cookieStatus(cookie2)).toBe(200);
-  }, 120_000);
+  }, 300_000);
 });

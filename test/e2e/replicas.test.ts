@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { openBrowser, signIn, type Browser } from './browser.js';
-import { setClientAttribute } from './keycloak-admin.js';
+import { adminHeaders, setClientAttribute } from './keycloak-admin.js';
 import { cookieHeader, finishLogin, sessionCookieFor, signInAtKeycloak, startLogin } from './login-http.js';
 import { password, ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
 
@@ -53,12 +53,23 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
   /** Decisions on the experiments search (the requests these tests send; the UI's own requests not counted). */
   const decisions = (replica: 0 | 1) => metricOf(replica, 'authz_decisions_total', 'resource="experiments",scope="read"');
   /** The decision subrequest NGINX sends for the experiments search, sent straight to one replica. */
-  async function authDirect(replica: 0 | 1, cookie: string): Promise<number> {
+  async function authDirect(replica: 0 | 1, cookie: string, authorization?: string, address = '127.0.0.1'): Promise<number> {
+    return (await authDirectResponse(replica, cookie, authorization, address)).status;
+  }
+  async function authDirectResponse(replica: 0 | 1, cookie: string, authorization?: string, address = '127.0.0.1'): Promise<Response> {
     const site = new URL(stack.MLFLOW_URL!);
-    const response = await fetch(`http://127.0.0.1:${ports[replica]}/auth`, {
-      headers: { cookie, 'x-original-method': 'GET', 'x-original-uri': SEARCH, 'x-forwarded-host': site.host, 'x-forwarded-proto': 'http' },
-    });
-    return response.status;
+    const headers: Record<string, string> = {
+      'x-original-method': 'GET',
+      'x-original-uri': SEARCH,
+      'x-forwarded-host': site.host,
+      'x-forwarded-proto': 'http',
+      'x-original-remote-addr': address,
+    };
+    if (cookie !== '') headers.cookie = cookie;
+    if (authorization !== undefined) headers.authorization = authorization;
+    const response = await fetch(`http://127.0.0.1:${ports[replica]}/auth`, { headers });
+    await response.arrayBuffer();
+    return response;
   }
   /** One request per replica first: each asks Keycloak once for this token (slow on a loaded machine), later ones hit its cache. */
   async function warm(cookie: string): Promise<void> {
@@ -119,6 +130,27 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
   it('two concurrent requests at refresh time on different replicas: one refresh grant, both 200, the session survives', async () => {
     // Tokens of 40 s, refreshed 30 s before expiry: a refresh is due 10 s after login.
     const restore = await setClientAttribute('nginx-authz', 'access.token.lifespan', '40');
+    // Keycloak's own count of refresh grants: its events, switched on for the test (the realm keeps none by default).
+    const realm = `${stack.KC_URL}/admin/realms/${stack.KC_REALM ?? 'mlflow'}`;
+    const eventsBefore = (await (await fetch(`${realm}/events/config`, { headers: await adminHeaders() })).json()) as Record<
+      string,
+      unknown
+    >;
+    const setEvents = async (config: Record<string, unknown>) =>
+      expect(
+        (await fetch(`${realm}/events/config`, { method: 'PUT', headers: await adminHeaders(), body: JSON.stringify(config) })).status,
+      ).toBe(204);
+    await setEvents({ ...eventsBefore, eventsEnabled: true, enabledEventTypes: ['REFRESH_TOKEN', 'REFRESH_TOKEN_ERROR'] });
+    const [bob] = (await (await fetch(`${realm}/users?username=bob&exact=true`, { headers: await adminHeaders() })).json()) as {
+      id: string;
+    }[];
+    /** Keycloak's REFRESH_TOKEN (and _ERROR) events for bob on the nginx-authz client. */
+    const keycloakRefreshes = async (type: 'REFRESH_TOKEN' | 'REFRESH_TOKEN_ERROR') =>
+      (
+        (await (
+          await fetch(`${realm}/events?type=${type}&user=${bob!.id}&client=nginx-authz&max=1000`, { headers: await adminHeaders() })
+        ).json()) as unknown[]
+      ).length;
     try {
       const cookie = await sessionCookieFor('bob');
       await warm(cookie);
@@ -126,6 +158,7 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
       await sleep(12_000);
       const ok = await both('authz_session_refreshes_total', 'result="ok"');
       const rejected = await both('authz_session_refreshes_total', 'result="rejected"');
+      const atKeycloak = [await keycloakRefreshes('REFRESH_TOKEN'), await keycloakRefreshes('REFRESH_TOKEN_ERROR')];
       // NGINX's round robin is per worker: two concurrent requests may land on one replica. So the
       // two go to each replica's /auth directly, as NGINX's auth_request subrequest sends them.
       const [first, second] = await Promise.all([authDirect(0, cookie), authDirect(1, cookie)]);
@@ -134,26 +167,43 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
       expect(await both('authz_session_refreshes_total', 'result="rejected"')).toBe(rejected);
       for (let i = 0; i < 6; i++) expect((await search(cookie)).status).toBe(200);
       expect(await both('authz_session_refreshes_total', 'result="ok"')).toBe(ok + 1);
+      // And Keycloak saw exactly one refresh grant for this user and client, and no refused one.
+      expect([
+        (await keycloakRefreshes('REFRESH_TOKEN')) - atKeycloak[0]!,
+        (await keycloakRefreshes('REFRESH_TOKEN_ERROR')) - atKeycloak[1]!,
+      ]).toEqual([1, 0]);
     } finally {
+      await setEvents(eventsBefore);
       await restore();
     }
   }, 180_000);
 
   it('Basic guessing spread over both replicas locks the user out after the same 5 failures as against one', async () => {
     const user = 'dave';
-    const grants = await both('authz_password_grants_total', 'grant="password",result="rejected"');
+    const rejected = (replica: 0 | 1) => metricOf(replica, 'authz_password_grants_total', 'grant="password",result="rejected"');
+    const before = [await rejected(0), await rejected(1)];
+    // The guesses alternate between the replicas by construction (NGINX's round robin is per worker, so
+    // through NGINX they might all land on one): 3 on one, 2 on the other. Per-replica counters would
+    // lock neither out after these 5; the shared Redis counters lock both.
+    // From an address of their own (TEST-NET-2), so that reruns do not spend 127.0.0.1's budget (20 per 5 min).
+    const guesser = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      statuses.push((await viaNginx('GET', SEARCH, { headers: { authorization: basic(user, uniqueName('guess')) } })).status);
+      statuses.push(await authDirect((attempt % 2) as 0 | 1, '', basic(user, uniqueName('guess')), guesser));
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
-    expect(await both('authz_password_grants_total', 'grant="password",result="rejected"')).toBe(grants + 5);
-    // Locked on both replicas: the next two requests (one per replica) are refused without a grant.
+    expect([(await rejected(0)) - before[0]!, (await rejected(1)) - before[1]!]).toEqual([3, 2]);
+    // Locked on both replicas, even with the right password: refused without a grant. The service answers a
+    // lockout 401 + X-Authz-Retry-After, which NGINX's snippet turns into 429 + Retry-After.
+    for (const replica of [0, 1] as const) {
+      const locked = await authDirectResponse(replica, '', basic(user, password(user)));
+      expect([locked.status, Number(locked.headers.get('x-authz-retry-after')) > 0]).toEqual([401, true]);
+    }
     for (let i = 0; i < 2; i++) {
       const locked = await viaNginx('GET', SEARCH, { headers: { authorization: basic(user, password(user)) } });
       expect(locked.status).toBe(429);
     }
-    expect(await both('authz_password_grants_total', 'grant="password",result="rejected"')).toBe(grants + 5);
+    expect([(await rejected(0)) - before[0]!, (await rejected(1)) - before[1]!]).toEqual([3, 2]);
   }, 120_000);
 
   it('Redis stopped and started under traffic: held sessions and bearer tokens keep working, new logins and Basic get 503, nothing is falsely allowed, and it recovers by itself', async () => {
@@ -198,5 +248,42 @@ describe('two replicas sharing sessions and lockouts through Redis (no stickines
     for (let i = 0; i < 4; i++) expect((await search(fresh)).status).toBe(200);
     // The session Redis no longer holds is not served from a stale local copy (the reconnection dropped them).
     expect((await search(cookie)).status).toBe(401);
+  }, 180_000);
+
+  it('Redis down when a held session needs its refresh: its still-valid token keeps serving, then 503 once it expires (never a 200 on an expired token); back without a restart', async () => {
+    // Tokens of 45 s, refreshed 30 s before expiry: a refresh is due 15 s after login, the token is dead after 45 s.
+    const restore = await setClientAttribute('nginx-authz', 'access.token.lifespan', '45');
+    try {
+      const t0 = Date.now();
+      const cookie = await sessionCookieFor('bob');
+      const t1 = Date.now();
+      expect([await authDirect(0, cookie), await authDirect(1, cookie)]).toEqual([200, 200]); // both hold a local copy
+      const refreshed = await both('authz_session_refreshes_total', 'result="');
+      const lockErrors = await both('authz_redis_errors_total', 'op="refresh_lock"');
+      await stackScript('redis.sh', ['stop']);
+      try {
+        // Past the refresh point: each replica tries to refresh, cannot take the lock, keeps the valid token.
+        await sleep(Math.max(0, t0 + 16_000 - Date.now()));
+        expect([await authDirect(0, cookie), await authDirect(1, cookie)]).toEqual([200, 200]);
+        expect(await both('authz_redis_errors_total', 'op="refresh_lock"')).toBeGreaterThan(lockErrors);
+        expect(await both('authz_session_refreshes_total', 'result="')).toBe(refreshed); // no refresh grant reached Keycloak
+        // Past the token's expiry: 503 on both replicas (NGINX turns it into 500), no refresh, no allow.
+        await sleep(Math.max(0, t1 + 47_000 - Date.now()));
+        expect([await authDirect(0, cookie), await authDirect(1, cookie)]).toEqual([503, 503]);
+        expect((await search(cookie)).status).toBe(500);
+        expect(await both('authz_session_refreshes_total', 'result="')).toBe(refreshed);
+      } finally {
+        await stackScript('redis.sh', ['start']);
+      }
+      const deadline = Date.now() + 20_000;
+      while ((await metricOf(0, 'authz_redis_up')) + (await metricOf(1, 'authz_redis_up')) < 2 && Date.now() < deadline) await sleep(200);
+      // Redis came back empty (no persistence): that session is gone, refused (401), not allowed; a new login works.
+      expect([await authDirect(0, cookie), await authDirect(1, cookie)]).toEqual([401, 401]);
+      const fresh = await sessionCookieFor('bob');
+      await warm(fresh);
+      expect([await authDirect(0, fresh), await authDirect(1, fresh)]).toEqual([200, 200]);
+    } finally {
+      await restore();
+    }
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { IdpUnavailable, Unauthenticated } from '../../src/errors.js';
+import { IdpUnavailable, StoreUnavailable, Unauthenticated } from '../../src/errors.js';
 import { renewedToken, type RenewableToken } from '../../src/idp/renewal.js';
 
 let now = 1_000_000;
@@ -35,6 +35,18 @@ describe('renewedToken', () => {
     await expect(renewedToken(h, 30_000, clock, down)).resolves.toBe('old');
     now += 10_000;
     await expect(renewedToken(h, 30_000, clock, down)).rejects.toBeInstanceOf(IdpUnavailable);
+  });
+
+  it('keeps the old token while the session store (Redis, the refresh lock) does not answer and it is still valid; 503 after', async () => {
+    const h = holder(10_000);
+    const storeDown = async (): Promise<string> => {
+      throw new StoreUnavailable({ detail: 'redis down' });
+    };
+    await expect(renewedToken(h, 30_000, clock, storeDown)).resolves.toBe('old');
+    now += 9_999;
+    await expect(renewedToken(h, 30_000, clock, storeDown)).resolves.toBe('old');
+    now += 1;
+    await expect(renewedToken(h, 30_000, clock, storeDown)).rejects.toBeInstanceOf(StoreUnavailable);
   });
 
   it('passes a refusal on, even while the old token is valid', async () => {
