@@ -18,6 +18,9 @@
  * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
  *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
  *   --b-workers N, --b-env NAME=VALUE,... (extra environment of variant B, e.g. AUTHZ_LOG_LEVEL=warn)
+ * --rt: during each fixed-rate load, NGINX and the services (and the C client, always) run as SCHED_FIFO (chrt; root):
+ *   their latencies then carry their own delays (GC, parsing, logging), not the wait behind a shared machine's other
+ *   processes; for A/B tests of the service's own tail on a busy machine, not a production setting
  * --compare-node-client: after each fixed-rate load also the Node client's (fixed-rate-node.mjs) on the same front,
  *   logged beside it and kept in the JSON (`fixedNode`), not in the table: how late each client sends (lag p99)
  * A/B of an NGINX tuning of the decision-cache location (front "cachedB", the shipped snippet plus these directives):
@@ -32,7 +35,18 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFixedRate } from './fixed-rate.mjs';
 import { renderBenchConf } from './nginx-conf.mjs';
-import { childrenCpuSeconds, treeCpuSeconds, cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
+import {
+  childrenCpuSeconds,
+  cookieSecret,
+  freePort,
+  setRealtime,
+  sleep,
+  startProc,
+  stopAll,
+  treeCpuSeconds,
+  treeRssMb,
+  waitUntil,
+} from './procs.mjs';
 import { report } from './report.mjs';
 import { runWrk, writeWrkScript } from './wrk.mjs';
 
@@ -59,6 +73,7 @@ const { values: opt } = parseArgs({
     'b-workers': { type: 'string' },
     'b-env': { type: 'string' },
     'compare-node-client': { type: 'boolean', default: false },
+    rt: { type: 'boolean', default: false },
     'cached-b': { type: 'string' },
     'cached-b-snippet': { type: 'string' },
   },
@@ -216,7 +231,14 @@ async function main() {
       );
     }
     for (const name of shuffle(fronts)) {
-      const r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds) });
+      const rtPids = [nginx.pid, authz.pid, b?.child.pid, o2p?.pid].filter((pid) => pid !== undefined);
+      if (opt.rt && !setRealtime(rtPids, true)) fail('--rt: chrt could not set SCHED_FIFO (needs root or CAP_SYS_NICE)');
+      let r;
+      try {
+        r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds) });
+      } finally {
+        if (opt.rt) setRealtime(rtPids, false);
+      }
       r.load = loadavg();
       if (r.errors > 0) fail(`round ${round} ${name}: fixed-rate load saw ${r.errors} errors ${JSON.stringify(r.statuses)}`);
       results[name].fixed.push(r);
@@ -259,7 +281,7 @@ async function main() {
       seconds,
       latencySeconds,
       rate,
-      loadClient: clientName(results[fronts[0]].fixed[0] ?? {}),
+      loadClient: clientName(results[fronts[0]].fixed[0] ?? {}) + (opt.rt ? ', fronts as SCHED_FIFO (--rt)' : ''),
       listen: opt.listen,
       workers: Number(opt.workers),
       keepalive: Number(opt.keepalive),
