@@ -201,6 +201,20 @@ async function main() {
   // The process that answers each front's subrequests (its CPU per request is the service's cost; the cached front's
   // is what still reaches nginx-authz behind NGINX's cache).
   const servicePid = { authz: authz.pid, cached: authz.pid, cachedB: authz.pid, authzB: b?.child.pid, oauth2proxy: o2p?.pid };
+  // One fixed-rate load; with --rt NGINX and the services run as SCHED_FIFO during it. The Node client (the bench's
+  // own process) gets SCHED_FIFO too when allowed, as the C client gives itself, so the two compare as clients.
+  const rtPids = [nginx.pid, authz.pid, b?.child.pid, o2p?.pid].filter((pid) => pid !== undefined);
+  const fixedLoad = async (url, headers, client) => {
+    if (opt.rt && !setRealtime(rtPids, true)) fail('--rt: chrt could not set SCHED_FIFO (needs root or CAP_SYS_NICE)');
+    const nodeFifo = client === 'node' && setRealtime([process.pid], true, { children: false });
+    try {
+      const r = await runFixedRate({ url, headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds), client });
+      return { ...r, load: loadavg(), ...(client === 'node' ? { sched: nodeFifo ? 'fifo' : 'other' } : {}) };
+    } finally {
+      if (nodeFifo) setRealtime([process.pid], false, { children: false });
+      if (opt.rt) setRealtime(rtPids, false);
+    }
+  };
   const urls = Object.fromEntries(fronts.map((name) => [name, `http://127.0.0.1:${ports[name]}${ROUTE}`]));
   const results = Object.fromEntries(fronts.map((name) => [name, { wrk: [], fixed: [], fixedNode: [] }]));
   const wrkScript = join(run, 'headers.lua');
@@ -231,15 +245,7 @@ async function main() {
       );
     }
     for (const name of shuffle(fronts)) {
-      const rtPids = [nginx.pid, authz.pid, b?.child.pid, o2p?.pid].filter((pid) => pid !== undefined);
-      if (opt.rt && !setRealtime(rtPids, true)) fail('--rt: chrt could not set SCHED_FIFO (needs root or CAP_SYS_NICE)');
-      let r;
-      try {
-        r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds) });
-      } finally {
-        if (opt.rt) setRealtime(rtPids, false);
-      }
-      r.load = loadavg();
+      const r = await fixedLoad(urls[name], headers);
       if (r.errors > 0) fail(`round ${round} ${name}: fixed-rate load saw ${r.errors} errors ${JSON.stringify(r.statuses)}`);
       results[name].fixed.push(r);
       log(
@@ -247,19 +253,11 @@ async function main() {
           `(${clientName(r)} client lag p99 ${r.lagP99Us} µs, load ${r.load})`,
       );
       if (opt['compare-node-client']) {
-        const n = await runFixedRate({
-          url: urls[name],
-          headers,
-          rate,
-          seconds: latencySeconds,
-          warmSeconds: Math.min(2, latencySeconds),
-          client: 'node',
-        });
-        n.load = loadavg();
+        const n = await fixedLoad(urls[name], headers, 'node');
         results[name].fixedNode.push(n);
         log(
-          `round ${round}/${rounds} ${rate}/s ${name}, Node client: p50 ${n.p50Us} µs p99 ${n.p99Us} µs; from send p50 ${n.p50SentUs} µs ` +
-            `p99 ${n.p99SentUs} µs (Node client lag p99 ${n.lagP99Us} µs, load ${n.load})`,
+          `round ${round}/${rounds} ${rate}/s ${name}, ${clientName(n)} client: p50 ${n.p50Us} µs p99 ${n.p99Us} µs; from send p50 ${n.p50SentUs} µs ` +
+            `p99 ${n.p99SentUs} µs (lag p99 ${n.lagP99Us} µs, load ${n.load})`,
         );
       }
     }
@@ -425,7 +423,7 @@ function sh(cmd, args, env = {}) {
 
 /** Which load client measured: the C one (as SCHED_FIFO when allowed) or the Node fallback. */
 function clientName(r) {
-  return r.client === 'c' ? `C${r.sched === 'fifo' ? ' (SCHED_FIFO)' : ''}` : 'Node';
+  return `${r.client === 'c' ? 'C' : 'Node'}${r.sched === 'fifo' ? ' (SCHED_FIFO)' : ''}`;
 }
 
 /** The 1-minute load average of the machine, noted with every measurement (it is shared). */

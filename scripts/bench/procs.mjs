@@ -136,15 +136,17 @@ export function statCpuTicks(stat) {
  * Puts processes, their children and all their threads under SCHED_FIFO priority 1 (`on`) or back under the normal
  * scheduler, with chrt. For `bench:nginx --rt`: during a fixed-rate load NGINX and the services then run when their
  * requests arrive instead of queueing behind a shared machine's other processes. Needs root or CAP_SYS_NICE;
- * returns false when chrt refused.
+ * returns false when chrt refused. `children: false`: only the given processes (with all their threads).
  */
-export function setRealtime(pids, on) {
+export function setRealtime(pids, on, { children = true } = {}) {
   const all = pids.flatMap((pid) => [
     pid,
-    ...spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .map((l) => Number(l.trim()))
-      .filter((p) => p > 0),
+    ...(children
+      ? spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .map((l) => Number(l.trim()))
+          .filter((p) => p > 0)
+      : []),
   ]);
   let ok = true;
   for (const pid of all) {
