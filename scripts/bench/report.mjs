@@ -22,6 +22,7 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a /
 const fmtRatio = (r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '-');
 
 const lagNote = (lagUs) => (lagUs > 1_000 ? ` (not judged: in every round the load client sent up to ${ms(lagUs)} ms late, p99)` : '');
+const rtNote = (meta) => (meta.rt ? " (fronts as SCHED_FIFO, --rt: shielded from the machine's other processes)" : '');
 
 /** Prints the table on stdout and returns the JSON result. */
 export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
@@ -48,7 +49,7 @@ export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
   const lines = [
     `nginx-authz through NGINX: ${meta.date}, ${meta.machine}, ${meta.nginx}, node ${meta.node}, oauth2-proxy ${meta.oauth2proxy}`,
     `${meta.command}: ${meta.rounds} round(s), wrk -t2 -c50 ${meta.seconds} s, fixed rate ${meta.rate}/s ${meta.latencySeconds} s ` +
-      `(${meta.loadClient ?? '?'} load client); ` +
+      `(${meta.loadClient ?? '?'} load client${meta.rt ? '; NGINX and the services as SCHED_FIFO during it, --rt' : ''}); ` +
       `nginx-authz on ${meta.listen}, ${meta.workers} worker(s), NGINX keepalive ${meta.keepalive}; medians over the rounds`,
     '',
     '| front | req/s (wrk) | vs oauth2-proxy | vs no auth | NGINX CPU µs/req | wrk p50 / p99 ms | 1k/s p50 / p99 ms | added p50 / p99 ms |',
@@ -76,7 +77,8 @@ export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
   if (lags('fixedNode').length > 0)
     lines.push(
       `load client lag p99, worst front and round (--compare-node-client, same fronts and rounds): ${meta.loadClient ?? '?'} ` +
-        `${Math.max(...lags('fixed'))} µs, Node ${Math.max(...lags('fixedNode'))} µs (median ${median(lags('fixed'))} vs ${median(lags('fixedNode'))} µs)`,
+        `${Math.max(...lags('fixed'))} µs, Node client ${Math.max(...lags('fixedNode'))} µs (medians ${median(lags('fixed'))} vs ` +
+        `${median(lags('fixedNode'))} µs)`,
     );
   if (rows.authz && Number.isFinite(rows.authz.addedSentP50Us))
     lines.push(
@@ -109,8 +111,16 @@ export function report({ results, fronts, meta, rssAfterBenchMb, rss }) {
       measured(rows.cached?.vsNoAuth, rows.cached?.vsNoAuth >= 0.9),
       fmtRatio(rows.cached?.vsNoAuth),
     ],
-    ['1k/s p50 added ≤ 0.3 ms', latencyJudged(rows.authz?.addedP50Us <= 300), `${ms(rows.authz?.addedP50Us)} ms${lagNote(lagUs)}`],
-    ['1k/s p99 added ≤ 1 ms', latencyJudged(rows.authz?.addedP99Us <= 1000), `${ms(rows.authz?.addedP99Us)} ms${lagNote(lagUs)}`],
+    [
+      '1k/s p50 added ≤ 0.3 ms',
+      latencyJudged(rows.authz?.addedP50Us <= 300),
+      `${ms(rows.authz?.addedP50Us)} ms${lagNote(lagUs)}${rtNote(meta)}`,
+    ],
+    [
+      '1k/s p99 added ≤ 1 ms',
+      latencyJudged(rows.authz?.addedP99Us <= 1000),
+      `${ms(rows.authz?.addedP99Us)} ms${lagNote(lagUs)}${rtNote(meta)}`,
+    ],
     ['RSS ≤ 150 MB with 100k cached decisions', rss ? rss.rssMb <= 150 : undefined, rss ? `${rss.rssMb} MB` : 'not measured'],
   ];
   lines.push('', 'goals (issue #12):');
