@@ -78,27 +78,26 @@ describe('bench fixed-rate client (C)', () => {
     try {
       const r: Result = await runFixedRate({
         url: `${url}?q=1`,
-        rate: 1000,
-        seconds: 1,
-        warmSeconds: 0.3,
+        rate: 200,
+        seconds: 2,
+        warmSeconds: 0.5,
         headers: { Authorization: 'Bearer t0k' },
       });
-      arrivals.splice(0, 300); // the warm-up's (it warms this server's JIT too)
+      arrivals.splice(0, 100); // the warm-up's (it warms this server's JIT too)
       expect(r.client).toBe('c');
-      expect(r).toMatchObject({ sent: 1000, ok: 1000, errors: 0, statuses: { 200: 1000 } });
-      expect(auth).toBe(1300);
-      // 1,000 arrivals spread over one second: every 100 ms window holds ~100 (a burst or a stall would not).
-      const windows = Array.from(
-        { length: 10 },
-        (_, w) => arrivals.filter((t) => t - arrivals[0] >= w * 100 && t - arrivals[0] < (w + 1) * 100).length,
-      );
-      for (const count of windows.slice(0, 9)) {
+      expect(r).toMatchObject({ sent: 400, ok: 400, errors: 0, statuses: { 200: 400 } });
+      expect(auth).toBe(500);
+      // 400 arrivals spread over two seconds: each 500 ms window holds ~100 (a burst would put them in one; the
+      // margin is a 150 ms stall of this test's own event loop, which timestamps the arrivals on a busy machine).
+      const since = (t: number) => t - arrivals[0];
+      const windows = [0, 1, 2].map((w) => arrivals.filter((t) => since(t) >= w * 500 && since(t) < (w + 1) * 500).length);
+      for (const count of windows) {
         expect(count).toBeGreaterThan(70);
         expect(count).toBeLessThan(130);
       }
-      const span = arrivals[arrivals.length - 1] - arrivals[0];
-      expect(span).toBeGreaterThan(950); // 999 intervals of 1 ms, not a burst
-      expect(span).toBeLessThan(1100);
+      const span = since(arrivals[arrivals.length - 1]);
+      expect(span).toBeGreaterThan(1_900); // 399 intervals of 5 ms, not a burst
+      expect(span).toBeLessThan(2_200);
       // As SCHED_FIFO (when the privilege is there) it picks due requests up within a millisecond even on a busy machine.
       if (r.sched === 'fifo') expect(r.lagP99Us).toBeLessThan(1000);
     } finally {
@@ -106,32 +105,31 @@ describe('bench fixed-rate client (C)', () => {
     }
   });
 
-  it('percentiles see a delay carried by 2 % of the answers, and only at p99', async () => {
-    const r = await load((_req, res, n) => (n % 50 === 0 ? setTimeout(() => res.end('slow'), 100) : res.end('ok')), {
-      rate: 500,
+  it('percentiles see a delay carried by 4 % of the answers, and only at p99', async () => {
+    const r = await load((_req, res, n) => (n % 25 === 0 ? setTimeout(() => res.end('slow'), 400) : res.end('ok')), {
+      rate: 250,
       seconds: 2,
     });
-    expect(r.sent).toBe(1000);
+    expect(r.sent).toBe(500);
     expect(r.errors).toBe(0);
-    expect(r.p99Us).toBeGreaterThanOrEqual(100_000);
-    expect(r.p99SentUs).toBeGreaterThanOrEqual(100_000);
-    expect(r.maxUs).toBeGreaterThanOrEqual(100_000);
-    expect(r.maxUs).toBeLessThan(1_000_000);
-    expect(r.p50Us).toBeLessThan(100_000);
-    expect(r.p90Us).toBeLessThan(100_000);
+    expect(r.p99Us).toBeGreaterThanOrEqual(400_000);
+    expect(r.p99SentUs).toBeGreaterThanOrEqual(400_000);
+    expect(r.maxUs).toBeGreaterThanOrEqual(400_000);
+    expect(r.p50Us).toBeLessThan(400_000);
+    expect(r.p90Us).toBeLessThan(400_000);
   });
 
   it('charges a wait for a busy connection from the due time (no coordinated omission)', async () => {
-    // One connection; answer 100 is held 100 ms, so the ~50 requests due meanwhile wait for the connection.
-    const r = await load((_req, res, n) => (n === 100 ? setTimeout(() => res.end('slow'), 100) : res.end('ok')), {
-      rate: 500,
+    // One connection; answer 100 is held 400 ms, so the ~100 requests due meanwhile wait for the connection.
+    const r = await load((_req, res, n) => (n === 100 ? setTimeout(() => res.end('slow'), 400) : res.end('ok')), {
+      rate: 250,
       seconds: 1,
       maxSockets: 1,
     });
     expect(r.errors).toBe(0);
-    expect(r.waitedForConn).toBeGreaterThanOrEqual(30);
-    expect(r.p99Us).toBeGreaterThanOrEqual(50_000); // the queued ones, from their due time
-    expect(r.p99SentUs).toBeLessThan(50_000); // from their send only the held answer was slow
+    expect(r.waitedForConn).toBeGreaterThanOrEqual(60);
+    expect(r.p99Us).toBeGreaterThanOrEqual(200_000); // the queued ones, from their due time
+    expect(r.p99SentUs).toBeLessThan(200_000); // from their send only the held answer was slow
   });
 
   it('counts 500 answers and refused connections as errors', async () => {
