@@ -1,110 +1,89 @@
 /**
  * A fixed-rate HTTP load with microsecond latencies that does not hide stalls (coordinated omission): request i is
  * due at t0 + i/rate whatever happened before, and its latency counts from that due time, not from when it was
- * sent. A request that waits for a free connection or for a stalled event loop is charged the wait, as a user
- * would be. Written here because no fixed-rate tool (wrk2, vegeta) is packaged on the machines we bench on, and
- * a Go build of one costs minutes; the no-auth row of the same run shows this client's own floor (timer jitter
- * of ~0.1-0.5 ms), which the "added" columns subtract.
+ * sent; a request that waits for a free connection is charged the wait, as a user would be. The load itself is
+ * fixed-rate.c, compiled on first use (`cc -O2`) into ~/.cache/nginx-authz/bin/fixed-rate-<hash of the source>, so
+ * an edited source is rebuilt; no fixed-rate tool (wrk2, vegeta) is packaged on the machines we bench on. Without
+ * a C compiler it says so on stderr and falls back to the Node client (fixed-rate-node.mjs), whose own lateness
+ * (~1-2 ms p99 on 2 cores) is as large as what the bench judges.
  *
- * runFixedRate({ url, headers, rate, seconds, maxSockets, warmSeconds }) →
- *   { sent, ok, errors, statuses, p50Us, p90Us, p99Us, maxUs, p50SentUs, p99SentUs, lagP99Us }
- * Any answer other than 2xx, and any socket error, is counted in `errors`.
+ * runFixedRate({ url, headers, rate, seconds, maxSockets, warmSeconds, client }) →
+ *   { sent, ok, errors, statuses, p50Us, p90Us, p99Us, maxUs, p50SentUs, p99SentUs, lagP99Us, client, ... }
+ * Any answer other than 2xx, and any socket error, is counted in `errors`; `client` is 'c' or 'node'.
  */
-import { Agent, request } from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { percentile, runFixedRateNode } from './fixed-rate-node.mjs';
 
-/** Sorted-array percentile (nearest rank), in the array's unit. */
-export function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+export { percentile };
+
+const SOURCE = fileURLToPath(new URL('./fixed-rate.c', import.meta.url));
+const CFLAGS = ['-O2', '-Wall', '-Wextra'];
+let warnedNoCompiler = false;
+
+/**
+ * The compiled client for `source`, built when missing: its name carries a hash of the source and flags, so an edit
+ * gives a new binary and concurrent benches never run a half-written one (built under a temporary name, renamed).
+ * Returns undefined when there is no C compiler (`$CC`, else `cc`); a compiler that rejects the source throws.
+ */
+export function fixedRateBinary({
+  source = SOURCE,
+  cacheDir = join(process.env.NGINX_AUTHZ_CACHE ?? join(process.env.HOME ?? '/root', '.cache/nginx-authz'), 'bin'),
+  cc = process.env.CC || 'cc',
+} = {}) {
+  const code = readFileSync(source);
+  const hash = createHash('sha256').update(code).update(CFLAGS.join(' ')).digest('hex').slice(0, 12);
+  const bin = join(cacheDir, `fixed-rate-${hash}`);
+  if (existsSync(bin)) return bin;
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${bin}.${process.pid}.tmp`;
+  const r = spawnSync(cc, [...CFLAGS, '-o', tmp, source], { encoding: 'utf8' });
+  if (r.error?.code === 'ENOENT') return undefined;
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`${cc} could not build ${source} (exit ${r.status}):\n${r.stderr}`);
+  }
+  renameSync(tmp, bin);
+  return bin;
 }
 
 /**
  * @param {object} o
  * @param {number} [o.warmSeconds] an unmeasured load at the same rate on the same connections first (opens the
- *   keep-alive sockets, warms this client's JIT and the server's caches), so the measured part starts warm.
+ *   keep-alive connections, warms the server's caches), so the measured part starts warm.
+ * @param {'c'|'node'} [o.client] force a client (default: the C one when it builds)
  */
-export async function runFixedRate({ url, headers = {}, rate = 1000, seconds = 10, maxSockets = 64, warmSeconds = 0 }) {
+export async function runFixedRate({ url, headers = {}, rate = 1000, seconds = 10, maxSockets = 64, warmSeconds = 0, client }) {
+  const bin = client === 'node' ? undefined : fixedRateBinary();
+  if (!bin) {
+    if (client !== 'node' && !warnedNoCompiler) {
+      warnedNoCompiler = true;
+      process.stderr.write(
+        '[fixed-rate] NO C COMPILER (cc): using the Node load client; its own lateness (lag p99 ~1-2 ms) limits the latency rows\n',
+      );
+    }
+    return runFixedRateNode({ url, headers, rate, seconds, maxSockets, warmSeconds });
+  }
   const target = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  const options = { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: 'GET', headers };
-  if (warmSeconds > 0) await phase(options, rate, Math.round(rate * warmSeconds));
-  const measured = await phase(options, rate, Math.round(rate * seconds));
-  agent.destroy();
-  const { total, errors, statuses } = measured;
-  const sorted = Array.from(measured.latencies).sort((a, b) => a - b);
-  const sentSorted = Array.from(measured.sentLatencies).sort((a, b) => a - b);
-  const lagSorted = Array.from(measured.lags).sort((a, b) => a - b);
-  return {
-    sent: total,
-    ok: total - errors,
-    errors,
-    statuses,
-    p50Us: Math.round(percentile(sorted, 50)),
-    p90Us: Math.round(percentile(sorted, 90)),
-    p99Us: Math.round(percentile(sorted, 99)),
-    maxUs: Math.round(sorted[sorted.length - 1]),
-    // From the moment this client handed the request to its agent (a wait for a free connection still counts):
-    // the same as above minus this client's own lateness, which a busy machine adds to every front alike.
-    p50SentUs: Math.round(percentile(sentSorted, 50)),
-    p99SentUs: Math.round(percentile(sentSorted, 99)),
-    lagP99Us: Math.round(percentile(lagSorted, 99)),
-  };
-}
-
-/** Sends `total` requests at `rate`/s, each when due (open loop); latencies in µs from due and from sent time. */
-function phase(options, rate, total) {
-  const intervalNs = 1e9 / rate;
-  const latencies = new Float64Array(total);
-  const sentLatencies = new Float64Array(total);
-  const lags = new Float64Array(total);
-  const statuses = {};
-  let done = 0;
-  let errors = 0;
-  let next = 0;
-  const t0 = process.hrtime.bigint() + 5_000_000n; // first request 5 ms from now
-
-  return new Promise((resolve) => {
-    const finish = (index, due, sent) => {
-      const now = process.hrtime.bigint();
-      latencies[index] = Number(now - due) / 1e3;
-      sentLatencies[index] = Number(now - sent) / 1e3;
-      if (++done === total) resolve({ total, errors, statuses, latencies, sentLatencies, lags });
-    };
-    const fire = (index, due) => {
-      const sent = process.hrtime.bigint();
-      lags[index] = Number(sent - due) / 1e3;
-      const req = request(options, (res) => {
-        res.resume();
-        res.on('end', () => {
-          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-          if (res.statusCode < 200 || res.statusCode > 299) errors++;
-          finish(index, due, sent);
-        });
-      });
-      req.on('error', () => {
-        statuses.error = (statuses.error ?? 0) + 1;
-        errors++;
-        finish(index, due, sent);
-      });
-      req.end();
-    };
-    const tick = () => {
-      const now = process.hrtime.bigint();
-      // Send everything due by now (a late tick sends the backlog at once: each is charged from its own due time).
-      while (next < total) {
-        const due = t0 + BigInt(Math.round(next * intervalNs));
-        if (due > now) break;
-        fire(next, due);
-        next++;
-      }
-      if (next < total) {
-        const waitMs = Number(t0 + BigInt(Math.round(next * intervalNs)) - process.hrtime.bigint()) / 1e6;
-        setTimeout(tick, Math.max(0, Math.floor(waitMs)));
-      }
-    };
-    tick();
+  if (target.hostname !== '127.0.0.1' || target.protocol !== 'http:') throw new Error(`fixed-rate.c speaks http to 127.0.0.1 only: ${url}`);
+  const args = ['-p', target.port || '80', '-r', String(rate), '-d', String(seconds), '-w', String(warmSeconds), '-c', String(maxSockets)];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  args.push(target.pathname + target.search);
+  // Asynchronous: the server under test may be in this very process (the unit tests).
+  const { code, out, err } = await new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
   });
+  if (code !== 0 && code !== 1) throw new Error(`${bin} exited with ${code}: ${err}`);
+  return { ...JSON.parse(out), client: 'c' };
 }
 
 // As a command: node scripts/bench/fixed-rate.mjs URL [rate] [seconds]  (headers from BENCH_HEADER="Name: value").

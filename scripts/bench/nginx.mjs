@@ -6,8 +6,8 @@
  * starts its own nginx-authz (dist/, as `npm start`), oauth2-proxy (JWT bearer mode, same realm and audience; built
  * once by scripts/stack/install.sh oauth2proxy) and an NGINX with four fronts on one `return 200` upstream (see
  * nginx-conf.mjs). Real Keycloak tokens (password grant of the stack user alice). Each round: a fresh token, a
- * warm-up of every front, then wrk -t2 -c50 on each front in shuffled order, then a fixed-rate load (fixed-rate.mjs,
- * 1,000 req/s, latencies in µs from each request's due time) on each front in shuffled order. The table shows the
+ * warm-up of every front, then wrk -t2 -c50 on each front in shuffled order, then a fixed-rate load (fixed-rate.c via
+ * fixed-rate.mjs, 1,000 req/s, latencies in µs from each request's due time) on each front in shuffled order. The table shows the
  * median over the rounds. Any non-2xx answer or socket error in a measured run fails the bench (exit 1).
  *
  * Options: --rounds N (3) --seconds S (10, wrk) --latency-seconds S (10) --rate R (1000) --short (1 round of 3 s)
@@ -17,7 +17,12 @@
  *   NGINX itself (`return 204`), the least any auth_request design costs
  * A/B of two service builds or settings in one interleaved run (front "authzB"): --b-main FILE (another dist/main.js,
  *   e.g. a copy of main's build inside the checkout), --b-listen unix|tcp, --b-node-args="...", --b-keepalive N,
- *   --b-workers N
+ *   --b-workers N, --b-env NAME=VALUE,... (extra environment of variant B, e.g. AUTHZ_LOG_LEVEL=warn)
+ * --rt: during each fixed-rate load, NGINX and the services (and the C client, always) run as SCHED_FIFO (chrt; root):
+ *   their latencies then carry their own delays (GC, parsing, logging), not the wait behind a shared machine's other
+ *   processes; for A/B tests of the service's own tail on a busy machine, not a production setting
+ * --compare-node-client: after each fixed-rate load also the Node client's (fixed-rate-node.mjs) on the same front,
+ *   logged beside it and kept in the JSON (`fixedNode`), not in the table: how late each client sends (lag p99)
  * A/B of an NGINX tuning of the decision-cache location (front "cachedB", the shipped snippet plus these directives):
  *   --cached-b="open_file_cache max=1000 inactive=20s;"; or another decision-cache snippet in its place (the others
  *   stay the shipped ones, so it may include them): --cached-b-snippet=/tmp/my-authz-cache.conf
@@ -30,7 +35,18 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFixedRate } from './fixed-rate.mjs';
 import { renderBenchConf } from './nginx-conf.mjs';
-import { childrenCpuSeconds, treeCpuSeconds, cookieSecret, freePort, sleep, startProc, stopAll, treeRssMb, waitUntil } from './procs.mjs';
+import {
+  childrenCpuSeconds,
+  cookieSecret,
+  freePort,
+  setRealtime,
+  sleep,
+  startProc,
+  stopAll,
+  treeCpuSeconds,
+  treeRssMb,
+  waitUntil,
+} from './procs.mjs';
 import { report } from './report.mjs';
 import { runWrk, writeWrkScript } from './wrk.mjs';
 
@@ -55,6 +71,9 @@ const { values: opt } = parseArgs({
     'b-node-args': { type: 'string' },
     'b-keepalive': { type: 'string' },
     'b-workers': { type: 'string' },
+    'b-env': { type: 'string' },
+    'compare-node-client': { type: 'boolean', default: false },
+    rt: { type: 'boolean', default: false },
     'cached-b': { type: 'string' },
     'cached-b-snippet': { type: 'string' },
   },
@@ -63,7 +82,7 @@ const rounds = opt.short ? 1 : Number(opt.rounds);
 const seconds = opt.short ? 3 : Number(opt.seconds);
 const latencySeconds = opt.short ? 3 : Number(opt['latency-seconds']);
 const rate = Number(opt.rate);
-const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers'].some((name) => opt[name] !== undefined);
+const abTest = ['b-main', 'b-listen', 'b-node-args', 'b-keepalive', 'b-workers', 'b-env'].some((name) => opt[name] !== undefined);
 const fronts = [
   ...opt.only.split(','),
   ...(abTest ? ['authzB'] : []),
@@ -104,6 +123,12 @@ async function main() {
         opt['b-node-args'] !== undefined ? opt['b-node-args'].split(' ').filter(Boolean) : nodeArgs,
         issuer,
         opt['b-workers'] ?? opt.workers,
+        Object.fromEntries(
+          (opt['b-env'] ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        ),
       )
     : undefined;
 
@@ -176,8 +201,22 @@ async function main() {
   // The process that answers each front's subrequests (its CPU per request is the service's cost; the cached front's
   // is what still reaches nginx-authz behind NGINX's cache).
   const servicePid = { authz: authz.pid, cached: authz.pid, cachedB: authz.pid, authzB: b?.child.pid, oauth2proxy: o2p?.pid };
+  // One fixed-rate load; with --rt NGINX and the services run as SCHED_FIFO during it. The Node client (the bench's
+  // own process) gets SCHED_FIFO too when allowed, as the C client gives itself, so the two compare as clients.
+  const rtPids = [nginx.pid, authz.pid, b?.child.pid, o2p?.pid].filter((pid) => pid !== undefined);
+  const fixedLoad = async (url, headers, client) => {
+    if (opt.rt && !setRealtime(rtPids, true)) fail('--rt: chrt could not set SCHED_FIFO (needs root or CAP_SYS_NICE)');
+    const nodeFifo = client === 'node' && setRealtime([process.pid], true, { children: false });
+    try {
+      const r = await runFixedRate({ url, headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds), client });
+      return { ...r, load: loadavg(), ...(client === 'node' ? { sched: nodeFifo ? 'fifo' : 'other' } : {}) };
+    } finally {
+      if (nodeFifo) setRealtime([process.pid], false, { children: false });
+      if (opt.rt) setRealtime(rtPids, false);
+    }
+  };
   const urls = Object.fromEntries(fronts.map((name) => [name, `http://127.0.0.1:${ports[name]}${ROUTE}`]));
-  const results = Object.fromEntries(fronts.map((name) => [name, { wrk: [], fixed: [] }]));
+  const results = Object.fromEntries(fronts.map((name) => [name, { wrk: [], fixed: [], fixedNode: [] }]));
   const wrkScript = join(run, 'headers.lua');
   for (let round = 1; round <= rounds; round++) {
     const token = await kcToken(kcPort);
@@ -206,13 +245,21 @@ async function main() {
       );
     }
     for (const name of shuffle(fronts)) {
-      const r = await runFixedRate({ url: urls[name], headers, rate, seconds: latencySeconds, warmSeconds: Math.min(2, latencySeconds) });
-      r.load = loadavg();
+      const r = await fixedLoad(urls[name], headers);
       if (r.errors > 0) fail(`round ${round} ${name}: fixed-rate load saw ${r.errors} errors ${JSON.stringify(r.statuses)}`);
       results[name].fixed.push(r);
       log(
-        `round ${round}/${rounds} ${rate}/s ${name}: p50 ${r.p50Us} µs p99 ${r.p99Us} µs; from send p50 ${r.p50SentUs} µs p99 ${r.p99SentUs} µs (client lag p99 ${r.lagP99Us} µs, load ${r.load})`,
+        `round ${round}/${rounds} ${rate}/s ${name}: p50 ${r.p50Us} µs p99 ${r.p99Us} µs; from send p50 ${r.p50SentUs} µs p99 ${r.p99SentUs} µs ` +
+          `(${clientName(r)} client lag p99 ${r.lagP99Us} µs, load ${r.load})`,
       );
+      if (opt['compare-node-client']) {
+        const n = await fixedLoad(urls[name], headers, 'node');
+        results[name].fixedNode.push(n);
+        log(
+          `round ${round}/${rounds} ${rate}/s ${name}, ${clientName(n)} client: p50 ${n.p50Us} µs p99 ${n.p99Us} µs; from send p50 ${n.p50SentUs} µs ` +
+            `p99 ${n.p99SentUs} µs (lag p99 ${n.lagP99Us} µs, load ${n.load})`,
+        );
+      }
     }
   }
   const rssAfterBenchMb = Math.round(treeRssMb(authz.pid));
@@ -232,6 +279,8 @@ async function main() {
       seconds,
       latencySeconds,
       rate,
+      loadClient: clientName(results[fronts[0]].fixed[0] ?? {}),
+      rt: opt.rt,
       listen: opt.listen,
       workers: Number(opt.workers),
       keepalive: Number(opt.keepalive),
@@ -241,6 +290,7 @@ async function main() {
             listen: opt['b-listen'] ?? opt.listen,
             nodeArgs: opt['b-node-args'],
             keepalive: opt['b-keepalive'],
+            env: opt['b-env'],
           }
         : undefined,
       nginxDecisionCacheKey: setMisc ? 'md5 (set-misc)' : 'plain (no set-misc)',
@@ -254,7 +304,7 @@ async function main() {
 }
 
 /** One nginx-authz process (or cluster) on a unix socket in the run dir or a free port; resolves once ready. */
-async function startService(name, main, listen, nodeArgs, issuer, workers) {
+async function startService(name, main, listen, nodeArgs, issuer, workers, extraEnv = {}) {
   const addr = listen === 'unix' ? `unix:${join(run, `${name}.sock`)}` : `127.0.0.1:${await freePort()}`;
   const child = startProc(name, process.execPath, [...nodeArgs, main], {
     cwd: ROOT,
@@ -270,6 +320,7 @@ async function startService(name, main, listen, nodeArgs, issuer, workers) {
       AUTHZ_LOGIN_ENABLED: 'false',
       AUTHZ_BASIC_ENABLED: 'false',
       AUTHZ_LOG_LEVEL: 'info', // audit lines on, as in production
+      ...extraEnv,
     },
   });
   await waitUntil(name, () => get(addr, '/readyz').then((r) => r.status === 200), 60_000, child);
@@ -369,6 +420,11 @@ function get(addr, path) {
 function sh(cmd, args, env = {}) {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+/** Which load client measured: the C one (as SCHED_FIFO when allowed) or the Node fallback. */
+function clientName(r) {
+  return `${r.client === 'c' ? 'C' : 'Node'}${r.sched === 'fifo' ? ' (SCHED_FIFO)' : ''}`;
 }
 
 /** The 1-minute load average of the machine, noted with every measurement (it is shared). */

@@ -131,3 +131,27 @@ export function statCpuTicks(stat) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
+
+/**
+ * Puts processes, their children and all their threads under SCHED_FIFO priority 1 (`on`) or back under the normal
+ * scheduler, with chrt. For `bench:nginx --rt`: during a fixed-rate load NGINX and the services then run when their
+ * requests arrive instead of queueing behind a shared machine's other processes. Needs root or CAP_SYS_NICE;
+ * returns false when chrt refused. `children: false`: only the given processes (with all their threads).
+ */
+export function setRealtime(pids, on, { children = true } = {}) {
+  const all = pids.flatMap((pid) => [
+    pid,
+    ...(children
+      ? spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .map((l) => Number(l.trim()))
+          .filter((p) => p > 0)
+      : []),
+  ]);
+  let ok = true;
+  for (const pid of all) {
+    const r = spawnSync('chrt', on ? ['-a', '-f', '-p', '1', String(pid)] : ['-a', '-o', '-p', '0', String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) ok = false;
+  }
+  return ok;
+}

@@ -9,7 +9,8 @@
 #               only `npm run bench:nginx` (the side-by-side comparison) needs it and installs it on first use
 #   Chromium  : Debian package chromium, for the browser e2e tests (driven by playwright-core; no browser download)
 #   debs      : Debian packages redis-server (shared state of several replicas; built with TLS), openssl (the Redis
-#               TLS tests make a throwaway CA with it), wrk (NGINX-level benchmark),
+#               TLS tests make a throwaway CA with it), wrk (NGINX-level benchmark), gcc + libc6-dev (the
+#               bench's fixed-rate load client, scripts/bench/fixed-rate.c, and its unit tests),
 #               libnginx-mod-http-set-misc and libnginx-mod-http-cache-purge (the optional NGINX decision cache)
 #   prometheus: prometheus + promtool, go install github.com/prometheus/prometheus/cmd/...@$PROMETHEUS_MODULE_VERSION
 #               (-tags remove_all_sd: static targets only, no cloud SDKs to compile; no web UI assets)
@@ -54,7 +55,7 @@ install_chromium() {
 }
 
 install_debs() {
-  local want=(redis-server openssl wrk libnginx-mod-http-set-misc libnginx-mod-http-cache-purge) missing=() p
+  local want=(redis-server openssl wrk libnginx-mod-http-set-misc libnginx-mod-http-cache-purge gcc libc6-dev) missing=() p
   for p in "${want[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then log "debs present: ${want[*]}"; return; fi
   local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"

@@ -3,7 +3,7 @@
  * request (non-2xx, socket errors), the fixed-rate load counts non-2xx answers and refused connections as errors
  * and keeps its schedule, and the report does not judge latency goals when its own client was late.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +14,7 @@ import { parseWrk } from '../../scripts/bench/wrk.mjs';
 // @ts-expect-error: plain JavaScript module of the bench, no types
 import { addedLatency, median, quietRounds, report } from '../../scripts/bench/report.mjs';
 // @ts-expect-error: plain JavaScript module of the bench, no types
-import { statCpuTicks } from '../../scripts/bench/procs.mjs';
+import { setRealtime, statCpuTicks } from '../../scripts/bench/procs.mjs';
 // @ts-expect-error: plain JavaScript module of the bench, no types
 import { renderBenchConf } from '../../scripts/bench/nginx-conf.mjs';
 
@@ -153,6 +153,26 @@ describe('bench:nginx result checks', () => {
     const line = '4242 (nginx: worker (x) 1) S 4200 4200 4200 0 -1 4194624 1234 0 0 0 321 79 0 0 20 0 1 0 100 0 0';
     expect(statCpuTicks(line)).toBe(400);
     expect(statCpuTicks(readFileSync('/proc/self/stat', 'utf8'))).toBeGreaterThan(0);
+  });
+
+  it('--rt puts a process tree under SCHED_FIFO and back (where allowed), and says when it was refused', async () => {
+    const parent = spawn('sh', ['-c', 'sleep 30 & wait'], { stdio: 'ignore' });
+    const policy = (pid: number) => readFileSync(`/proc/${pid}/sched`, 'utf8').match(/^policy\s*:\s*(\d+)/m)?.[1];
+    let child = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // the child sleep exists
+      child = Number(spawnSync('ps', ['-o', 'pid=', '--ppid', String(parent.pid)], { encoding: 'utf8' }).stdout.trim());
+      const allowed = process.getuid?.() === 0;
+      expect(setRealtime([parent.pid], true)).toBe(allowed);
+      if (allowed) {
+        expect([policy(parent.pid as number), policy(child)]).toEqual(['1', '1']); // SCHED_FIFO, the child too
+        expect(setRealtime([parent.pid], false)).toBe(true);
+        expect([policy(parent.pid as number), policy(child)]).toEqual(['0', '0']); // SCHED_OTHER again
+      }
+    } finally {
+      if (child > 0) process.kill(child, 'SIGKILL');
+      parent.kill('SIGKILL');
+    }
   });
 
   it('added latency compares fronts within a round, and judges only rounds in which the client kept its schedule', () => {
