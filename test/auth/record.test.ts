@@ -21,7 +21,7 @@ import type { Identity } from '../../src/tokens/verify.js';
 import { LogCapture } from '../helpers/service.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.signature-do-not-log';
-const HASH = 'h'.repeat(12) + 'rest-of-the-fingerprint';
+const HASH = 'hhhhhhhhhhhhrest-of-the-fingerprint';
 
 function recorder(audit: boolean) {
   const config = loadConfig({
