@@ -15,7 +15,7 @@ import { ALLOWED, type Authorization, type Identity, type TrustedIssuer } from '
 import { Metrics } from '../../src/ops/metrics.js';
 import type { RouteMatch } from '../../src/routes/match.js';
 
-let now = 1_000_000;
+const now = 1_000_000;
 const clock = () => now;
 
 /** A decision client that answers `answer` and counts its calls. */
