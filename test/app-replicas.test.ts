@@ -9,21 +9,21 @@ import request from 'supertest';
 import type { RedisCluster } from '../src/cluster/redis-bus.js';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../src/logout/logout-token.js';
 import { hashToken } from '../src/tokens/verify.js';
-import { FakeIdp } from './helpers/fake-idp.js';
+import type { FakeIdp } from './helpers/fake-idp.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
-import { authRead as auth, startService } from './helpers/service.js';
-
-type Replica = Awaited<ReturnType<typeof startService>>;
+import { authRead as auth } from './helpers/service.js';
+import { fakeIdp, type TestService as Replica, testService } from './helpers/test-service.js';
 
 const SECRET = 'replica-test-session-secret-0123456789abcdef';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let idp: FakeIdp;
 let redis: TestRedis;
-const replicas: Replica[] = [];
 
+/** A replica on the test's Redis (stopped after the test, before the Redis it uses). */
 async function replica(extra: Record<string, string> = {}): Promise<Replica> {
-  const service = await startService(idp, {
+  const { service } = await testService({
+    idp,
     env: {
       ...extra,
       AUTHZ_LOGIN_ENABLED: 'true',
@@ -33,7 +33,6 @@ async function replica(extra: Record<string, string> = {}): Promise<Replica> {
       AUTHZ_SESSION_SECRET: SECRET,
     },
   });
-  replicas.push(service);
   // Both the command connection and the bus subscription must be up before a logout can travel.
   await (service.cluster as RedisCluster).bus.ready();
   return service;
@@ -46,11 +45,7 @@ afterAll(async () => {
   await redis.stop();
 });
 beforeEach(async () => {
-  idp = await new FakeIdp().start();
-});
-afterEach(async () => {
-  for (const service of replicas.splice(0)) service.stop();
-  await idp.stop();
+  idp = await fakeIdp();
 });
 
 let counter = 0;

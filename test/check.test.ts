@@ -1,14 +1,12 @@
 /** `node dist/main.js check` (src/check.ts) against the in-test IdP double; the e2e runs it against Keycloak. */
 import { runCheck } from '../src/check.js';
-import { FakeIdp } from './helpers/fake-idp.js';
+import type { FakeIdp } from './helpers/fake-idp.js';
 import { SMALL_ROUTES } from './helpers/service.js';
+import { fakeIdp } from './helpers/test-service.js';
 
 let idp: FakeIdp;
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-});
-afterAll(async () => {
-  await idp.stop();
+  idp = await fakeIdp();
 });
 beforeEach(() => {
   idp.pat = () => ({ status: 200, body: { access_token: 'pat-1', expires_in: 300 } });

@@ -11,7 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FakeIdp } from './helpers/fake-idp.js';
+import type { FakeIdp } from './helpers/fake-idp.js';
+import { fakeIdp } from './helpers/test-service.js';
 import { SMALL_ROUTES } from './helpers/service.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -56,7 +57,7 @@ describe('dist/main.js', () => {
   });
 
   it('serves decisions, then shuts down cleanly on SIGTERM', async () => {
-    const idp = await new FakeIdp().start();
+    const idp = await fakeIdp();
     const port = 30_000 + Math.floor(Math.random() * 20_000);
     const { child, stdout } = run({
       ...SMALL_ROUTES,
@@ -84,7 +85,6 @@ describe('dist/main.js', () => {
       expect(stdout()).toContain('"msg":"shutting down"');
     } finally {
       child.kill('SIGKILL');
-      await idp.stop();
     }
   });
 });
@@ -150,10 +150,7 @@ describe('secrets never reach the output', () => {
 describe('errors at run time', () => {
   let idp: FakeIdp;
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
-  });
-  afterAll(async () => {
-    await idp.stop();
+    idp = await fakeIdp();
   });
 
   it('port in use: one line saying what to change, exit 1, no stack trace', async () => {
@@ -241,7 +238,7 @@ describe('errors at run time', () => {
 
 describe('npm start', () => {
   it('stops with one SIGTERM: the node process exits and the port is free', async () => {
-    const idp = await new FakeIdp().start();
+    const idp = await fakeIdp();
     const port = freePort();
     // detached: its own process group, to find (and, on failure, clean up) every process of the tree
     const npm = spawn('npm', ['start', '--silent'], {
@@ -274,7 +271,6 @@ describe('npm start', () => {
       await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     } finally {
       for (const pid of group()) process.kill(Number(pid), 'SIGKILL');
-      await idp.stop();
     }
   });
 });

@@ -10,6 +10,33 @@ import { z } from 'zod';
 export const ISSUER_MODES = ['keycloak-uma', 'claims', 'introspection'] as const;
 export type IssuerMode = (typeof ISSUER_MODES)[number];
 
+/** What one mode requires of its issuer's settings (checked by config/normalize-issuers.ts, reported under the option's path). */
+export interface ModeNeeds {
+  /** The client it needs: its id, or (for calls that authenticate the client) its secret too; and why, for the message. */
+  client?: { needs: 'id' | 'secret'; why: string };
+  /** A claims policy (`policy` or `policyFile`) decides its tokens; a policy given to any other mode is refused as unused. */
+  policy: boolean;
+  /** Its tokens' `aud` is checked, so it needs `audiences` or a client (whose id is then the audience). */
+  audiences: boolean;
+  /** It can read opaque (non-JWT) tokens, so `introspection.opaqueTokens` applies (at most one issuer may take them). */
+  opaqueTokens: boolean;
+}
+
+/**
+ * Each mode's needs, beside the list of modes: a new kind (src/idp/kinds/) adds its mode above and
+ * its needs here (the Record type makes both required), and the configuration checks follow.
+ */
+export const MODE_NEEDS: Readonly<Record<IssuerMode, ModeNeeds>> = {
+  'keycloak-uma': { client: { needs: 'id', why: "the resource server's client" }, policy: false, audiences: true, opaqueTokens: false },
+  claims: { policy: true, audiences: true, opaqueTokens: false },
+  introspection: {
+    client: { needs: 'secret', why: 'RFC 7662 calls are client-authenticated' },
+    policy: true,
+    audiences: false,
+    opaqueTokens: true,
+  },
+};
+
 /**
  * Where a claim lives in the token. A string is a dotted path (`realm_access.roles`); a list
  * is the path's segments, for claim names that contain dots themselves, such as Auth0's

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { policySchema, type ClaimPathInput, type PolicyInput } from './issuer-schema.js';
+import { ISSUER_MODES, MODE_NEEDS, policySchema, type ClaimPathInput, type PolicyInput } from './issuer-schema.js';
 import type { ClaimPath, ClientSettings, IssuerSettings, ParsedConfig, PolicyCondition, PolicyRequirement } from './schema.js';
 
 type ParsedIssuer = NonNullable<ParsedConfig['issuer']>;
@@ -12,6 +12,11 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** The placeholder client id of an issuer that needs no client (claims mode): discovery wants one. */
 const NO_CLIENT = 'nginx-authz';
+
+/** `"claims" or "introspection"`: the modes a policy is used by, for the message about an unused one. */
+const POLICY_MODES = ISSUER_MODES.filter((mode) => MODE_NEEDS[mode].policy)
+  .map((mode) => JSON.stringify(mode))
+  .join(' or ');
 
 /**
  * The `issuer:` shorthand and the `issuers:` list as one list, the primary first, with every
@@ -42,21 +47,21 @@ export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): Issu
     checkInsecure(path, source.url, source.allowInsecureHttp, problems);
 
     const resolvedClient = readClient(clientPath, client, problems);
-    if (source.mode === 'keycloak-uma' && resolvedClient === undefined)
-      problems.push(`${clientPath}.id: required when ${path}.mode is "keycloak-uma" (the resource server's client)`);
-    if (source.mode === 'introspection' && resolvedClient?.secret === undefined && client?.secretFile === undefined)
-      problems.push(`${clientPath}.secret: required when ${path}.mode is "introspection" (RFC 7662 calls are client-authenticated)`);
-    if (source.audiences.length === 0 && resolvedClient === undefined && source.mode !== 'introspection') {
+    const needs = MODE_NEEDS[source.mode];
+    if (needs.client?.needs === 'id' && resolvedClient === undefined)
+      problems.push(`${clientPath}.id: required when ${path}.mode is "${source.mode}" (${needs.client.why})`);
+    if (needs.client?.needs === 'secret' && resolvedClient?.secret === undefined && client?.secretFile === undefined)
+      problems.push(`${clientPath}.secret: required when ${path}.mode is "${source.mode}" (${needs.client.why})`);
+    if (needs.audiences && source.audiences.length === 0 && resolvedClient === undefined) {
       problems.push(`${path}.audiences: required when the issuer has no client (tokens must name this service in aud)`);
     }
 
     const policy = readPolicy(path, source, problems);
-    const needsPolicy = source.mode === 'claims' || source.mode === 'introspection';
-    if (needsPolicy && policy === undefined && source.policy === undefined && source.policyFile === undefined) {
+    if (needs.policy && policy === undefined && source.policy === undefined && source.policyFile === undefined) {
       problems.push(`${path}.policy: required when ${path}.mode is "${source.mode}" (or ${path}.policyFile)`);
     }
-    if (!needsPolicy && (source.policy !== undefined || source.policyFile !== undefined)) {
-      problems.push(`${path}.policy: only used when ${path}.mode is "claims" or "introspection" (mode is "${source.mode}")`);
+    if (!needs.policy && (source.policy !== undefined || source.policyFile !== undefined)) {
+      problems.push(`${path}.policy: only used when ${path}.mode is ${POLICY_MODES} (mode is "${source.mode}")`);
     }
 
     const { mode, claims, introspection, policy: _p, policyFile: _f, ...options } = source;
@@ -75,7 +80,7 @@ export function normalizeIssuers(parsed: ParsedConfig, problems: string[]): Issu
       introspection: { ...introspection, endpoint: introspection.endpoint },
     });
   }
-  const opaque = list.filter((entry) => entry.source.mode === 'introspection' && entry.source.introspection.opaqueTokens);
+  const opaque = list.filter((entry) => MODE_NEEDS[entry.source.mode].opaqueTokens && entry.source.introspection.opaqueTokens);
   if (opaque.length > 1) {
     problems.push(
       `${opaque[1]!.path}.introspection.opaqueTokens: only one issuer may take opaque tokens (also ${opaque[0]!.path}); set it false on all but one`,

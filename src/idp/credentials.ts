@@ -2,7 +2,7 @@ import type { Config, IssuerSettings } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { describe, diagnoseClientRefusal, networkDiagnosis, StartupFailure } from './diagnose.js';
-import { idpFetch } from './http.js';
+import { idpFetch, readJson } from './http.js';
 import type { TrustedIssuer } from './issuer-registry.js';
 import type { PatProvider } from './pat.js';
 import { MAX_RETRY_MS } from './provider.js';
@@ -71,6 +71,7 @@ async function probe(settings: IssuerSettings, issuer: TrustedIssuer, metrics: M
   const { id, secret } = settings.client;
   const basic = Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret ?? '')}`).toString('base64');
   let response: Response;
+  let body: { active?: unknown; error?: unknown; error_description?: unknown } | undefined;
   try {
     response = await idpFetch(
       metrics,
@@ -83,12 +84,11 @@ async function probe(settings: IssuerSettings, issuer: TrustedIssuer, metrics: M
       },
       settings.introspection.timeoutMs,
     );
+    // The body within the same timeout as the call (idp/http.ts): one that never ends is no answer in time.
+    body = await readJson(response, 'introspection');
   } catch (error) {
     throw new StartupFailure('client credentials', networkDiagnosis(error, endpoint, settings.issuer.url));
   }
-  const body = (await response.json().catch(() => undefined)) as
-    | { active?: unknown; error?: unknown; error_description?: unknown }
-    | undefined;
   if (response.status === 200 && typeof body?.active === 'boolean') return 'client credentials accepted (introspection)';
   throw new StartupFailure('client credentials', diagnoseClientRefusal(endpoint, id, response.status, body));
 }

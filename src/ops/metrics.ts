@@ -39,14 +39,14 @@ export class Metrics {
 
   readonly cacheRequests = new Counter({
     name: 'authz_cache_requests_total',
-    help: 'Cache lookups by cache (decision, token) and result (hit, miss)',
+    help: 'Cache lookups by cache (decision, token, subject_limit, resource_id, resource_uri, introspection_negative) and result (hit, miss)',
     labelNames: ['cache', 'result'] as const,
     registers: [this.registry],
   });
 
   readonly cacheEvictions = new Counter({
     name: 'authz_cache_evictions_total',
-    help: 'Entries evicted for space (not expiry) by cache',
+    help: 'Entries evicted for space (not expiry) by cache (the caches of authz_cache_requests_total)',
     labelNames: ['cache'] as const,
     registers: [this.registry],
   });
@@ -56,7 +56,7 @@ export class Metrics {
 
   readonly cacheEntries = new Gauge({
     name: 'authz_cache_entries',
-    help: 'Entries currently held by cache',
+    help: 'Entries currently held by cache (decision, token, resource_id, resource_uri, subject_limit, session, basic, revocation)',
     labelNames: ['cache'] as const,
     registers: [this.registry],
     collect: () => {

@@ -4,6 +4,7 @@ import type { ClusterBus, ClusterEvent } from '../cluster/bus.js';
 import { originId } from '../cluster/bus.js';
 import type { RedisConnection } from '../cluster/redis.js';
 import type { Logger } from '../log.js';
+import { SingleFlight } from '../util/single-flight.js';
 import { randomId } from './crypto.js';
 import { hashId, px, SessionKeys, type SessionRecord, SessionRecords } from './redis-records.js';
 import { RefreshLock } from './refresh-lock.js';
@@ -44,7 +45,8 @@ export class RedisSessionStore implements SessionStore {
   /** Hashed key → id of the local copies, for invalidation events (which carry only the hash). */
   private readonly byHash = new Map<string, string>();
   private readonly touchedAt = new WeakMap<Session, number>();
-  private readonly loading = new Map<string, Promise<Session | undefined>>();
+  /** One Redis read per session id at a time, however many requests miss it at once. */
+  private readonly loading = new SingleFlight<string, Session | undefined>();
   private readonly records: SessionRecords;
   private readonly keys: SessionKeys;
   private readonly origin = originId();
@@ -133,12 +135,7 @@ export class RedisSessionStore implements SessionStore {
       // Idle here, perhaps not elsewhere: Redis's expiry decides.
       this.local.delete(id);
     }
-    let pending = this.loading.get(id);
-    if (pending === undefined) {
-      pending = this.load(id).finally(() => this.loading.delete(id));
-      this.loading.set(id, pending);
-    }
-    return pending;
+    return this.loading.run(id, () => this.load(id));
   }
 
   async delete(id: string): Promise<Session | undefined> {

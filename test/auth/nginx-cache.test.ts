@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { accelExpiresValues, type CacheFacts, nginxCacheSeconds } from '../../src/auth/nginx-cache.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 import type { MemorySessionStore } from '../../src/session/store.js';
 
 const NOW = 1_800_000_000_000;
@@ -68,11 +69,10 @@ describe('nginxCacheSeconds: how long NGINX may keep one answer', () => {
 
 describe('X-Accel-Expires on every /auth answer', () => {
   let idp: FakeIdp;
-  let service: Awaited<ReturnType<typeof startService>>;
-  let off: Awaited<ReturnType<typeof startService>>;
+  let service: TestService;
+  let off: TestService;
 
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
     const env = {
       ...SMALL_ROUTES,
       AUTHZ_DECISION_TIMEOUT_MS: '1000',
@@ -80,13 +80,8 @@ describe('X-Accel-Expires on every /auth answer', () => {
       AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
       AUTHZ_BASIC_ENABLED: 'true',
     };
-    service = await startService(idp, { env });
-    off = await startService(idp, { env: { ...env, AUTHZ_NGINX_CACHE_SECONDS: '0' } });
-  });
-  afterAll(async () => {
-    service.provider.stop();
-    off.provider.stop();
-    await idp.stop();
+    ({ idp, service } = await testService({ env }));
+    ({ service: off } = await testService({ idp, env: { ...env, AUTHZ_NGINX_CACHE_SECONDS: '0' } }));
   });
   beforeEach(() => {
     idp.uma = () => ({ status: 200, body: { result: true } });

@@ -12,11 +12,10 @@ import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import request from 'supertest';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/logout/logout-token.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
 import { haveRedisTls, makeTlsFiles, removeTlsFiles, startTlsRedis, type TlsFiles, type TlsRedis } from '../helpers/redis-tls.js';
-import { authRead as auth, startService } from '../helpers/service.js';
-
-type Replica = Awaited<ReturnType<typeof startService>>;
+import { authRead as auth } from '../helpers/service.js';
+import { fakeIdp, type TestService as Replica, testService } from '../helpers/test-service.js';
 type Admin = Awaited<ReturnType<TlsRedis['admin']>>;
 
 const withRedisTls = !haveRedisTls && process.env.CI !== 'true' ? describe.skip : describe;
@@ -42,7 +41,6 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
   let redis: TlsRedis;
   let admin: Admin;
   let idp: FakeIdp;
-  const started: Replica[] = [];
   /** Access tokens of subjects signed out at the IdP: its UMA grant refuses them, as Keycloak does. */
   const signedOut = new Set<string>();
   let refreshGrants = 0;
@@ -52,7 +50,7 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     files = makeTlsFiles();
     redis = await startTlsRedis(files);
     admin = await redis.admin();
-    idp = await new FakeIdp().start();
+    idp = await fakeIdp();
     idp.uma = (req) => {
       const grant = req.form.get('grant_type');
       if (grant === 'password') {
@@ -71,11 +69,7 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
   });
   let basicToken = '';
   let renewed = '';
-  afterEach(() => {
-    for (const service of started.splice(0)) service.stop();
-  });
   afterAll(async () => {
-    await idp?.stop();
     await redis?.stop();
     removeTlsFiles(files);
   });
@@ -85,7 +79,8 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
     await admin.sendCommand(['ACL', 'SETUSER', user, 'reset', 'on', `>${PASSWORD}`, ...permissions]);
     await admin.sendCommand(['ACL', 'LOG', 'RESET']);
     const one = async () => {
-      const service = await startService(idp, {
+      const { service } = await testService({
+        idp,
         env: {
           AUTHZ_LOGIN_ENABLED: 'true',
           AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
@@ -98,7 +93,6 @@ withRedisTls('the least-privilege ACL user of docs/redis.md (real redis-server, 
           AUTHZ_REDIS_TLS_CA_FILE: files.ca,
         },
       });
-      started.push(service);
       return service;
     };
     const pair: [Replica, Replica] = [await one(), await one()];

@@ -7,11 +7,10 @@
  * password or token reaches the log.
  */
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
 import { haveRedisTls, makeTlsFiles, removeTlsFiles, startTlsRedis, type TlsFiles, type TlsRedis } from '../helpers/redis-tls.js';
-import { authRead as auth, startService } from '../helpers/service.js';
-
-type Replica = Awaited<ReturnType<typeof startService>>;
+import { authRead as auth } from '../helpers/service.js';
+import { fakeIdp, type TestService as Replica, testService } from '../helpers/test-service.js';
 
 // Without redis-server or openssl: a counted skip on a developer's machine, a failure in CI (.ci/run installs both).
 const withRedisTls = !haveRedisTls && process.env.CI !== 'true' ? describe.skip : describe;
@@ -38,29 +37,25 @@ withRedisTls('Redis over TLS (rediss://, real redis-server, ACL user)', () => {
   let files: TlsFiles;
   let redis: TlsRedis;
   let idp: FakeIdp;
-  const started: Replica[] = [];
 
   beforeAll(async () => {
     files = makeTlsFiles();
     redis = await startTlsRedis(files, { users: [`${USER} on >${PASSWORD} ~${PREFIX}* &${PREFIX}* +@all`] });
-    idp = await new FakeIdp().start();
+    idp = await fakeIdp();
     idp.uma = (req) =>
       req.form.get('grant_type') === 'password'
         ? { status: 401, body: { error: 'invalid_grant', error_description: 'Invalid user credentials' } }
         : { status: 200, body: { result: true } };
   });
-  afterEach(() => {
-    for (const service of started.splice(0)) service.stop();
-  });
   afterAll(async () => {
-    await idp?.stop();
     await redis?.stop();
     removeTlsFiles(files);
   });
 
   /** A replica on the TLS Redis; an override of '' removes that variable. */
   async function replica(overrides: Record<string, string> = {}): Promise<Replica> {
-    const service = await startService(idp, {
+    const { service } = await testService({
+      idp,
       env: withoutEmpty({
         AUTHZ_LOGIN_ENABLED: 'true',
         AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
@@ -75,7 +70,6 @@ withRedisTls('Redis over TLS (rediss://, real redis-server, ACL user)', () => {
         ...overrides,
       }),
     });
-    started.push(service);
     return service;
   }
 
@@ -177,24 +171,20 @@ withRedisTls('Redis that demands a client certificate (tls-auth-clients yes)', (
   let files: TlsFiles;
   let redis: TlsRedis;
   let idp: FakeIdp;
-  const started: Replica[] = [];
 
   beforeAll(async () => {
     files = makeTlsFiles();
     redis = await startTlsRedis(files, { users: [`${USER} on >${PASSWORD} ~${PREFIX}* &${PREFIX}* +@all`], authClients: true });
-    idp = await new FakeIdp().start();
-  });
-  afterEach(() => {
-    for (const service of started.splice(0)) service.stop();
+    idp = await fakeIdp();
   });
   afterAll(async () => {
-    await idp?.stop();
     await redis?.stop();
     removeTlsFiles(files);
   });
 
   const replica = async (env: Record<string, string>) => {
-    const service = await startService(idp, {
+    const { service } = await testService({
+      idp,
       env: {
         AUTHZ_LOGIN_ENABLED: 'true',
         AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com',
@@ -207,7 +197,6 @@ withRedisTls('Redis that demands a client certificate (tls-auth-clients yes)', (
         ...env,
       },
     });
-    started.push(service);
     return service;
   };
 

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 import { PendingLoginCookie } from '../../src/login/pending.js';
 
 // The login callback's other outcomes (test/login/endpoints.test.ts has the successful login and the
@@ -8,15 +8,10 @@ import { PendingLoginCookie } from '../../src/login/pending.js';
 // browser returns when NGINX hands over an empty original URI. Found by mutation testing
 // (docs/mutation.md): these paths were covered by no assertion.
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } });
-});
-afterAll(async () => {
-  service.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ env: { AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' } }));
 });
 afterEach(() => {
   idp.codeExchangeAnswer = undefined;

@@ -2,23 +2,19 @@ import { generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import request from 'supertest';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/logout/logout-token.js';
 import { hashToken } from '../../src/tokens/verify.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let bearer: string;
 
 beforeEach(async () => {
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { env: { ...SMALL_ROUTES, AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli' } });
+  ({ idp, service } = await testService({ env: { ...SMALL_ROUTES, AUTHZ_BASIC_CLIENT_ID: 'mlflow-cli' } }));
   // A user's token, verified and cached: what a logout would purge.
   bearer = await idp.token({ sub: 'user-1', sid: 'sid-1' });
   await service.tokens.verify(bearer);
-});
-afterEach(async () => {
-  service?.stop();
-  await idp.stop();
 });
 
 const nowSec = () => Math.floor(Date.now() / 1000);

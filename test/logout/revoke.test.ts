@@ -5,19 +5,18 @@ import { Revoker } from '../../src/logout/revoke.js';
 import { Metrics } from '../../src/ops/metrics.js';
 import { MemorySessionStore } from '../../src/session/store.js';
 import { hashToken } from '../../src/tokens/verify.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { fakeIdp, type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 beforeAll(async () => {
-  idp = await new FakeIdp().start();
+  idp = await fakeIdp();
 });
-afterAll(() => idp.stop());
 beforeEach(async () => {
-  service = await startService(idp, { env: SMALL_ROUTES });
+  ({ service } = await testService({ idp, env: SMALL_ROUTES }));
 });
-afterEach(() => service.stop());
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 

@@ -4,8 +4,8 @@ import { BadOriginalRequest, ConflictingOriginalRequest, RejectedUri } from '../
 import { normalizeUri } from '../../src/request/normalize.js';
 import { readOriginal, type ContractSettings } from '../../src/request/original.js';
 import { TrustedProxies } from '../../src/request/trusted-proxies.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 import { sessionCookieFor } from '../helpers/session-cookie.js';
 
 const CONTROLLER = '10.244.1.7';
@@ -149,19 +149,13 @@ describe('readOriginal: never two descriptions, never an untrusted X-Original-UR
 
 describe('/auth with the ingress-nginx contract (the service, fake IdP)', () => {
   let idp: FakeIdp;
-  let on: Awaited<ReturnType<typeof startService>>;
-  let off: Awaited<ReturnType<typeof startService>>;
+  let on: TestService;
+  let off: TestService;
 
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
     // supertest connects from loopback: the default trustedProxies (127.0.0.1/32, ::1/128) holds it.
-    on = await startService(idp, { env: { AUTHZ_INGRESS_ENABLED: 'true' } });
-    off = await startService(idp, { env: { AUTHZ_INGRESS_TRUSTED_PROXIES: '10.0.0.0/8' } });
-  });
-  afterAll(async () => {
-    on.provider.stop();
-    off.provider.stop();
-    await idp.stop();
+    ({ idp, service: on } = await testService({ env: { AUTHZ_INGRESS_ENABLED: 'true' } }));
+    ({ service: off } = await testService({ idp, env: { AUTHZ_INGRESS_TRUSTED_PROXIES: '10.0.0.0/8' } }));
   });
   beforeEach(() => {
     idp.umaCalls = [];
@@ -216,7 +210,8 @@ describe('/auth with the ingress-nginx contract (the service, fake IdP)', () => 
   });
 
   it('limits failed Basic attempts by X-Real-IP, not by a client-written X-Original-Remote-Addr', async () => {
-    const limited = await startService(idp, {
+    const { service: limited } = await testService({
+      idp,
       env: {
         AUTHZ_INGRESS_ENABLED: 'true',
         AUTHZ_BASIC_ENABLED: 'true',
@@ -224,38 +219,29 @@ describe('/auth with the ingress-nginx contract (the service, fake IdP)', () => 
         AUTHZ_BASIC_MAX_FAILURES_PER_USER: '100',
       },
     });
-    try {
-      // The fake IdP answers every grant but the PAT's with `uma`: here, the password grant's refusal.
-      idp.uma = () => ({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid user credentials' } });
-      const attempt = (user: string, spoofed: string) =>
-        ingressAuth(limited, 'https://mlflow.example.com/api/2.0/mlflow/experiments/search', {
-          Authorization: `Basic ${Buffer.from(`${user}:wrong`).toString('base64')}`,
-          'X-Real-IP': '203.0.113.50',
-          'X-Original-Remote-Addr': spoofed,
-        });
-      expect((await attempt('a', '1.1.1.1')).status).toBe(401);
-      expect((await attempt('b', '2.2.2.2')).status).toBe(401);
-      const third = await attempt('c', '3.3.3.3');
-      expect(third.headers['x-authz-retry-after']).toBeDefined(); // locked out by X-Real-IP despite new spoofed addresses
-    } finally {
-      limited.provider.stop();
-    }
+    // The fake IdP answers every grant but the PAT's with `uma`: here, the password grant's refusal.
+    idp.uma = () => ({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid user credentials' } });
+    const attempt = (user: string, spoofed: string) =>
+      ingressAuth(limited, 'https://mlflow.example.com/api/2.0/mlflow/experiments/search', {
+        Authorization: `Basic ${Buffer.from(`${user}:wrong`).toString('base64')}`,
+        'X-Real-IP': '203.0.113.50',
+        'X-Original-Remote-Addr': spoofed,
+      });
+    expect((await attempt('a', '1.1.1.1')).status).toBe(401);
+    expect((await attempt('b', '2.2.2.2')).status).toBe(401);
+    const third = await attempt('c', '3.3.3.3');
+    expect(third.headers['x-authz-retry-after']).toBeDefined(); // locked out by X-Real-IP despite new spoofed addresses
   });
 });
 
 describe('CSRF check of session-cookie writes under the ingress-nginx contract', () => {
   let idp: FakeIdp;
-  let service: Awaited<ReturnType<typeof startService>>;
+  let service: TestService;
 
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
-    service = await startService(idp, {
+    ({ idp, service } = await testService({
       env: { AUTHZ_INGRESS_ENABLED: 'true', AUTHZ_LOGIN_ENABLED: 'true', AUTHZ_LOGIN_ALLOWED_HOSTS: 'mlflow.example.com' },
-    });
-  });
-  afterAll(async () => {
-    service.provider.stop();
-    await idp.stop();
+    }));
   });
 
   async function sessionCookie(sub: string): Promise<string> {

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FakeIdp } from '../helpers/fake-idp.js';
+import { fakeIdp } from '../helpers/test-service.js';
 import { SMALL_ROUTES } from '../helpers/service.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,7 +42,7 @@ describe('NGINX → nginx-authz over a unix socket', () => {
     if (nginxBin === undefined) throw new Error('nginx not found: scripts/stack/install.sh nginx');
     const dir = mkdtempSync(join(tmpdir(), 'ans-'));
     const sock = join(dir, 'authz.sock');
-    const idp = await new FakeIdp().start();
+    const idp = await fakeIdp();
     const children: ChildProcess[] = [];
     try {
       const service = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
@@ -119,7 +119,6 @@ http {
         child.kill('SIGTERM');
         if (child.exitCode === null) await once(child, 'exit');
       }
-      await idp.stop();
     }
   });
 });

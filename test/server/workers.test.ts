@@ -10,7 +10,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FakeIdp } from '../helpers/fake-idp.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { fakeIdp } from '../helpers/test-service.js';
 import { SMALL_ROUTES } from '../helpers/service.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -54,10 +55,7 @@ const pidsOf = (parent: number): number[] =>
 describe('dist/main.js on a unix socket', () => {
   let idp: FakeIdp;
   beforeAll(async () => {
-    idp = await new FakeIdp().start();
-  });
-  afterAll(async () => {
-    await idp.stop();
+    idp = await fakeIdp();
   });
   const env = (sock: string, more: Record<string, string> = {}): Record<string, string> => ({
     ...SMALL_ROUTES,

@@ -8,25 +8,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IdpUnavailable, Unauthenticated } from '../../src/errors.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authz-verify-edges-'));
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let now = Date.now();
 const clock = () => now;
 
 beforeEach(async () => {
   now = Date.now();
-  idp = await new FakeIdp().start();
   const configFile = join(dir, `c${Math.random()}.yaml`);
   writeFileSync(configFile, 'issuer:\n  jwksCooldownMs: 200\n  url: placeholder\n');
-  service = await startService(idp, { clock, env: { AUTHZ_CONFIG: configFile, ...SMALL_ROUTES } });
-});
-afterEach(async () => {
-  service?.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ clock, env: { AUTHZ_CONFIG: configFile, ...SMALL_ROUTES } }));
 });
 
 const verify = (token: string) => service.tokens.verify(token);

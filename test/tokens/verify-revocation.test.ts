@@ -6,22 +6,18 @@
  */
 import { Unauthenticated } from '../../src/errors.js';
 import { Revocations } from '../../src/logout/revocations.js';
-import { FakeIdp } from '../helpers/fake-idp.js';
-import { SMALL_ROUTES, startService } from '../helpers/service.js';
+import type { FakeIdp } from '../helpers/fake-idp.js';
+import { SMALL_ROUTES } from '../helpers/service.js';
+import { type TestService, testService } from '../helpers/test-service.js';
 
 let idp: FakeIdp;
-let service: Awaited<ReturnType<typeof startService>>;
+let service: TestService;
 let now = Date.now();
 const clock = () => now;
 
 beforeEach(async () => {
   now = Date.now();
-  idp = await new FakeIdp().start();
-  service = await startService(idp, { clock, env: SMALL_ROUTES });
-});
-afterEach(async () => {
-  service?.provider.stop();
-  await idp.stop();
+  ({ idp, service } = await testService({ clock, env: SMALL_ROUTES }));
 });
 
 /** A fresh revocation list on the verifier (what createService wires), so each case starts empty. */
