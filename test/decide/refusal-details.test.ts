@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { AuthzError, Forbidden, IdpUnavailable, Unauthenticated } from '../../src/errors.js';
+import { type AuthzError, Forbidden, IdpUnavailable, Unauthenticated } from '../../src/errors.js';
 import type { ProtectionApi } from '../../src/idp/protection.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/ops/metrics.js';
