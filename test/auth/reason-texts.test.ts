@@ -77,6 +77,12 @@ describe('authenticationWays: the whole sentence', () => {
     );
   });
 
+  it('Bearer or Basic: the two ways joined by "or"', () => {
+    expect(authenticationWays(settings(true, false))).toBe(
+      'send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN) or a user name and password (HTTP Basic; MLflow client: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)',
+    );
+  });
+
   it('every trailing slash of the public URL goes before /oauth2/start', () => {
     expect(authenticationWays(settings(false, true, 'https://mlflow.example.test///'))).toBe(
       'send an access token (Authorization: Bearer; MLflow client: MLFLOW_TRACKING_TOKEN), or sign in with a browser at https://mlflow.example.test/oauth2/start',
