@@ -26,15 +26,23 @@ let child: ChildProcess;
 let url = '';
 let output = '';
 
-/** The sandbox: private mounts, all read-only but /proc, /sys and /dev, a tmpfs on /tmp, then the pod's user. */
+/**
+ * The sandbox: private mounts, all read-only but /proc, /sys and /dev, a tmpfs on /tmp, then the pod's user.
+ * A checkout under /tmp (a CI clone, say) would vanish under that tmpfs: before it is mounted, the checkout is
+ * bound on /mnt (after the read-only remounts, which /mnt's own sub-mounts would otherwise break), then bound
+ * back, read-only, at its own path inside the tmpfs (as the image's /app is read-only too).
+ */
 function sandboxed(uid: number, gid: number, command: string[]): string[] {
   const script = [
     'set -e',
+    'app="$1"; shift',
     'for m in $(awk \'{print $2}\' /proc/self/mounts | grep -vE "^/(proc|sys|dev)(/|$)"); do mount -o remount,bind,ro "$m"; done',
+    'case "$app" in /tmp|/tmp/*) mount --bind "$app" /mnt; keep=1 ;; *) keep= ;; esac',
     'mount -t tmpfs -o size=16m,mode=1777 tmpfs /tmp',
+    'if [ -n "$keep" ]; then mkdir -p "$app"; mount --bind /mnt "$app"; mount -o remount,bind,ro "$app"; fi',
     `exec setpriv --reuid=${uid} --regid=${gid} --clear-groups --no-new-privs "$@"`,
   ].join('\n');
-  return ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sandbox', ...command];
+  return ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sandbox', ROOT, ...command];
 }
 
 beforeAll(async () => {
