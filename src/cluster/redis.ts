@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type * as NodeRedis from 'redis';
 import type { Config } from '../config/schema.js';
 import { StoreUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { loadNodeRedis } from './redis-module.js';
 
 export type RedisClient = ReturnType<typeof NodeRedis.createClient>;
-
-/**
- * node-redis, loaded on first use: its modules take ≈ 5 MB of heap (measured under Node 24),
- * which a single replica without Redis (the default) would carry for nothing. It is a CommonJS
- * package, so a synchronous require loads it where the connection is made.
- */
-function nodeRedis(): typeof NodeRedis {
-  return createRequire(import.meta.url)('redis') as typeof NodeRedis;
-}
 
 /** Operations counted in `authz_redis_errors_total` (a bounded label set). */
 export type RedisOp = 'session_read' | 'session_write' | 'refresh_lock' | 'limiter' | 'publish' | 'claim';
@@ -47,7 +38,7 @@ export function connectRedis(config: Config, metrics: Metrics, log: Logger): Red
   const url = new URL(redis.url);
   const where = `${url.protocol}//${url.hostname}:${url.port || '6379'}`;
   const tls = url.protocol === 'rediss:';
-  const client = nodeRedis().createClient({
+  const client = loadNodeRedis().createClient({
     ...credentials(url, redis),
     disableOfflineQueue: true,
     commandOptions: { timeout: redis.commandTimeoutMs },
