@@ -121,3 +121,6 @@ console.log(
   `median: memory ${mem.toFixed(0)} req/s, redis ${red.toFixed(0)} req/s: redis/memory ${(red / mem).toFixed(3)} ` +
     `(p50 ${median(runs.memory.map((r) => r.p50Us))} vs ${median(runs.redis.map((r) => r.p50Us))} µs)`,
 );
+// The goal: the Redis store within 10 % of the memory store (by the medians). Measured, not asserted: the machine's
+// load moves single rounds by more than that (docs/speed.md), so the verdict is printed, the exit code stays 0.
+console.log(`goal, Redis store within 10 % of the memory store: ${red / mem >= 0.9 ? 'met' : 'NOT met'} (${(red / mem).toFixed(3)})`);

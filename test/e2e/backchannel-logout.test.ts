@@ -4,6 +4,8 @@
  * token per client to /oauth2/backchannel-logout through NGINX), and from then on both that
  * user's browser session and their still-unexpired bearer token are refused through NGINX.
  * Logout tokens that must not count (forged, replayed, addressed to another client) change nothing.
+ * A user signing out of one client themselves (the CLI's refresh token at Keycloak's logout endpoint)
+ * loses that session's bearer token the same way, and keeps their other sessions.
  *
  * The replayed, wrong-audience and expired tokens are real ones signed by Keycloak: the test captures
  * them by pointing a client's back-channel logout URL at a small recorder for the duration. The
@@ -23,6 +25,9 @@ const SEARCH = '/api/2.0/mlflow/experiments/search?max_results=1';
 const ENDPOINT = `${stack.MLFLOW_URL}/oauth2/backchannel-logout`;
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const realm = `${stack.KC_URL}/admin/realms/${stack.KC_REALM ?? 'mlflow'}`;
+const CLI = stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli';
+/** Keycloak's logout endpoint: a client ends its own session there with its refresh token (RP-initiated, no browser). */
+const LOGOUT_URL = stack.KC_TOKEN_URL!.replace(/\/token$/, '/logout');
 
 async function admin(): Promise<Record<string, string>> {
   const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
@@ -49,6 +54,17 @@ async function freshToken(user: DemoUser, clientId = stack.MLFLOW_CLI_CLIENT_ID 
   const body = (await response.json()) as { access_token?: string };
   if (body.access_token === undefined) throw new Error(`token: ${response.status}`);
   return body.access_token;
+}
+
+/** The password grant on the CLI client, as `mlflow` users sign in there: the access and the refresh token. */
+async function cliLogin(user: DemoUser): Promise<{ access: string; refresh: string }> {
+  const response = await fetch(stack.KC_TOKEN_URL!, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: CLI, username: user, password: password(user), scope: 'openid' }),
+  });
+  const body = (await response.json()) as { access_token?: string; refresh_token?: string };
+  if (body.access_token === undefined || body.refresh_token === undefined) throw new Error(`token: ${response.status}`);
+  return { access: body.access_token, refresh: body.refresh_token };
 }
 
 const bearerStatus = async (token: string) => (await viaNginx('GET', SEARCH, { token, headers: { accept: 'application/json' } })).status;
@@ -259,4 +275,39 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
     expect(await bearerStatus(bearer2)).toBe(200);
     expect(await cookieStatus(cookie2)).toBe(200);
   }, 300_000);
+
+  it('a user signing out of the CLI client (its refresh token at Keycloak’s logout endpoint) loses that bearer token through NGINX within 1 s; their other sessions go on', async () => {
+    const cli = await cliLogin(USER);
+    const other = await freshToken(USER); // another Keycloak session of the same user
+    const cookie = await sessionCookieFor(USER);
+    expect(await settled(() => bearerStatus(cli.access))).toBe(200);
+    expect(await bearerStatus(cli.access)).toBe(200); // answered from the caches now: what the logout must purge
+    expect(await settled(() => bearerStatus(other))).toBe(200);
+    expect(await settled(() => cookieStatus(cookie))).toBe(200);
+    const delivered = forwarding.tokens.length;
+
+    const started = performance.now();
+    const signOut = await fetch(LOGOUT_URL, { method: 'POST', body: new URLSearchParams({ client_id: CLI, refresh_token: cli.refresh }) });
+    const logoutCallMs = performance.now() - started;
+    expect(signOut.status).toBe(204);
+    let refusedMs: number | undefined;
+    while (refusedMs === undefined && performance.now() - started < 10_000) {
+      if ((await bearerStatus(cli.access)) === 401) refusedMs = performance.now() - started;
+    }
+    console.log(
+      `CLI sign-out: Keycloak's logout endpoint answered after ${logoutCallMs.toFixed(0)} ms; ` +
+        `that session's bearer token refused through NGINX after ${refusedMs?.toFixed(0)} ms`,
+    );
+    expect(refusedMs).toBeDefined();
+    expect(refusedMs! - logoutCallMs).toBeLessThan(1_000);
+    // Keycloak told the service (through the recorder) about exactly that session.
+    const told = forwarding.tokens.slice(delivered).map((token) => claimsOf(token));
+    expect(told).toEqual([expect.objectContaining({ sid: claimsOf(cli.access).sid, aud: CLI })]);
+    // Still refused a while later (not a cache race) ...
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await bearerStatus(cli.access)).toBe(401);
+    // ... while the user's other Keycloak sessions, bearer and browser, were not signed out.
+    expect(await settled(() => bearerStatus(other))).toBe(200);
+    expect(await settled(() => cookieStatus(cookie))).toBe(200);
+  }, 120_000);
 });
