@@ -6,89 +6,35 @@
  * invalidating the other replicas' copies and never bringing back an ended session, a load racing
  * an invalidation, and the index sets a deleted session leaves.
  */
-import type { ClusterBus } from '../../src/cluster/bus.js';
-import { RedisCluster } from '../../src/cluster/redis-bus.js';
-import { createLogger } from '../../src/log.js';
 import { hashId } from '../../src/session/redis-records.js';
-import { RedisSessionStore } from '../../src/session/redis-store.js';
-import { type Session, type SessionTokens, subjectKey } from '../../src/session/store.js';
-import { connectTest, ready, startRedis, type TestRedis } from '../helpers/redis-server.js';
-
-const log = createLogger('silent');
-const ISS = 'https://idp.test/realms/r';
-const IDLE = 600_000;
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part(claims)}.sig`;
-}
-
-/** Tokens of `sub`; `sid` undefined: an ID token that names no IdP session. */
-function tokens(sub: string, sid: string | undefined, tag = 'A'): SessionTokens {
-  return {
-    accessToken: `ACCESS-${tag}-${'x'.repeat(40)}`,
-    accessExpiresAtMs: Date.now() + 300_000,
-    refreshToken: `REFRESH-${tag}-${'y'.repeat(40)}`,
-    idToken: jwt(sid === undefined ? { iss: ISS, sub } : { iss: ISS, sub, sid }),
-  };
-}
-
-type Limits = Partial<{ idleTimeoutMs: number; absoluteTimeoutMs: number; maxPerSubject: number; secret: string }>;
+import type { ClusterBus } from '../../src/cluster/bus.js';
+import { type Session, subjectKey } from '../../src/session/store.js';
+import { IDLE, ISS, type Limits, redisReplicas, tokens } from '../helpers/redis-sessions.js';
 
 describe('RedisSessionStore, edges (real redis-server)', () => {
-  let redis: TestRedis;
-  const opened: Array<{ close(): Promise<void> }> = [];
-  let now = Date.now();
-  const clock = () => now;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    // The first connection and subscription load node-redis's code: seconds on a busy machine, so not in a test's time.
-    await replica();
-  }, 60_000);
-  afterAll(async () => {
-    for (const each of opened.reverse()) await each.close();
-    await redis.stop();
-  });
-  beforeEach(() => {
-    now = Date.now();
-  });
-
+  const { time, replica: open } = redisReplicas();
   /** One replica as the service wires it; `problem` stands in for a bus that cannot deliver invalidations. */
-  async function replica(limits: Limits = {}, problem?: () => string | undefined) {
-    const { connection } = connectTest(redis);
-    const cluster = new RedisCluster(connection, log);
-    const bus: ClusterBus =
-      problem === undefined
-        ? cluster.bus
-        : {
-            publish: (event) => cluster.bus.publish(event),
-            subscribe: (listener) => cluster.bus.subscribe(listener),
-            problem,
-            close: () => cluster.bus.close(),
-          };
-    const store = new RedisSessionStore(
-      { secret: 's'.repeat(40), idleTimeoutMs: IDLE, absoluteTimeoutMs: 3_600_000, maxEntries: 100, refreshLockMs: 3_000, ...limits },
-      connection,
-      bus,
-      log,
-      clock,
-    );
-    opened.push(cluster, store);
-    await ready(connection);
-    await cluster.bus.ready();
-    const key = (session: Session) => `test:s:${hashId(session.id)}`;
-    return { store, connection, key };
-  }
+  const replica = (limits: Limits = {}, problem?: () => string | undefined) =>
+    open(limits, {
+      bus:
+        problem === undefined
+          ? undefined
+          : (real: ClusterBus): ClusterBus => ({
+              publish: (event) => real.publish(event),
+              subscribe: (listener) => real.subscribe(listener),
+              problem,
+              close: () => real.close(),
+            }),
+    });
 
   const settle = () => new Promise((r) => setTimeout(r, 150));
 
   it('ends a local copy at exactly its absolute expiry, synchronously, and removes it from Redis', async () => {
     const a = await replica({ absoluteTimeoutMs: 30_000 });
     const session = await a.store.create(tokens('abel', 'sid-abs'));
-    now = session.absoluteExpiresAtMs - 1;
+    time.now = session.absoluteExpiresAtMs - 1;
     expect(a.store.get(session.id)).toBe(session);
-    now = session.absoluteExpiresAtMs;
+    time.now = session.absoluteExpiresAtMs;
     expect(a.store.get(session.id)).toBeUndefined();
     await settle();
     expect(await a.connection.client.exists(a.key(session))).toBe(0);
@@ -98,10 +44,10 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     const a = await replica({ absoluteTimeoutMs: 30_000 });
     const session = await a.store.create(tokens('bert', 'sid-abs2'));
     const b = await replica({ absoluteTimeoutMs: 30_000 });
-    now = session.absoluteExpiresAtMs;
+    time.now = session.absoluteExpiresAtMs;
     expect(await b.store.get(session.id)).toBeUndefined();
     const c = await replica({ absoluteTimeoutMs: 30_000 });
-    now = session.absoluteExpiresAtMs - 1;
+    time.now = session.absoluteExpiresAtMs - 1;
     expect((await c.store.get(session.id))?.id).toBe(session.id);
   });
 
@@ -110,11 +56,11 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     const b = await replica();
     const created = await a.store.create(tokens('cleo', 'sid-idle'));
     const loaded = (await b.store.get(created.id)) as Session; // b's copy came from Redis
-    now += IDLE - 1;
+    time.now += IDLE - 1;
     expect(b.store.get(created.id)).toBe(loaded);
     // The key expires in Redis (no event is sent for that); b's copy has been idle for exactly IDLE.
     await b.connection.client.del(b.key(created));
-    now += IDLE;
+    time.now += IDLE;
     const answer = b.store.get(created.id);
     expect(answer).toBeInstanceOf(Promise);
     expect(await answer).toBeUndefined();
@@ -123,7 +69,7 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
   it('at its idle timeout a local copy whose key is still in Redis is read again, not refused', async () => {
     const a = await replica();
     const created = await a.store.create(tokens('cleo', 'sid-idle2'));
-    now += IDLE;
+    time.now += IDLE;
     const answer = a.store.get(created.id);
     expect(answer).toBeInstanceOf(Promise);
     expect((await answer)?.id).toBe(created.id);
@@ -134,11 +80,11 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     // absolute < idle: the key's TTL is the absolute time left, so a push shows as a shorter TTL.
     const a = await replica({ absoluteTimeoutMs: 300_000 });
     const session = await a.store.create(tokens('dina', 'sid-touch'));
-    now += IDLE / 10 - 1;
+    time.now += IDLE / 10 - 1;
     expect(a.store.get(session.id)).toBe(session);
     await settle();
     expect(await a.connection.client.pTTL(a.key(session))).toBeGreaterThan(290_000); // not pushed yet
-    now += 1; // idle/10 since creation
+    time.now += 1; // idle/10 since creation
     expect(a.store.get(session.id)).toBe(session);
     await settle();
     const pushed = await a.connection.client.pTTL(a.key(session));
@@ -146,7 +92,7 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     expect(pushed).toBeGreaterThan(300_000 - IDLE / 10 - 10_000);
     // The key disappears in Redis without an event: the next push finds it gone and drops the copy.
     await a.connection.client.del(a.key(session));
-    now += IDLE / 10;
+    time.now += IDLE / 10;
     expect(a.store.get(session.id)).toBe(session);
     await settle();
     const after = a.store.get(session.id);
@@ -157,7 +103,7 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
   it('a push that finds the key still there keeps serving the copy synchronously', async () => {
     const a = await replica();
     const session = await a.store.create(tokens('dina', 'sid-touch2'));
-    now += IDLE / 10;
+    time.now += IDLE / 10;
     expect(a.store.get(session.id)).toBe(session);
     await settle();
     expect(a.store.get(session.id)).toBe(session);
@@ -205,12 +151,12 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     const a = await replica({ maxPerSubject: 2 });
     const b = await replica({ maxPerSubject: 2 });
     const first = await a.store.create(tokens('ines', 'sid-i1'));
-    now += 1_000;
+    time.now += 1_000;
     const second = await a.store.create(tokens('ines', 'sid-i2'));
     expect(a.store.get(first.id)).toBe(first);
     expect((await b.store.get(first.id))?.id).toBe(first.id);
     expect((await b.store.get(second.id))?.id).toBe(second.id);
-    now += 1_000;
+    time.now += 1_000;
     const third = await a.store.create(tokens('ines', 'sid-i3'));
     await settle();
     expect(await a.store.get(first.id)).toBeUndefined();
@@ -237,7 +183,7 @@ describe('RedisSessionStore, edges (real redis-server)', () => {
     const a = await replica();
     const sessions: Session[] = [];
     for (let n = 0; n < 21; n++) {
-      now += 10;
+      time.now += 10;
       sessions.push(await a.store.create(tokens('jon', `sid-j${n}`)));
     }
     expect(await a.store.get(sessions[0]!.id)).toBeUndefined();

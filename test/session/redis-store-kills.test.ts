@@ -6,74 +6,22 @@
  * that knows no index writes none, a load always pushes the expiry back, a push that finds the key
  * keeps the copy, and a record that does not decrypt is treated as absent and logged.
  */
-import { RedisCluster } from '../../src/cluster/redis-bus.js';
 import { createLogger } from '../../src/log.js';
 import type { Metrics } from '../../src/ops/metrics.js';
 import { hashId } from '../../src/session/redis-records.js';
-import { RedisSessionStore } from '../../src/session/redis-store.js';
-import { type Session, type SessionTokens, subjectKey } from '../../src/session/store.js';
-import { connectTest, ready, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { type Session, subjectKey } from '../../src/session/store.js';
+import { IDLE, ISS, type Limits, redisReplicas, tokens } from '../helpers/redis-sessions.js';
 import { LogCapture } from '../helpers/service.js';
-
-const ISS = 'https://idp.test/realms/r';
-const IDLE = 600_000;
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part(claims)}.sig`;
-}
-
-/** Tokens of `sub`; `sid` undefined: an ID token that names no IdP session. */
-function tokens(sub: string, sid: string | undefined, tag = 'A'): SessionTokens {
-  return {
-    accessToken: `ACCESS-${tag}-${'x'.repeat(40)}`,
-    accessExpiresAtMs: Date.now() + 300_000,
-    refreshToken: `REFRESH-${tag}-${'y'.repeat(40)}`,
-    idToken: jwt(sid === undefined ? { iss: ISS, sub } : { iss: ISS, sub, sid }),
-  };
-}
-
-type Limits = Partial<{ idleTimeoutMs: number; absoluteTimeoutMs: number; maxPerSubject: number; maxEntries: number; secret: string }>;
 
 const counted = async (metrics: Metrics, op: string) =>
   Number(new RegExp(`authz_redis_errors_total\\{op="${op}"\\} (\\d+)`).exec(await metrics.registry.metrics())?.[1] ?? 0);
 
 describe('RedisSessionStore, mutation kills (real redis-server)', () => {
-  let redis: TestRedis;
-  const opened: Array<{ close(): Promise<void> }> = [];
-  let now = Date.now();
-  const clock = () => now;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    // The first connection and subscription load node-redis's code: seconds on a busy machine, so not in a test's time.
-    await replica();
-  }, 60_000);
-  afterAll(async () => {
-    for (const each of opened.reverse()) await each.close();
-    await redis.stop();
-  });
-  beforeEach(() => {
-    now = Date.now();
-  });
-
+  const { time, replica: open } = redisReplicas();
   /** One replica as the service wires it; its log goes to `logs`. */
   async function replica(limits: Limits = {}) {
-    const { connection, metrics } = connectTest(redis);
-    const cluster = new RedisCluster(connection, createLogger('silent'));
     const logs = new LogCapture();
-    const store = new RedisSessionStore(
-      { secret: 's'.repeat(40), idleTimeoutMs: IDLE, absoluteTimeoutMs: 3_600_000, maxEntries: 100, refreshLockMs: 3_000, ...limits },
-      connection,
-      cluster.bus,
-      createLogger('debug', logs),
-      clock,
-    );
-    opened.push(cluster, store);
-    await ready(connection);
-    await cluster.bus.ready();
-    const key = (session: Session) => `test:s:${hashId(session.id)}`;
-    return { store, connection, metrics, cluster, logs, key };
+    return { ...(await open(limits, { log: createLogger('debug', logs) })), logs };
   }
 
   const settle = () => new Promise((r) => setTimeout(r, 150));
@@ -124,7 +72,7 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
     };
     const before = await counted(a.metrics, 'session_write');
     try {
-      now += IDLE / 10;
+      time.now += IDLE / 10;
       expect(a.store.get(session.id)).toBe(session);
       await settle();
     } finally {
@@ -179,7 +127,7 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
     const a = await replica({ absoluteTimeoutMs: 30_000 });
     const session = await a.store.create(tokens('absx', 'sid-ax'));
     const before = await calls(a.connection.client, 'zrem');
-    now = session.absoluteExpiresAtMs;
+    time.now = session.absoluteExpiresAtMs;
     expect(a.store.get(session.id)).toBeUndefined();
     await settle();
     expect(await a.connection.client.exists(a.key(session))).toBe(0);
@@ -188,11 +136,11 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
 
   it('a load pushes the expiry back at once, even within idle/10 of the epoch (it does not rely on a last push)', async () => {
     // absolute < idle: the key's TTL is the absolute time left, so a push shows as a shorter TTL.
-    now = 1_000;
+    time.now = 1_000;
     const a = await replica({ absoluteTimeoutMs: 300_000 });
     const session = await a.store.create(tokens('early', 'sid-early'));
     const b = await replica({ absoluteTimeoutMs: 300_000 });
-    now += 50_000; // less than idle/10 since the epoch
+    time.now += 50_000; // less than idle/10 since the epoch
     expect((await b.store.get(session.id))?.id).toBe(session.id);
     await settle();
     const ttl = await b.connection.client.pTTL(b.key(session));
@@ -207,7 +155,7 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
     const loaded = await b.store.get(session.id); // the load pushes the expiry (force)
     await settle();
     expect(b.store.get(session.id)).toBe(loaded);
-    now += IDLE / 10;
+    time.now += IDLE / 10;
     expect(b.store.get(session.id)).toBe(loaded);
     await settle();
     expect(b.store.get(session.id)).toBe(loaded);

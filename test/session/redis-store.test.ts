@@ -1,60 +1,9 @@
-import { RedisCluster } from '../../src/cluster/redis-bus.js';
 import { StoreUnavailable, Unauthenticated } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
-import { RedisSessionStore } from '../../src/session/redis-store.js';
 import type { Session, SessionTokens } from '../../src/session/store.js';
-import { connectTest, ready, startRedis, type TestRedis } from '../helpers/redis-server.js';
-
-const log = createLogger('silent');
-const ISS = 'https://idp.test/realms/r';
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part(claims)}.sig`;
-}
-
-function tokens(sub = 'alice', sid = 'sid-1', tag = 'A'): SessionTokens {
-  return {
-    accessToken: `ACCESS-${tag}-${'x'.repeat(40)}`,
-    accessExpiresAtMs: Date.now() + 300_000,
-    refreshToken: `REFRESH-${tag}-${'y'.repeat(40)}`,
-    idToken: jwt({ iss: ISS, sub, sid }),
-  };
-}
+import { ISS, redisReplicas, tokens } from '../helpers/redis-sessions.js';
 
 describe('RedisSessionStore (real redis-server)', () => {
-  let redis: TestRedis;
-  const opened: Array<{ close(): Promise<void> }> = [];
-  let now = Date.now();
-  const clock = () => now;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    for (const each of opened.reverse()) await each.close();
-    await redis.stop();
-  });
-  beforeEach(() => {
-    now = Date.now();
-  });
-
-  /** One replica: its own connection, bus and store, as the service wires them. */
-  async function replica(limits: Partial<{ idleTimeoutMs: number; absoluteTimeoutMs: number; maxPerSubject: number }> = {}) {
-    const { connection, metrics } = connectTest(redis);
-    const cluster = new RedisCluster(connection, log);
-    const store = new RedisSessionStore(
-      { secret: 's'.repeat(40), idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000, maxEntries: 100, refreshLockMs: 3_000, ...limits },
-      connection,
-      cluster.bus,
-      log,
-      clock,
-    );
-    opened.push(cluster, store);
-    await ready(connection);
-    await cluster.bus.ready();
-    return { store, connection, metrics };
-  }
+  const { time, replica, redisServer } = redisReplicas();
 
   const settle = () => new Promise((r) => setTimeout(r, 150));
 
@@ -81,7 +30,7 @@ describe('RedisSessionStore (real redis-server)', () => {
     const ttls = await Promise.all(keys.map((key) => connection.client.pTTL(key)));
     expect(ttls.every((ttl) => ttl > 0)).toBe(true);
     expect(Math.min(...ttls)).toBeLessThanOrEqual(20_000);
-    expect(session.absoluteExpiresAtMs - now).toBe(20_000);
+    expect(session.absoluteExpiresAtMs - time.now).toBe(20_000);
   });
 
   it('serves another replica from Redis once, then from its local copy; an end on one drops the copy on the other', async () => {
@@ -157,14 +106,14 @@ describe('RedisSessionStore (real redis-server)', () => {
     const b = await replica();
     const held = await a.store.create(tokens('hank', 'sid-h'));
     const notHeld = await b.store.create(tokens('ivy', 'sid-i'));
-    await redis.stop();
+    await redisServer().stop();
     await settle();
     expect((await a.metrics.redisUp.get()).values[0]?.value).toBe(0);
     expect(a.store.get(held.id)).toBe(held); // synchronous, from the local copy
     await expect(a.store.get(notHeld.id)).rejects.toBeInstanceOf(StoreUnavailable);
-    await expect(a.store.create(tokens('jack'))).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(a.store.create(tokens('jack', 'sid-1'))).rejects.toBeInstanceOf(StoreUnavailable);
     await expect(a.store.refreshOnce(held, async (t) => t)).rejects.toBeInstanceOf(StoreUnavailable);
-    await redis.start();
+    await redisServer().start();
     const deadline = Date.now() + 10_000;
     while (!(a.connection.client.isReady && b.connection.client.isReady) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
