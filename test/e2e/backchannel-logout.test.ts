@@ -17,7 +17,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
 import { sessionCookieFor } from './login-http.js';
-import { password, stack, viaNginx, type DemoUser } from './stack.js';
+import { adminHeaders } from './keycloak-admin.js';
+import { type DemoUser, freshToken, passwordGrant, stack, viaNginx } from './stack.js';
 
 // carol reads experiments (viewer); dave has no permission at all, so his requests would be refused before any logout.
 const USER: DemoUser = 'carol';
@@ -29,42 +30,11 @@ const CLI = stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli';
 /** Keycloak's logout endpoint: a client ends its own session there with its refresh token (RP-initiated, no browser). */
 const LOGOUT_URL = stack.KC_TOKEN_URL!.replace(/\/token$/, '/logout');
 
-async function admin(): Promise<Record<string, string>> {
-  const response = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: 'admin-cli',
-      username: stack.KC_ADMIN_USERNAME!,
-      password: stack.KC_ADMIN_PASSWORD!,
-    }),
-  });
-  return {
-    authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}`,
-    'content-type': 'application/json',
-  };
-}
-
-/** A fresh access token of `user` from the password grant on `clientId` (never the shared cache: a logout revokes it). */
-async function freshToken(user: DemoUser, clientId = stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli'): Promise<string> {
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: clientId, username: user, password: password(user), scope: 'openid' }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (body.access_token === undefined) throw new Error(`token: ${response.status}`);
-  return body.access_token;
-}
-
 /** The password grant on the CLI client, as `mlflow` users sign in there: the access and the refresh token. */
 async function cliLogin(user: DemoUser): Promise<{ access: string; refresh: string }> {
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({ grant_type: 'password', client_id: CLI, username: user, password: password(user), scope: 'openid' }),
-  });
-  const body = (await response.json()) as { access_token?: string; refresh_token?: string };
-  if (body.access_token === undefined || body.refresh_token === undefined) throw new Error(`token: ${response.status}`);
-  return { access: body.access_token, refresh: body.refresh_token };
+  const grant = await passwordGrant(user, CLI);
+  if (grant.refresh_token === undefined) throw new Error('the CLI client gave no refresh token');
+  return { access: grant.access_token, refresh: grant.refresh_token };
 }
 
 const bearerStatus = async (token: string) => (await viaNginx('GET', SEARCH, { token, headers: { accept: 'application/json' } })).status;
@@ -160,7 +130,7 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
   const held = new Recorder(false);
   let restoreCli: string | undefined;
   beforeAll(async () => {
-    headers = await admin();
+    headers = await adminHeaders();
     // First a genuine logout token for mlflow-cli that is never delivered: sign the user in there and
     // end only that Keycloak session; the recorder keeps the token and answers Keycloak 200.
     restoreCli = await setBackchannelUrl(headers, 'mlflow-cli', await held.start());
@@ -175,7 +145,7 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
   }, 60_000);
   afterAll(async () => {
     try {
-      headers = await admin(); // the admin token lives 60 s; the tests take longer
+      headers = await adminHeaders(); // the admin token lives 60 s; the tests take longer
       await setBackchannelUrl(headers, 'mlflow-cli', restoreCli);
       await setBackchannelUrl(headers, 'admin-cli', undefined);
     } finally {
@@ -219,7 +189,7 @@ describe('OIDC back-channel logout through NGINX and Keycloak', () => {
   }, 120_000);
 
   it('forged, replayed, wrong-audience and expired logout tokens change nothing', async () => {
-    headers = await admin();
+    headers = await adminHeaders();
     const genuine = forwarding.tokens.find((token) => token !== '');
     expect(genuine).toBeDefined(); // captured during the sign-out above
 

@@ -8,7 +8,7 @@
  * the attackers send from other loopback addresses (127.0.0.x), which NGINX reports as $remote_addr.
  */
 import { request } from 'node:http';
-import { setClientAttribute } from './keycloak-admin.js';
+import { adminHeaders, setClientAttribute } from './keycloak-admin.js';
 import { metric } from './login-http.js';
 import { password, runPython, stack, uniqueName, viaNginx, type DemoUser } from './stack.js';
 
@@ -64,19 +64,9 @@ function fromAddress(source: string, path: string, authorization: string): Promi
 
 /** Keycloak admin (the stack's dev-only admin): a realm user in mlflow-viewers, and its removal. */
 async function adminFetch(path: string, init: RequestInit = {}): Promise<Response> {
-  const login = await fetch(`${stack.KC_URL}/realms/master/protocol/openid-connect/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: 'admin-cli',
-      username: stack.KC_ADMIN_USERNAME!,
-      password: stack.KC_ADMIN_PASSWORD!,
-    }),
-  });
-  const { access_token } = (await login.json()) as { access_token: string };
   return fetch(`${stack.KC_URL}/admin/realms/mlflow${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+    headers: await adminHeaders(),
   });
 }
 

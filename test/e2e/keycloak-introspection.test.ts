@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { experimentByName } from './effects.js';
 import { startFrontedService, viaFront, type Front } from './front.js';
 import type { OwnService } from './own-service.js';
-import { password, stack, uniqueName } from './stack.js';
+import { freshToken, stack, uniqueName } from './stack.js';
 
 let service: OwnService;
 let front: Front;
@@ -40,21 +40,6 @@ beforeAll(async () => {
   } = await startFrontedService('keycloak-introspection', { AUTHZ_CONFIG: file }, { keycloak: false }));
 }, 30_000);
 afterAll(() => stopFronted?.());
-
-/** A fresh token of its own (revoking it must not touch the tokens other tests hold). */
-async function freshToken(user: 'carol' | 'bob'): Promise<string> {
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
-      username: user,
-      password: password(user),
-      scope: 'openid',
-    }),
-  });
-  return ((await response.json()) as { access_token: string }).access_token;
-}
 
 const SEARCH = '/api/2.0/mlflow/experiments/search';
 const CREATE = '/api/2.0/mlflow/experiments/create';

@@ -28,7 +28,7 @@ import { run, toolPath } from '../deploy/tools.js';
 import { endSession } from './keycloak-admin.js';
 import { sessionCookieFor } from './login-http.js';
 import { freePort } from './own-service.js';
-import { claimsOf, password, ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
+import { claimsOf, freshToken, ROOT, stack, tokenFor, uniqueName, viaNginx } from './stack.js';
 
 const JOB = 'nginx-authz';
 const TRAFFIC_MS = 30_000;
@@ -67,17 +67,7 @@ async function upWithReplicas(replicas: '1' | '2'): Promise<void> {
  * the logout token to the service through NGINX before it answers. Then a forged one (refused).
  */
 async function backchannelLogouts(): Promise<{ ended: string; forged: number }> {
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
-      username: 'dave',
-      password: password('dave'),
-      scope: 'openid',
-    }),
-  });
-  const token = ((await response.json()) as { access_token: string }).access_token;
+  const token = await freshToken('dave');
   for (let i = 0; i < 4; i++) await send('GET', SEARCH, { token });
   await endSession(String(claimsOf(token).sid));
   const forged = await fetch(`${stack.MLFLOW_URL}/oauth2/backchannel-logout`, {

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { adminHeaders, setClientAttribute } from './keycloak-admin.js';
 import { sessionCookieFor } from './login-http.js';
-import { password, ROOT, stack, viaNginx, type DemoUser } from './stack.js';
+import { freshToken, ROOT, stack, viaNginx, type DemoUser } from './stack.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,23 +40,6 @@ async function upWith(replicas: '1' | '2'): Promise<void> {
     env: { ...process.env, STACK_INSTALL: '0', STACK_BUILD: '0', AUTHZ_REPLICAS: replicas },
     timeout: 900_000,
   });
-}
-
-/** A fresh access token of `user` (password grant on mlflow-cli; never a shared cache: the logout revokes it). */
-async function freshToken(user: DemoUser): Promise<string> {
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
-      username: user,
-      password: password(user),
-      scope: 'openid',
-    }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (body.access_token === undefined) throw new Error(`token: ${response.status}`);
-  return body.access_token;
 }
 
 /** Records the logout tokens Keycloak posts and forwards each to one replica's endpoint, answering Keycloak with its status. */

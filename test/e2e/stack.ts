@@ -25,24 +25,37 @@ export const password = (user: DemoUser): string => `${user}${stack.DEMO_PASSWOR
 
 const tokens = new Map<DemoUser, { token: string; until: number }>();
 
-/** An access token from Keycloak's real token endpoint (password grant on the test client). */
+/** What Keycloak's token endpoint answers a grant. */
+export interface Grant {
+  access_token: string;
+  refresh_token?: string;
+  expires_in?: number;
+}
+
+/** The password grant on `clientId` (default: the CLI client): each call opens a new Keycloak session of `user`. */
+export async function passwordGrant(user: DemoUser, clientId = stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli'): Promise<Grant> {
+  const response = await fetch(stack.KC_TOKEN_URL!, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: clientId, username: user, password: password(user), scope: 'openid' }),
+  });
+  const body = (await response.json()) as Partial<Grant> & { error?: string };
+  if (!response.ok || body.access_token === undefined)
+    throw new Error(`token for ${user} on ${clientId}: ${response.status} ${body.error}`);
+  return body as Grant;
+}
+
+/** A fresh access token of `user` in a session of its own, never the shared cache: for tests that sign it out. */
+export async function freshToken(user: DemoUser, clientId?: string): Promise<string> {
+  return (await passwordGrant(user, clientId)).access_token;
+}
+
+/** An access token from Keycloak's real token endpoint (password grant on the test client), shared while it lives. */
 export async function tokenFor(user: DemoUser): Promise<string> {
   const cached = tokens.get(user);
   if (cached && cached.until > Date.now()) return cached.token;
-  const response = await fetch(stack.KC_TOKEN_URL!, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: stack.MLFLOW_CLI_CLIENT_ID ?? 'mlflow-cli',
-      username: user,
-      password: password(user),
-      scope: 'openid',
-    }),
-  });
-  const body = (await response.json()) as { access_token?: string; expires_in?: number; error?: string };
-  if (!response.ok || body.access_token === undefined) throw new Error(`token for ${user}: ${response.status} ${body.error}`);
-  tokens.set(user, { token: body.access_token, until: Date.now() + ((body.expires_in ?? 60) - 30) * 1000 });
-  return body.access_token;
+  const grant = await passwordGrant(user);
+  tokens.set(user, { token: grant.access_token, until: Date.now() + ((grant.expires_in ?? 60) - 30) * 1000 });
+  return grant.access_token;
 }
 
 /** A request to MLflow through NGINX (the only way in). */
