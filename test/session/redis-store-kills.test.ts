@@ -26,6 +26,18 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
 
   const settle = () => new Promise((r) => setTimeout(r, 150));
 
+  /** Makes one command of a Redis client fail until the returned function puts it back. */
+  function refuse(client: object, command: string): () => void {
+    const commands = client as Record<string, unknown>;
+    const original = commands[command];
+    commands[command] = async () => {
+      throw new Error(`${command} refused (test)`);
+    };
+    return () => {
+      commands[command] = original;
+    };
+  }
+
   /** How many times Redis has run `command` since it started (INFO commandstats). */
   async function calls(client: { info(section: string): Promise<string> }, command: string): Promise<number> {
     const stats = await client.info('commandstats');
@@ -47,17 +59,13 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
 
   it('a failing per-subject cap does not fail the login, and is counted as a session_write failure', async () => {
     const a = await replica();
-    const client = a.connection.client as unknown as { zCard: (...args: unknown[]) => Promise<number> };
-    const zCard = client.zCard;
-    client.zCard = async () => {
-      throw new Error('zCard refused (test)');
-    };
+    const restore = refuse(a.connection.client, 'zCard');
     const before = await counted(a.metrics, 'session_write');
     try {
       const session = await a.store.create(tokens('capfail', 'sid-cf'));
       expect(a.store.get(session.id)).toBe(session);
     } finally {
-      client.zCard = zCard;
+      restore();
     }
     expect(await counted(a.metrics, 'session_write')).toBe(before + 1);
   });
@@ -65,18 +73,14 @@ describe('RedisSessionStore, mutation kills (real redis-server)', () => {
   it('a failing expiry push keeps the copy and is counted as a session_write failure', async () => {
     const a = await replica();
     const session = await a.store.create(tokens('pushfail', 'sid-pf'));
-    const client = a.connection.client as unknown as { pExpire: (...args: unknown[]) => Promise<number> };
-    const pExpire = client.pExpire;
-    client.pExpire = async () => {
-      throw new Error('pExpire refused (test)');
-    };
+    const restore = refuse(a.connection.client, 'pExpire');
     const before = await counted(a.metrics, 'session_write');
     try {
       time.now += IDLE / 10;
       expect(a.store.get(session.id)).toBe(session);
       await settle();
     } finally {
-      client.pExpire = pExpire;
+      restore();
     }
     expect(await counted(a.metrics, 'session_write')).toBe(before + 1);
     expect(a.store.get(session.id)).toBe(session);
